@@ -1,0 +1,247 @@
+// Python bindings: convert and check arguments, release the GIL, call the engine. No maths here.
+// Arrays are taken with noconvert(): an array of the wrong dtype or layout raises instead of being
+// silently copied; the Python layer converts once at its public entry points.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "training.hpp"
+
+namespace py = pybind11;
+using namespace fnn;
+
+namespace {
+
+template <class S>
+using CArray = py::array_t<S, py::array::c_style>;
+
+std::string shape_text(const std::vector<Index>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+// The data pointer of a writable, C-contiguous array of exactly dtype S and the expected size.
+template <class S>
+S* checked_buffer(const py::handle& obj, Index expected_size, const std::string& what) {
+  if (!py::isinstance<py::array>(obj)) throw py::type_error(what + " must be a NumPy array");
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!arr.dtype().is(py::dtype::of<S>())) throw py::type_error(what + " has dtype " + std::string(py::str(arr.dtype())) + ", expected " + std::string(py::str(py::dtype::of<S>())));
+  if (!(arr.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
+  if (!arr.writeable()) throw py::value_error(what + " must be writeable");
+  if (static_cast<Index>(arr.size()) != expected_size) throw py::value_error(what + " has " + std::to_string(arr.size()) + " elements, expected " + std::to_string(expected_size));
+  return static_cast<S*>(arr.mutable_data());
+}
+
+template <class S>
+ConstMatrixMap<S> matrix_view(const CArray<S>& a, Index cols, const char* what) {
+  if (a.ndim() != 2) throw py::value_error(std::string(what) + " must be 2-D");
+  if (a.shape(1) != cols) throw py::value_error(std::string(what) + " has " + std::to_string(a.shape(1)) + " columns, expected " + std::to_string(cols));
+  return ConstMatrixMap<S>(a.data(), a.shape(0), a.shape(1));
+}
+
+void set_threads(int n_threads) {
+  if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
+  Eigen::setNbThreads(n_threads);
+}
+
+// Network parameters live in NumPy arrays owned by Python; the engine views them in place and
+// keeps a reference so they cannot be freed under it.
+template <class S>
+class Engine {
+ public:
+  // layers: sequence of (activation, gamma, pieces, weights, biases, slopes or None).
+  Engine(const py::sequence& layers, const std::string& output) {
+    net_.output = output_from_name(output);
+    if (py::len(layers) == 0) throw py::value_error("a network needs at least one layer");
+    Index fan_in = -1;
+    for (const auto& item : layers) {
+      auto spec = item.cast<py::tuple>();
+      if (spec.size() != 6) throw py::value_error("layer spec must have 6 entries");
+      Layer<S> layer;
+      layer.activation = activation_from_name(spec[0].cast<std::string>());
+      layer.gamma = spec[1].cast<double>();
+      layer.pieces = spec[2].cast<Index>();
+      auto w = spec[3].cast<py::array>();
+      if (w.ndim() < 2) throw py::value_error("weights must be at least 2-D");
+      layer.units = w.shape(0);
+      layer.fan_in = w.shape(w.ndim() - 1);
+      if (layer.pieces < 1 || layer.units < 1 || layer.fan_in < 1) throw py::value_error("layer sizes must be positive");
+      if (layer.activation != Activation::maxout && layer.pieces != 1) throw py::value_error("only maxout layers have pieces");
+      if (fan_in >= 0 && layer.fan_in != fan_in) throw py::value_error("layer widths do not chain");
+      layer.weights = checked_buffer<S>(w, layer.units * layer.pieces * layer.fan_in, "weights");
+      layer.biases = checked_buffer<S>(spec[4], layer.units * layer.pieces, "biases");
+      if (layer.activation == Activation::prelu) {
+        auto slopes = spec[5].cast<py::array>();
+        layer.n_slopes = slopes.size();
+        if (layer.n_slopes != 1 && layer.n_slopes != layer.units) throw py::value_error("PReLU needs one slope per unit or one per layer");
+        layer.slopes = checked_buffer<S>(slopes, layer.n_slopes, "slopes");
+      }
+      for (int i = 3; i < 6; ++i) keep_alive_.push_back(py::reinterpret_borrow<py::object>(spec[i]));
+      net_.layers.push_back(layer);
+      fan_in = layer.units;
+    }
+    const auto& last = net_.layers.back();
+    if (last.activation != Activation::identity) throw py::value_error("the output layer's activation is set by `output`");
+    if (net_.output == Output::softmax && last.units < 2) throw py::value_error("softmax needs at least 2 output units");
+  }
+
+  Index inputs() const { return net_.inputs(); }
+  Index outputs() const { return net_.outputs(); }
+
+  void predict(const CArray<S>& X, CArray<S>& out, Index chunk, int n_threads) {
+    auto x = matrix_view(X, net_.inputs(), "X");
+    if (out.ndim() != 2 || out.shape(0) != x.rows() || out.shape(1) != net_.outputs()) throw py::value_error("out has the wrong shape");
+    MatrixMap<S> y(out.mutable_data(), out.shape(0), out.shape(1));
+    set_threads(n_threads);
+    py::gil_scoped_release release;
+    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
+    fnn::predict(net_, x, y, ws);
+  }
+
+  double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads) {
+    auto x = matrix_view(X, net_.inputs(), "X");
+    auto t = targets(T, x.rows());
+    set_threads(n_threads);
+    py::gil_scoped_release release;
+    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
+    return fnn::loss_sum(net_, x, t, ws);
+  }
+
+  // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per layer.
+  double loss_and_gradient_sums(const CArray<S>& X, const CArray<S>& T, const py::sequence& grads, Index chunk, int n_threads) {
+    auto x = matrix_view(X, net_.inputs(), "X");
+    auto t = targets(T, x.rows());
+    std::vector<Layer<S>> g = net_.layers;
+    std::size_t next = 0;
+    auto take = [&](Index size, const char* what) {
+      if (next >= static_cast<std::size_t>(py::len(grads))) throw py::value_error("too few gradient arrays");
+      return checked_buffer<S>(grads[next++], size, what);
+    };
+    for (auto& layer : g) {
+      layer.weights = take(layer.net_inputs() * layer.fan_in, "weight gradient");
+      layer.biases = take(layer.net_inputs(), "bias gradient");
+      if (layer.slopes) layer.slopes = take(layer.n_slopes, "slope gradient");
+    }
+    if (next != static_cast<std::size_t>(py::len(grads))) throw py::value_error("too many gradient arrays");
+    set_threads(n_threads);
+    py::gil_scoped_release release;
+    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
+    return fnn::loss_and_gradient_sums(net_, x, t, ws, g);
+  }
+
+  // One epoch of Algorithm 4.1. Returns (loss sum, samples done, status) where status is
+  // "ok", "diverged" (a non-finite loss stopped the epoch before its update) or "interrupted".
+  py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::array_t<std::int64_t, py::array::c_style>& order,
+                        double learning_rate, double l2, Index batch_size, int n_threads) {
+    auto x = matrix_view(X, net_.inputs(), "X");
+    auto t = targets(T, x.rows());
+    if (order.ndim() != 1) throw py::value_error("order must be 1-D");
+    const Index n = order.shape(0);
+    const std::int64_t* idx = order.data();
+    for (Index i = 0; i < n; ++i)
+      if (idx[i] < 0 || idx[i] >= x.rows()) throw py::value_error("order has an index out of range");
+    if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
+    set_threads(n_threads);
+    EpochResult result;
+    {
+      py::gil_scoped_release release;
+      auto ws = net_.make_workspace(std::max<Index>(1, std::min(batch_size, n)));
+      result = fnn::train_epoch<S>(net_, x, t, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size, ws,
+                                   [] {
+                                     py::gil_scoped_acquire acquire;
+                                     return PyErr_CheckSignals() != 0;
+                                   });
+    }
+    if (result.interrupted) throw py::error_already_set();
+    const char* status = result.diverged ? "diverged" : "ok";
+    return py::make_tuple(result.loss_sum, result.samples, status);
+  }
+
+ private:
+  ConstMatrixMap<S> targets(const CArray<S>& T, Index rows) const {
+    auto t = matrix_view(T, net_.outputs(), "targets");
+    if (t.rows() != rows) throw py::value_error("targets and X have different numbers of rows");
+    return t;
+  }
+
+  Network<S> net_;
+  std::vector<py::object> keep_alive_;
+};
+
+template <class S>
+void bind_engine(py::module_& m, const char* name) {
+  py::class_<Engine<S>>(m, name, "C++ view of a network whose parameters live in NumPy arrays.")
+      .def(py::init<const py::sequence&, const std::string&>(), py::arg("layers"), py::arg("output"))
+      .def_property_readonly("inputs", &Engine<S>::inputs)
+      .def_property_readonly("outputs", &Engine<S>::outputs)
+      .def("predict", &Engine<S>::predict, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("chunk"),
+           py::arg("n_threads"))
+      .def("loss_sum", &Engine<S>::loss_sum, py::arg("X").noconvert(), py::arg("targets").noconvert(), py::arg("chunk"),
+           py::arg("n_threads"))
+      .def("loss_and_gradient_sums", &Engine<S>::loss_and_gradient_sums, py::arg("X").noconvert(),
+           py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"))
+      .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
+           py::arg("order").noconvert(), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"),
+           py::arg("n_threads"));
+}
+
+// f(z) or f'(z) of an element-wise activation on a 1-D float64 array (for tests and figures).
+py::array_t<double> activation_apply(const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z,
+                                     bool derivative) {
+  const Activation kind = activation_from_name(name);
+  if (kind == Activation::maxout) throw py::value_error("maxout is not element-wise");
+  if (kind == Activation::prelu && derivative) {
+    // PReLU with a fixed γ is Leaky ReLU's formula.
+    return activation_apply("leaky_relu", gamma, z, derivative);
+  }
+  const Activation f_kind = kind == Activation::prelu ? Activation::leaky_relu : kind;
+  py::array_t<double> out(z.size());
+  Eigen::Map<const Eigen::ArrayXd> zin(z.data(), z.size());
+  Eigen::Map<Eigen::ArrayXd> res(out.mutable_data(), z.size());
+  with_elementwise(f_kind, [&](auto f) {
+    using F = decltype(f);
+    Eigen::ArrayXd a = F::value(zin, gamma);
+    if (derivative)
+      res = F::derivative(zin, a, gamma);
+    else
+      res = a;
+  });
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fnn's C++ engine: forward propagation, backpropagation and SGD on row-major NumPy arrays.";
+  bind_engine<float>(m, "Engine32");
+  bind_engine<double>(m, "Engine64");
+  m.def("activation_value", [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
+    return activation_apply(name, gamma, z, false);
+  }, py::arg("name"), py::arg("gamma"), py::arg("z"));
+  m.def("activation_derivative", [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
+    return activation_apply(name, gamma, z, true);
+  }, py::arg("name"), py::arg("gamma"), py::arg("z"));
+#ifdef _OPENMP
+  m.attr("openmp") = true;
+  m.attr("max_threads") = omp_get_max_threads();
+#else
+  m.attr("openmp") = false;
+  m.attr("max_threads") = 1;
+#endif
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+}

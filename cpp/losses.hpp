@@ -1,0 +1,72 @@
+// Output layers and their losses (4.36)-(4.38), each paired with its canonical link so that the
+// output error term is simply δ⁽ᴸ⁾ = ŷ − y, with no division by a probability that may be 0.
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "types.hpp"
+
+namespace fnn {
+
+enum class Output { softmax, logistic, identity };
+
+inline Output output_from_name(const std::string& name) {
+  if (name == "softmax") return Output::softmax;
+  if (name == "logistic") return Output::logistic;
+  if (name == "identity") return Output::identity;
+  throw std::invalid_argument("unknown output '" + name + "'");
+}
+
+// ŷ from the output net input z⁽ᴸ⁾, row by row. Softmax subtracts the row maximum first.
+template <class S, class Z, class Y>
+void output_activation(Output kind, const Z& z, Y& y_hat) {
+  switch (kind) {
+    case Output::softmax:
+      for (Index r = 0; r < z.rows(); ++r) {
+        const S top = z.row(r).maxCoeff();
+        y_hat.row(r) = (z.row(r).array() - top).exp();
+        y_hat.row(r) /= y_hat.row(r).sum();
+      }
+      break;
+    case Output::logistic:
+      y_hat = (S(1) + (-z.array()).exp()).inverse().matrix();
+      break;
+    case Output::identity:
+      y_hat = z;
+      break;
+  }
+}
+
+// Loss of each row, summed; writes δ⁽ᴸ⁾ = ∂L/∂z⁽ᴸ⁾ = ŷ − y into `delta` when it is given.
+//   softmax + cross-entropy (4.38): L = −yᵀ log softmax(z) = logsumexp(z)·Σy − yᵀz
+//   logistic + binary cross-entropy (4.36): L = Σ max(z, 0) − yz + log(1 + exp(−|z|))
+//   identity + squared error: L = ½‖y − z‖²
+template <class S, class Z, class T, class Y, class D>
+S output_loss(Output kind, const Z& z, const T& target, const Y& y_hat, D* delta) {
+  S total = 0;
+  switch (kind) {
+    case Output::softmax:
+      for (Index r = 0; r < z.rows(); ++r) {
+        const S top = z.row(r).maxCoeff();
+        const S log_sum = top + std::log((z.row(r).array() - top).exp().sum());
+        total += log_sum * target.row(r).sum() - target.row(r).dot(z.row(r));
+      }
+      if (delta) {
+        for (Index r = 0; r < z.rows(); ++r) delta->row(r) = y_hat.row(r) * target.row(r).sum() - target.row(r);
+      }
+      break;
+    case Output::logistic:
+      total = (z.array().cwiseMax(S(0)) - z.array() * target.array() + (-z.array().abs()).exp().log1p()).sum();
+      if (delta) *delta = y_hat - target;
+      break;
+    case Output::identity:
+      total = S(0.5) * (z - target).squaredNorm();
+      if (delta) *delta = z - target;
+      break;
+  }
+  return total;
+}
+
+}  // namespace fnn

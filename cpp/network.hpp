@@ -1,0 +1,175 @@
+// The feedforward network of section 4.3: forward propagation (4.28)-(4.32) and
+// backpropagation (4.59)-(4.62), on a block of samples stored one per row.
+//
+// Row layout: for a batch A⁽ˡ⁻¹⁾ of shape (B, m⁽ˡ⁻¹⁾), the net input is Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + 1 b⁽ˡ⁾ᵀ,
+// i.e. each row is the chapter's z = W a + b for one sample.
+#pragma once
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include "activations.hpp"
+#include "losses.hpp"
+#include "types.hpp"
+#include "workspace.hpp"
+
+namespace fnn {
+
+// One layer's parameters, viewed in place in memory that Python owns.
+// A maxout layer of m units with K pieces keeps its weights as (m, K, m⁽ˡ⁻¹⁾), seen here as
+// (m·K, m⁽ˡ⁻¹⁾), so unit i's K net inputs (4.26) are the contiguous entries i·K … i·K+K−1.
+template <class S>
+struct Layer {
+  Activation activation = Activation::identity;
+  double gamma = 0;      // Leaky ReLU / ELU hyper-parameter γ
+  Index pieces = 1;      // K of maxout, 1 otherwise
+  Index fan_in = 0;      // m⁽ˡ⁻¹⁾
+  Index units = 0;       // m⁽ˡ⁾
+  S* weights = nullptr;  // (units·pieces, fan_in)
+  S* biases = nullptr;   // (units·pieces)
+  S* slopes = nullptr;   // PReLU γᵢ: `units` of them, or 1 shared by the layer
+  Index n_slopes = 0;
+
+  Index net_inputs() const { return units * pieces; }
+  MatrixMap<S> W() const { return MatrixMap<S>(weights, net_inputs(), fan_in); }
+  RowVectorMap<S> b() const { return RowVectorMap<S>(biases, net_inputs()); }
+  RowVectorMap<S> gamma_i() const { return RowVectorMap<S>(slopes, n_slopes); }
+};
+
+template <class S>
+struct Network {
+  std::vector<Layer<S>> layers;  // layers[l-1] is the chapter's layer l
+  Output output = Output::softmax;
+
+  Index inputs() const { return layers.front().fan_in; }
+  Index outputs() const { return layers.back().units; }
+
+  std::vector<Index> net_input_widths() const {
+    std::vector<Index> w;
+    for (const auto& layer : layers) w.push_back(layer.net_inputs());
+    return w;
+  }
+  std::vector<Index> activation_widths() const {
+    std::vector<Index> w;
+    for (const auto& layer : layers) w.push_back(layer.units);
+    return w;
+  }
+
+  Workspace<S> make_workspace(Index capacity) const {
+    return Workspace<S>(capacity, inputs(), outputs(), net_input_widths(), activation_widths());
+  }
+
+  // Forward pass for the first `rows` rows of ws.input: fills z⁽ˡ⁾, a⁽ˡ⁾ and ŷ.
+  void forward(Workspace<S>& ws, Index rows) const {
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const Layer<S>& layer = layers[l];
+      auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
+      auto z = ws.net_input[l].topRows(rows);
+      z.noalias() = a_prev * layer.W().transpose();
+      z.rowwise() += layer.b();
+      if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
+    }
+    auto y_hat = ws.activation.back().topRows(rows);
+    output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat);
+  }
+
+  // Sum of the loss over the rows; with `with_delta`, also δ⁽ᴸ⁾ into ws.delta.back().
+  S loss(Workspace<S>& ws, Index rows, bool with_delta) const {
+    auto z = ws.net_input.back().topRows(rows);
+    auto y_hat = ws.activation.back().topRows(rows);
+    auto target = ws.target.topRows(rows);
+    auto delta = ws.delta.back().topRows(rows);
+    if (!with_delta) return output_loss<S>(output, z, target, y_hat, static_cast<decltype(delta)*>(nullptr));
+    return output_loss<S>(output, z, target, y_hat, &delta);
+  }
+
+  // Backpropagation from δ⁽ᴸ⁾ (already in ws.delta.back()) down to layer 1.
+  // For each layer l, from L down, the visitor receives (l, δ⁽ˡ⁾, a⁽ˡ⁻¹⁾) after δ⁽ˡ⁻¹⁾ has been
+  // computed from the current W⁽ˡ⁾, so it may update W⁽ˡ⁾ in place: every gradient of the step
+  // is the gradient at the weights the forward pass used, as in Algorithm 4.1.
+  template <class Visitor>
+  void backward(Workspace<S>& ws, Index rows, Visitor& visit) const {
+    for (std::size_t l = layers.size(); l-- > 0;) {
+      const Layer<S>& layer = layers[l];
+      auto delta = ws.delta[l].topRows(rows);
+      auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
+      if (l > 0) {
+        // (4.59): ∂L/∂a⁽ˡ⁻¹⁾ = W⁽ˡ⁾ᵀ δ⁽ˡ⁾, row-wise; then δ⁽ˡ⁻¹⁾ = f'(z⁽ˡ⁻¹⁾) ⊙ that.
+        auto grad_a = ws.grad_activation[l - 1].topRows(rows);
+        grad_a.noalias() = delta * layer.W();
+        backprop_activation(layers[l - 1], ws, l - 1, rows, visit);
+      }
+      visit.layer(l, layer, delta, a_prev);
+    }
+  }
+
+  // a = f(z) for a hidden layer.
+  template <class Z, class A>
+  static void activate(const Layer<S>& layer, const Z& z, A&& a) {
+    switch (layer.activation) {
+      case Activation::prelu:
+        // (4.22): max(0, z) + γᵢ min(0, z)
+        if (layer.n_slopes == 1) {
+          a = z.cwiseMax(S(0)) + layer.slopes[0] * z.cwiseMin(S(0));
+        } else {
+          a = z.cwiseMax(S(0));
+          a.array() += z.cwiseMin(S(0)).array().rowwise() * layer.gamma_i().array();
+        }
+        return;
+      case Activation::maxout:
+        // (4.27): a_i = max_k z_{i,k}
+        for (Index r = 0; r < z.rows(); ++r)
+          for (Index i = 0; i < layer.units; ++i) a(r, i) = z.row(r).segment(i * layer.pieces, layer.pieces).maxCoeff();
+        return;
+      default:
+        with_elementwise(layer.activation, [&](auto f) { a = decltype(f)::value(z.array(), layer.gamma).matrix(); });
+    }
+  }
+
+ private:
+  // δ⁽ˡ⁾ from ∂L/∂a⁽ˡ⁾ for hidden layer l, and ∂L/∂γ for PReLU, handed to the visitor.
+  template <class Visitor>
+  static void backprop_activation(const Layer<S>& layer, Workspace<S>& ws, std::size_t l, Index rows, Visitor& visit) {
+    auto grad_a = ws.grad_activation[l].topRows(rows);
+    auto z = ws.net_input[l].topRows(rows);
+    auto delta = ws.delta[l].topRows(rows);
+    switch (layer.activation) {
+      case Activation::prelu: {
+        // ∂a/∂γᵢ = min(0, z_i): summed over the rows (and over the units when γ is shared).
+        auto grad_slopes = ws.grad_slopes[l].head(layer.n_slopes);
+        if (layer.n_slopes == 1) {
+          grad_slopes(0) = grad_a.cwiseProduct(z.cwiseMin(S(0))).sum();
+          const S g = layer.slopes[0];
+          delta = ((z.array() > S(0)).template cast<S>() + g * (z.array() <= S(0)).template cast<S>()).matrix().cwiseProduct(grad_a);
+        } else {
+          grad_slopes = grad_a.cwiseProduct(z.cwiseMin(S(0))).colwise().sum();
+          delta = grad_a;
+          delta.array() *= (z.array() > S(0)).template cast<S>() +
+                           ((z.array() <= S(0)).template cast<S>().rowwise() * layer.gamma_i().array());
+        }
+        visit.slopes(l, layer, grad_slopes);
+        return;
+      }
+      case Activation::maxout: {
+        // The error flows only to the piece that won the max (first one on ties).
+        delta.setZero();
+        for (Index r = 0; r < rows; ++r)
+          for (Index i = 0; i < layer.units; ++i) {
+            Index k = 0;
+            z.row(r).segment(i * layer.pieces, layer.pieces).maxCoeff(&k);
+            delta(r, i * layer.pieces + k) = grad_a(r, i);
+          }
+        return;
+      }
+      default: {
+        auto a = ws.activation[l].topRows(rows);
+        with_elementwise(layer.activation, [&](auto f) {
+          delta = (decltype(f)::derivative(z.array(), a.array(), layer.gamma) * grad_a.array()).matrix();
+        });
+      }
+    }
+  }
+};
+
+}  // namespace fnn

@@ -1,0 +1,35 @@
+// Buffers for a forward and backward pass over up to `capacity` samples, allocated once per
+// call from Python and reused for every step, so the training loop itself never allocates.
+#pragma once
+
+#include <vector>
+
+#include "types.hpp"
+
+namespace fnn {
+
+template <class S>
+struct Workspace {
+  Index capacity = 0;
+  RowMatrix<S> input;                        // a⁽⁰⁾ = x, gathered in sample order
+  RowMatrix<S> target;                       // y (one-hot for softmax)
+  std::vector<RowMatrix<S>> net_input;       // z⁽ˡ⁾
+  std::vector<RowMatrix<S>> activation;      // a⁽ˡ⁾; the last one is ŷ
+  std::vector<RowMatrix<S>> delta;           // δ⁽ˡ⁾ = ∂L/∂z⁽ˡ⁾
+  std::vector<RowMatrix<S>> grad_activation; // ∂L/∂a⁽ˡ⁾ for hidden layers
+  std::vector<RowVector<S>> grad_slopes;     // ∂L/∂γ for PReLU layers
+
+  Workspace(Index capacity_, Index inputs, Index outputs, const std::vector<Index>& net_inputs,
+            const std::vector<Index>& units)
+      : capacity(capacity_), input(capacity_, inputs), target(capacity_, outputs) {
+    for (std::size_t l = 0; l < net_inputs.size(); ++l) {
+      net_input.emplace_back(capacity_, net_inputs[l]);
+      activation.emplace_back(capacity_, units[l]);
+      delta.emplace_back(capacity_, net_inputs[l]);
+      grad_activation.emplace_back(capacity_, units[l]);
+      grad_slopes.emplace_back(units[l]);
+    }
+  }
+};
+
+}  // namespace fnn

@@ -1,0 +1,17 @@
+"""fnn: feedforward neural networks trained on the CPU by a C++/Eigen core, exactly as chapter 4
+of Qiu Xipeng's *Neural Networks and Deep Learning* describes them."""
+
+from ._version import __version__
+from .activations import (
+    ELU, Activation, HardLogistic, HardTanh, Identity, LeakyReLU, Logistic, Maxout, PReLU, ReLU, Softplus, Tanh,
+)
+from .gradient_check import check_gradients
+from .history import History
+from .network import Network, TrainingDiverged
+from . import datasets
+
+__all__ = [
+    "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
+    "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
+    "ELU", "Softplus", "Maxout",
+]

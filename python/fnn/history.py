@@ -1,0 +1,50 @@
+"""The record of a training run returned by :meth:`fnn.Network.fit`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+
+@dataclass
+class History:
+    """Per-epoch figures of one call to ``fit``.
+
+    Attributes
+    ----------
+    train_risk : list of float
+        Risk (4.39) of each epoch: the mean of the per-sample losses measured during the epoch,
+        each just before its own update (as scikit-learn's ``loss_curve_``), plus
+        λ/2·‖W‖²_F at the end of the epoch.
+    validation_error : list of float
+        Error rate (classification) on the validation set after each epoch; empty without one.
+        For regression it is the validation loss again, so early stopping can use one list.
+    validation_loss : list of float
+        Mean loss (without the L2 term) on the validation set after each epoch.
+    epoch_time : list of float
+        Wall-clock seconds of each epoch, training and validation together.
+    best_epoch : int or None
+        1-based epoch whose weights the network holds after early stopping restored them.
+    stopped_early : bool
+        True when the validation criterion stopped training before ``max_epochs``.
+    samples_per_second : float
+        Training samples processed per second over the whole run (validation excluded).
+    """
+
+    train_risk: List[float] = field(default_factory=list)
+    validation_error: List[float] = field(default_factory=list)
+    validation_loss: List[float] = field(default_factory=list)
+    epoch_time: List[float] = field(default_factory=list)
+    best_epoch: Optional[int] = None
+    stopped_early: bool = False
+    samples_per_second: float = 0.0
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of epochs run."""
+        return len(self.train_risk)
+
+    @property
+    def total_time(self) -> float:
+        """Seconds spent in all epochs."""
+        return float(sum(self.epoch_time))

@@ -1,0 +1,462 @@
+"""The feedforward network of section 4.3 and its training by Algorithm 4.1."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from .activations import Activation, ActivationLike, Identity, PReLU, resolve_activation
+from .early_stopping import EarlyStopping
+from .history import History
+from .initialisation import SCHEMES, initial_weights
+from .validation import (
+    check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
+)
+
+OUTPUTS = ("softmax", "logistic", "identity")
+_CHUNK = 512  # rows per forward pass when evaluating: bounds memory on large inputs
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training risk became NaN or infinite; the network holds the last finite weights."""
+
+
+def default_threads() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Network:
+    """A feedforward neural network φ(x; W, b) (4.32), trained by backpropagation and SGD.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        m⁽⁰⁾, m⁽¹⁾, …, m⁽ᴸ⁾: the number of inputs, then the number of neurons of each layer up
+        to the output layer. ``[64, 32, 10]`` is a network with L = 2 layers: one hidden layer
+        of 32 neurons and an output layer of 10.
+    activations : str, Activation, or sequence of them, default "relu"
+        f_l of each hidden layer l = 1 … L−1 (4.29): one for all, or one per hidden layer.
+        Names: ``"logistic"``, ``"tanh"``, ``"hard_logistic"``, ``"hard_tanh"``, ``"relu"``,
+        ``"leaky_relu"``, ``"prelu"``, ``"elu"``, ``"softplus"``, ``"maxout"``, ``"identity"``;
+        instances such as ``fnn.LeakyReLU(gamma=0.1)`` set hyper-parameters.
+    output : {"softmax", "logistic", "identity"}, default "softmax"
+        The output layer and its loss: softmax + cross-entropy for C = m⁽ᴸ⁾ ≥ 2 classes
+        (4.37)-(4.38); logistic units + binary cross-entropy (4.36), one unit for two classes or
+        one per label for multi-label data; identity + squared error ½‖y − ŷ‖² for regression.
+    init : {"auto", "glorot", "he", "zeros"}, default "auto"
+        Random initialisation of the weights; "auto" picks Glorot for sigmoid-type layers and
+        He for rectifier-type layers; "zeros" is exercise 4-5's symmetric start. Biases start at 0.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of the parameters and of all arithmetic.
+    seed : int or None
+        Seeds the initialisation, the validation split and the shuffling of every epoch: the same
+        seed and the same ``n_threads`` give the same weights, bit for bit.
+    n_threads : int or None
+        Threads of the C++ engine; None uses every core available to the process.
+
+    Notes
+    -----
+    The parameters live in NumPy arrays returned by :meth:`parameters`; the C++ engine reads and
+    updates them in place. Layer l (1-based, as in the chapter) has ``weights_l`` W⁽ˡ⁾ of shape
+    (m⁽ˡ⁾, m⁽ˡ⁻¹⁾) and ``biases_l`` b⁽ˡ⁾ of shape (m⁽ˡ⁾,); a maxout layer with K pieces has
+    weights (m⁽ˡ⁾, K, m⁽ˡ⁻¹⁾) and biases (m⁽ˡ⁾, K); a PReLU layer adds ``slopes_l``.
+    """
+
+    def __init__(self, widths: Sequence[int], activations: Union[ActivationLike, Sequence[ActivationLike]] = "relu",
+                 output: str = "softmax", *, init: str = "auto", dtype="float32", seed: Optional[int] = None,
+                 n_threads: Optional[int] = None):
+        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__"):
+            raise TypeError(f"widths must be a sequence of layer widths such as [64, 32, 10], got {widths!r}")
+        widths = [check_positive_int(m, f"widths[{i}]") for i, m in enumerate(widths)]
+        if len(widths) < 2:
+            raise ValueError(f"widths needs at least the input and output widths, got {widths}")
+        n_hidden = len(widths) - 2
+        if isinstance(activations, (str, Activation)):
+            hidden = [resolve_activation(activations)] * n_hidden
+        else:
+            hidden = [resolve_activation(a) for a in activations]
+            if len(hidden) != n_hidden:
+                raise ValueError(f"{len(hidden)} activations given for {n_hidden} hidden layers (widths {widths})")
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
+        if output == "softmax" and widths[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 classes; use output='logistic' for one unit")
+        if init not in SCHEMES:
+            raise ValueError(f"unknown init {init!r}; choose one of {SCHEMES}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        if n_threads is not None:
+            n_threads = check_positive_int(n_threads, "n_threads")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+
+        self.widths: List[int] = widths
+        self.activations: List[Activation] = hidden
+        self.output = output
+        self.init = init
+        self.dtype = dtype
+        self.seed = seed
+        self.n_threads = n_threads
+        self.history_: Optional[History] = None
+        self._rng = np.random.default_rng(seed)
+        self._parameters: Dict[str, np.ndarray] = {}
+        self._engine = None
+        self._initialise()
+
+    # ------------------------------------------------------------------ structure
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of layers with parameters (hidden layers and the output layer)."""
+        return len(self.widths) - 1
+
+    @property
+    def n_parameters(self) -> int:
+        """The number of trainable scalars."""
+        return int(sum(p.size for p in self._parameters.values()))
+
+    def layer_activation(self, l: int) -> Activation:
+        """f_l of layer l (1-based); the output layer's is the identity before softmax/logistic."""
+        return self.activations[l - 1] if l < self.n_layers else Identity()
+
+    def parameters(self) -> Dict[str, np.ndarray]:
+        """The trainable arrays by name, in layer order: ``weights_l``, ``biases_l`` (and ``slopes_l``).
+
+        These are the live arrays the C++ engine updates in place: no copy is made. Assign into
+        them (``p["weights_1"][...] = W``) to set parameters; rebinding a dictionary entry has
+        no effect on the network.
+        """
+        return dict(self._parameters)
+
+    def reset_parameters(self, seed: Optional[int] = None) -> None:
+        """Draw new initial parameters (in place), from `seed` or the network's generator."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._initialise()
+
+    def _initialise(self) -> None:
+        fresh: Dict[str, np.ndarray] = {}
+        for l in range(1, self.n_layers + 1):
+            f = self.layer_activation(l)
+            fan_in, units = self.widths[l - 1], self.widths[l]
+            scheme = self.init if self.init != "auto" else f.init_family
+            shape = (units, f.pieces, fan_in) if f.pieces > 1 else (units, fan_in)
+            fresh[f"weights_{l}"] = initial_weights(self._rng, shape, fan_in, units, scheme, self.dtype)
+            fresh[f"biases_{l}"] = np.zeros(shape[:-1], dtype=self.dtype)
+            if isinstance(f, PReLU):
+                fresh[f"slopes_{l}"] = np.full(1 if f.shared else units, f.init, dtype=self.dtype)
+        if self._parameters:  # keep the same arrays alive: users and the engine hold them
+            for name, array in fresh.items():
+                np.copyto(self._parameters[name], array)
+        else:
+            self._parameters = fresh
+
+    def _core(self):
+        """The C++ engine viewing this network's parameter arrays (built once)."""
+        if self._engine is None:
+            layers = []
+            for l in range(1, self.n_layers + 1):
+                f = self.layer_activation(l)
+                layers.append((f.name, f.gamma, f.pieces, self._parameters[f"weights_{l}"],
+                               self._parameters[f"biases_{l}"], self._parameters.get(f"slopes_{l}")))
+            engine_class = _core.Engine32 if self.dtype == np.float32 else _core.Engine64
+            self._engine = engine_class(layers, self.output)
+        return self._engine
+
+    def _threads(self) -> int:
+        return self.n_threads or default_threads()
+
+    def astype(self, dtype) -> "Network":
+        """A copy of this network with parameters in `dtype` (e.g. float64 for gradient checks)."""
+        twin = Network(self.widths, self.activations, self.output, init="zeros", dtype=dtype,
+                       n_threads=self.n_threads)
+        for name, array in self._parameters.items():
+            np.copyto(twin._parameters[name], array, casting="unsafe")
+        twin.seed = self.seed
+        return twin
+
+    def __repr__(self) -> str:
+        acts = ", ".join(repr(a) for a in self.activations)
+        return (f"Network(widths={self.widths}, activations=[{acts}], output={self.output!r}, "
+                f"dtype={self.dtype.name!r}, parameters={self.n_parameters})")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_engine"] = None  # the C++ view is rebuilt on demand
+        return state
+
+    # ------------------------------------------------------------------ evaluation
+
+    def forward(self, X) -> np.ndarray:
+        """Forward propagation (4.28)-(4.32): the output a⁽ᴸ⁾ = ŷ for every row of X.
+
+        Softmax probabilities, logistic probabilities or regression values, of shape
+        (n_samples, m⁽ᴸ⁾), in the network's dtype. Runs in chunks, in bounded memory.
+        """
+        X = check_features(X, self.widths[0], self.dtype)
+        return self._forward(X)
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        out = np.empty((X.shape[0], self.widths[-1]), dtype=self.dtype)
+        self._core().predict(X, out, _CHUNK, self._threads())
+        return out
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities p(y|x): (n, C) for softmax; (n, 2) for one logistic unit
+        (columns p(y=0|x), p(y=1|x) as (4.36)); (n, k) per-label probabilities for k units."""
+        if self.output == "identity":
+            raise TypeError("predict_proba needs a classification output ('softmax' or 'logistic')")
+        p = self.forward(X)
+        if self.output == "logistic" and self.widths[-1] == 1:
+            return np.hstack([1 - p, p])
+        return p
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels 0 … C−1 (softmax), 0/1 labels (logistic), or regression values (identity).
+
+        One-dimensional for a single output unit or softmax, (n, k) otherwise.
+        """
+        y_hat = self.forward(X)
+        return self._decide(y_hat)
+
+    def _decide(self, y_hat: np.ndarray) -> np.ndarray:
+        if self.output == "softmax":
+            return np.argmax(y_hat, axis=1)
+        if self.output == "logistic":
+            labels = (y_hat >= 0.5).astype(np.int64)
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return y_hat[:, 0] if y_hat.shape[1] == 1 else y_hat
+
+    def score(self, X, y) -> float:
+        """Accuracy for classification (exact match for multi-label), R² for regression."""
+        X = check_features(X, self.widths[0], self.dtype)
+        targets = self._targets(y, X.shape[0])
+        y_hat = self._forward(X)
+        if self.output == "identity":
+            residual = ((targets - y_hat) ** 2).sum(axis=0, dtype=np.float64)
+            total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), 0.0)
+            return float(np.mean(r2))
+        return 1.0 - self._error_rate(y_hat, targets)
+
+    def _error_rate(self, y_hat: np.ndarray, targets: np.ndarray) -> float:
+        if self.output == "softmax":
+            return float(np.mean(np.argmax(y_hat, axis=1) != np.argmax(targets, axis=1)))
+        return float(np.mean(np.any((y_hat >= 0.5) != (targets >= 0.5), axis=1)))
+
+    def _targets(self, y, n_samples: int, what: str = "y") -> np.ndarray:
+        """y as the (n, m⁽ᴸ⁾) target matrix of the output layer (one-hot for softmax)."""
+        m = self.widths[-1]
+        if self.output == "softmax":
+            labels = check_labels(y, n_samples, m, what)
+            one_hot = np.zeros((n_samples, m), dtype=self.dtype)
+            one_hot[np.arange(n_samples), labels] = 1
+            return one_hot
+        if self.output == "logistic":
+            return check_binary_targets(y, n_samples, m, self.dtype, what)
+        return check_real_targets(y, n_samples, m, self.dtype, what)
+
+    def _penalty(self, l2: float) -> float:
+        """λ/2·‖W‖²_F (4.39), (4.41): over the weight matrices only, never biases or slopes."""
+        if l2 == 0:
+            return 0.0
+        total = sum(float(np.dot(w.ravel(), w.ravel())) for name, w in self._parameters.items()
+                    if name.startswith("weights_"))
+        return 0.5 * l2 * total
+
+    def risk(self, X, y, l2: float = 0.0) -> float:
+        """The structural risk (4.39): mean loss over the samples + λ/2·‖W‖²_F.
+
+        λ (`l2`) is not divided by the number of samples, unlike scikit-learn's ``alpha``.
+        """
+        l2 = check_real(l2, "l2", non_negative=True)
+        X = check_features(X, self.widths[0], self.dtype)
+        targets = self._targets(y, X.shape[0])
+        return self._risk(X, targets, l2)
+
+    def _risk(self, X: np.ndarray, targets: np.ndarray, l2: float) -> float:
+        total = self._core().loss_sum(X, targets, _CHUNK, self._threads())
+        return total / X.shape[0] + self._penalty(l2)
+
+    def loss_and_gradients(self, X, y, l2: float = 0.0) -> Tuple[float, Dict[str, np.ndarray]]:
+        """The risk (4.39) on (X, y) and its gradient with respect to every trainable array.
+
+        Gradients come from backpropagation (4.59)-(4.62), averaged over the samples, plus λW
+        for the weights (not the biases or PReLU slopes). They are returned under the same
+        names and shapes as :meth:`parameters`.
+        """
+        l2 = check_real(l2, "l2", non_negative=True)
+        X = check_features(X, self.widths[0], self.dtype)
+        targets = self._targets(y, X.shape[0])
+        grads = {name: np.empty_like(p) for name, p in self._parameters.items()}
+        total = self._core().loss_and_gradient_sums(X, targets, list(grads.values()), _CHUNK, self._threads())
+        n = X.shape[0]
+        for name, g in grads.items():
+            g /= n
+            if name.startswith("weights_") and l2 != 0:
+                g += l2 * self._parameters[name]
+        return total / n + self._penalty(l2), grads
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X, y, *, learning_rate: float = 0.01, l2: float = 0.0, batch_size: int = 1,
+            max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.1,
+            validation_data: Optional[Tuple] = None, tol: float = 0.0, verbose: bool = False) -> History:
+        """Train by Algorithm 4.1: shuffle every epoch, SGD on each sample (or mini-batch),
+        stop when the validation error rate stops falling, keep the best weights.
+
+        Training continues from the current parameters; call :meth:`reset_parameters` to start
+        afresh. Each epoch runs entirely in C++ with the GIL released.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, m⁽⁰⁾)
+        y : array
+            Class labels 0 … C−1 (softmax); 0/1 labels, (n,) or (n, k) (logistic); real
+            targets, (n,) or (n, k) (identity).
+        learning_rate : float, default 0.01
+            α > 0 of (4.42)-(4.45).
+        l2 : float, default 0.0
+            λ ≥ 0 of (4.39): each step applies W ← W − α(δaᵀ + λW). Not divided by the number
+            of samples (scikit-learn's ``alpha`` is): λ here equals ``alpha / n_samples`` there.
+        batch_size : int, default 1
+            Samples per update. 1 is the chapter's per-sample SGD; B > 1 averages the B
+            gradients (4.43), (4.45).
+        max_epochs : int, default 100
+            Upper bound on the number of passes over the training set.
+        patience : int, default 10
+            Stop after this many epochs without a lower validation error rate (validation
+            loss for regression), then restore the weights of the best epoch.
+        validation_fraction : float, default 0.1
+            Fraction of (X, y) held out as the validation set 𝒱 (stratified for
+            classification) when `validation_data` is not given; 0 trains for `max_epochs`
+            with no early stopping.
+        validation_data : tuple (X_val, y_val), optional
+            An explicit validation set.
+        tol : float, default 0.0
+            An epoch counts as an improvement only if it lowers the best score by more than tol.
+        verbose : bool, default False
+            Print one line per epoch.
+
+        Returns
+        -------
+        History
+            Training risk, validation error and loss, and time of every epoch (also kept as
+            ``self.history_``).
+
+        Raises
+        ------
+        TrainingDiverged
+            If the risk becomes NaN or infinite; the network then holds the weights from
+            before the failing epoch.
+        KeyboardInterrupt
+            On Ctrl-C, within about 50 ms; the weights are those of the last completed step.
+        """
+        learning_rate = check_real(learning_rate, "learning_rate", positive=True)
+        l2 = check_real(l2, "l2", non_negative=True)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        max_epochs = check_positive_int(max_epochs, "max_epochs")
+        patience = check_positive_int(patience, "patience")
+        tol = check_real(tol, "tol", non_negative=True)
+        validation_fraction = check_real(validation_fraction, "validation_fraction", non_negative=True, below=1.0)
+        X = check_features(X, self.widths[0], self.dtype)
+        targets = self._targets(y, X.shape[0])
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            X_val = check_features(validation_data[0], self.widths[0], self.dtype, "X_val")
+            targets_val = self._targets(validation_data[1], X_val.shape[0], "y_val")
+        elif validation_fraction > 0:
+            X, targets, X_val, targets_val = self._split(X, targets, validation_fraction)
+        else:
+            X_val = targets_val = None
+        return self._train(X, targets, X_val, targets_val, learning_rate, l2, batch_size, max_epochs,
+                           patience, tol, verbose)
+
+    def _split(self, X, targets, fraction):
+        n = X.shape[0]
+        n_val = int(round(fraction * n))
+        if n_val < 1 or n - n_val < 1:
+            raise ValueError(f"validation_fraction={fraction} of {n} samples leaves an empty training or "
+                             "validation set; pass validation_data or validation_fraction=0")
+        if self.output == "softmax":
+            # Stratified: each class contributes its share to the validation set.
+            labels = np.argmax(targets, axis=1)
+            order = self._rng.permutation(n)
+            val_parts = []
+            for c in np.unique(labels):
+                members = order[labels[order] == c]
+                val_parts.append(members[:int(round(fraction * members.size))])
+            val = np.concatenate(val_parts)
+            if val.size == 0 or val.size == n:
+                val = order[:n_val]
+        else:
+            val = self._rng.permutation(n)[:n_val]
+        is_val = np.zeros(n, dtype=bool)
+        is_val[val] = True
+        return X[~is_val], targets[~is_val], X[is_val], targets[is_val]
+
+    def _train(self, X, targets, X_val, targets_val, learning_rate, l2, batch_size, max_epochs, patience,
+               tol, verbose) -> History:
+        engine = self._core()
+        threads = self._threads()
+        history = History()
+        self.history_ = history
+        stopper = EarlyStopping(patience, tol) if X_val is not None else None
+        last_finite = {name: p.copy() for name, p in self._parameters.items()}
+        n = X.shape[0]
+        train_seconds = 0.0
+        for epoch in range(1, max_epochs + 1):
+            start = time.perf_counter()
+            order = self._rng.permutation(n)
+            loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads)
+            train_seconds += time.perf_counter() - start
+            risk = loss_sum / max(done, 1) + self._penalty(l2)
+            if status == "diverged" or not math.isfinite(risk) or not self._finite():
+                for name, p in self._parameters.items():
+                    np.copyto(p, last_finite[name])
+                raise TrainingDiverged(
+                    f"the training risk became NaN or infinite in epoch {epoch} (learning_rate={learning_rate}); "
+                    "the weights from before that epoch were restored. Try a smaller learning_rate, "
+                    "or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).")
+            for name, p in self._parameters.items():
+                np.copyto(last_finite[name], p)
+            history.train_risk.append(risk)
+            stop = False
+            if X_val is not None:
+                y_hat = self._forward(X_val)
+                val_loss = self._core().loss_sum(X_val, targets_val, _CHUNK, threads) / X_val.shape[0]
+                val_error = val_loss if self.output == "identity" else self._error_rate(y_hat, targets_val)
+                history.validation_loss.append(val_loss)
+                history.validation_error.append(val_error)
+                stop = stopper.update(val_error, epoch, self._parameters)
+            history.epoch_time.append(time.perf_counter() - start)
+            if verbose:
+                line = f"epoch {epoch:4d}  risk {risk:.6f}"
+                if X_val is not None:
+                    line += f"  val_error {history.validation_error[-1]:.4f}  val_loss {history.validation_loss[-1]:.6f}"
+                print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms", flush=True)
+            if stop:
+                history.stopped_early = True
+                break
+        if stopper is not None and stopper.best_epoch is not None:
+            stopper.restore(self._parameters)
+            history.best_epoch = stopper.best_epoch
+        else:
+            history.best_epoch = history.n_epochs
+        history.samples_per_second = n * history.n_epochs / train_seconds if train_seconds > 0 else float("inf")
+        return history
+
+    def _finite(self) -> bool:
+        return all(np.isfinite(p).all() for p in self._parameters.values())

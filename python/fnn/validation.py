@@ -1,0 +1,117 @@
+"""Checks of user input at the public entry points. Each raises before any work is done, with a
+message that names the problem, so a rejected call leaves the model unchanged."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def check_features(X, n_features: int, dtype, what: str = "X") -> np.ndarray:
+    """X as a C-contiguous 2-D array of `dtype`: converted once here, never again in C++."""
+    if hasattr(X, "dtype") and hasattr(X, "tocsr"):
+        raise TypeError(f"{what} is a sparse matrix; fnn needs a dense array (use X.toarray())")
+    array = np.asarray(X)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{what} must hold numbers, got an array of dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{what} must be real, got complex numbers")
+    if array.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (n_samples, n_features), got {array.ndim}-D with shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{what} is empty: it has 0 samples")
+    if array.shape[1] != n_features:
+        raise ValueError(f"{what} has {array.shape[1]} features, but the network expects {n_features}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or infinity")
+    return array
+
+
+def check_labels(y, n_samples: int, n_classes: int, what: str = "y") -> np.ndarray:
+    """Integer class labels 0 … n_classes−1 as a 1-D int64 array of length n_samples."""
+    array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"{what} must be 1-D class labels, got shape {array.shape}")
+    _check_length(array, n_samples, what)
+    if array.dtype == bool:
+        array = array.astype(np.int64)
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{what} contains NaN or infinity")
+        if not np.all(array == np.round(array)):
+            raise ValueError(f"{what} must hold integer class labels 0..{n_classes - 1}, got non-integer values")
+        array = array.astype(np.int64)
+    elif not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"{what} must hold integer class labels 0..{n_classes - 1}, got dtype {array.dtype} "
+            "(map other labels to integers first)")
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high >= n_classes:
+        bad = low if low < 0 else high
+        raise ValueError(f"{what} has label {bad}, outside 0..{n_classes - 1} for a network with {n_classes} classes")
+    return array.astype(np.int64, copy=False)
+
+
+def check_binary_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "y") -> np.ndarray:
+    """0/1 targets of shape (n_samples, n_outputs) for logistic output units."""
+    array = np.asarray(y)
+    if array.ndim == 1 and n_outputs == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[1] != n_outputs:
+        raise ValueError(f"{what} must have shape (n_samples, {n_outputs}) of 0/1 labels, got {array.shape}")
+    _check_length(array, n_samples, what)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{what} must hold 0/1 labels, got dtype {array.dtype}")
+    if not np.isin(array, (0, 1)).all():
+        raise ValueError(f"{what} must hold only 0 and 1 for logistic outputs")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_real_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "y") -> np.ndarray:
+    """Real targets of shape (n_samples, n_outputs) for identity (regression) outputs."""
+    array = np.asarray(y)
+    if array.ndim == 1 and n_outputs == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[1] != n_outputs:
+        raise ValueError(f"{what} must have shape (n_samples, {n_outputs}), got {array.shape}")
+    _check_length(array, n_samples, what)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or infinity")
+    return array
+
+
+def _check_length(array: np.ndarray, n_samples: int, what: str) -> None:
+    if array.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but {what} has {array.shape[0]}")
+
+
+def check_positive_int(value, what: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value, what: str, *, positive: bool = False, non_negative: bool = False,
+               below: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{what} must be > 0, got {value}")
+    if non_negative and value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    if below is not None and value >= below:
+        raise ValueError(f"{what} must be < {below}, got {value}")
+    return value
