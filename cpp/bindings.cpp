@@ -34,7 +34,7 @@ template <class S>
 S* checked_buffer(const py::handle& obj, Index expected_size, const std::string& what) {
   if (!py::isinstance<py::array>(obj)) throw py::type_error(what + " must be a NumPy array");
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<S>())) throw py::type_error(what + " has dtype " + std::string(py::str(arr.dtype())) + ", expected " + std::string(py::str(py::dtype::of<S>())));
+  if (!py::isinstance<py::array_t<S>>(arr)) throw py::type_error(what + " has dtype " + std::string(py::str(arr.dtype())) + ", expected " + std::string(py::str(py::dtype::of<S>())));
   if (!(arr.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
   if (!arr.writeable()) throw py::value_error(what + " must be writeable");
   if (static_cast<Index>(arr.size()) != expected_size) throw py::value_error(what + " has " + std::to_string(arr.size()) + " elements, expected " + std::to_string(expected_size));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "activations.hpp"
+#include "reductions.hpp"
 #include "losses.hpp"
 #include "types.hpp"
 #include "workspace.hpp"
@@ -143,7 +144,8 @@ struct Network {
           const S g = layer.slopes[0];
           delta = ((z.array() > S(0)).template cast<S>() + g * (z.array() <= S(0)).template cast<S>()).matrix().cwiseProduct(grad_a);
         } else {
-          grad_slopes = grad_a.cwiseProduct(z.cwiseMin(S(0))).colwise().sum();
+          grad_slopes.setZero();
+          add_column_sums(grad_a.cwiseProduct(z.cwiseMin(S(0))), S(1), grad_slopes);
           delta = grad_a;
           delta.array() *= (z.array() > S(0)).template cast<S>() +
                            ((z.array() <= S(0)).template cast<S>().rowwise() * layer.gamma_i().array());

@@ -36,8 +36,7 @@ struct SgdStep {
     if (l2 != S(0)) W *= S(1) - learning_rate * l2;
     const S step = learning_rate / static_cast<S>(rows);
     W.noalias() -= (step * delta.transpose()) * a_prev;
-    auto b = layer.b();
-    b.noalias() -= step * delta.colwise().sum();
+    add_column_sums(delta, -step, layer.b());
   }
   template <class Grad>
   void slopes(std::size_t, const Layer<S>& layer, const Grad& grad) {
@@ -54,7 +53,7 @@ struct GradientSum {
   template <class Delta, class APrev>
   void layer(std::size_t l, const Layer<S>&, const Delta& delta, const APrev& a_prev) {
     grads[l].W().noalias() += delta.transpose() * a_prev;
-    grads[l].b().noalias() += delta.colwise().sum();
+    add_column_sums(delta, typename Delta::Scalar(1), grads[l].b());
   }
   template <class Grad>
   void slopes(std::size_t l, const Layer<S>&, const Grad& grad) {

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
+from ._memory import aligned_copy
 from .activations import Activation, ActivationLike, Identity, PReLU, resolve_activation
 from .early_stopping import EarlyStopping
 from .history import History
@@ -159,7 +160,7 @@ class Network:
             for name, array in fresh.items():
                 np.copyto(self._parameters[name], array)
         else:
-            self._parameters = fresh
+            self._parameters = {name: aligned_copy(array) for name, array in fresh.items()}
 
     def _core(self):
         """The C++ engine viewing this network's parameter arrays (built once)."""
@@ -194,6 +195,10 @@ class Network:
         state = self.__dict__.copy()
         state["_engine"] = None  # the C++ view is rebuilt on demand
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._parameters = {name: aligned_copy(array) for name, array in self._parameters.items()}
 
     # ------------------------------------------------------------------ evaluation
 

@@ -1,0 +1,105 @@
+"""The C++ engine against the NumPy float64 reference: forward, gradients, one epoch of SGD."""
+
+import numpy as np
+import pytest
+
+import fnn
+from reference import Reference, one_hot
+
+CASES = [
+    ("relu", "softmax"), ("tanh", "softmax"), ("logistic", "logistic"), (fnn.ELU(), "identity"),
+    (fnn.PReLU(), "softmax"), (fnn.PReLU(shared=True), "identity"), (fnn.Maxout(2), "softmax"),
+    ("softplus", "logistic"), ("hard_tanh", "identity"), (fnn.LeakyReLU(0.05), "softmax"),
+]
+
+
+def data(output, n=23, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    if output == "softmax":
+        y = rng.integers(0, 3, size=n)
+        return X, y, one_hot(y, 3), 3
+    if output == "logistic":
+        y = rng.integers(0, 2, size=(n, 3))
+        return X, y, y.astype(float), 3
+    y = rng.normal(size=(n, 3))
+    return X, y, y, 3
+
+
+@pytest.mark.parametrize("hidden,output", CASES, ids=str)
+def test_forward_and_gradients(hidden, output):
+    X, y, T, m = data(output)
+    net = fnn.Network([5, 6, 4, m], hidden, output, dtype="float64", seed=3)
+    ref = Reference.of(net)
+    np.testing.assert_allclose(net.forward(X), ref.forward(X)[1][-1], rtol=1e-12, atol=1e-12)
+    risk, grads = net.loss_and_gradients(X, y, l2=0.01)
+    assert risk == pytest.approx(ref.risk(X, T, 0.01), rel=1e-12)
+    ref_grads = ref.gradients(X, T, 0.01)
+    for l, g in enumerate(ref_grads, start=1):
+        np.testing.assert_allclose(grads[f"weights_{l}"], g["W"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(grads[f"biases_{l}"], g["b"], rtol=1e-10, atol=1e-12)
+        if g["slopes"] is not None:
+            np.testing.assert_allclose(grads[f"slopes_{l}"], g["slopes"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("hidden,output", CASES, ids=str)
+def test_one_epoch_of_sgd(hidden, output, batch):
+    X, y, T, m = data(output)
+    net = fnn.Network([5, 6, 4, m], hidden, output, dtype="float64", seed=4)
+    ref = Reference.of(net)
+    order = np.random.default_rng(9).permutation(len(X))
+    engine = net._core()
+    targets = net._targets(y, len(X))
+    loss_sum, done, status = engine.train_epoch(X, targets, order, 0.05, 0.01, batch, 1)
+    assert (done, status) == (len(X), "ok")
+    ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch)
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
+        if layer["slopes"] is not None:
+            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-10, atol=1e-12)
+
+
+def test_hand_worked_sgd_step():
+    """One step of Algorithm 4.1 on a 2-2-1 logistic network, worked out by hand.
+
+    x = (1, 2), y = 1; W⁽¹⁾ = [[0.1, 0.2], [−0.3, 0.4]], b⁽¹⁾ = 0, ReLU; W⁽²⁾ = [[0.5, −0.5]],
+    b⁽²⁾ = 0.1; α = 0.5, λ = 0.1.
+    z⁽¹⁾ = (0.5, 0.5), a⁽¹⁾ = (0.5, 0.5), z⁽²⁾ = 0.1, ŷ = σ(0.1), δ⁽²⁾ = ŷ − 1.
+    δ⁽¹⁾ = I(z⁽¹⁾ > 0) ⊙ W⁽²⁾ᵀδ⁽²⁾ = (0.5, −0.5)·δ⁽²⁾.
+    """
+    net = fnn.Network([2, 2, 1], "relu", "logistic", dtype="float64", init="zeros")
+    p = net.parameters()
+    p["weights_1"][...] = [[0.1, 0.2], [-0.3, 0.4]]
+    p["weights_2"][...] = [[0.5, -0.5]]
+    p["biases_2"][...] = [0.1]
+    x = np.array([[1.0, 2.0]])
+    y_hat = 1 / (1 + np.exp(-0.1))
+    d2 = y_hat - 1
+    d1 = np.array([0.5, -0.5]) * d2
+    alpha, lam = 0.5, 0.1
+    expected_w2 = np.array([[0.5, -0.5]]) - alpha * (d2 * np.array([[0.5, 0.5]]) + lam * np.array([[0.5, -0.5]]))
+    expected_b2 = 0.1 - alpha * d2
+    W1 = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    expected_w1 = W1 - alpha * (np.outer(d1, [1.0, 2.0]) + lam * W1)
+    expected_b1 = -alpha * d1
+    history = net.fit(x, np.array([1]), learning_rate=alpha, l2=lam, max_epochs=1, validation_fraction=0)
+    assert history.train_risk[0] == pytest.approx(
+        -np.log(y_hat) + lam / 2 * ((expected_w1 ** 2).sum() + (expected_w2 ** 2).sum()), rel=1e-12)
+    np.testing.assert_allclose(p["weights_2"], expected_w2, rtol=1e-14)
+    np.testing.assert_allclose(p["biases_2"], [expected_b2], rtol=1e-14)
+    np.testing.assert_allclose(p["weights_1"], expected_w1, rtol=1e-14)
+    np.testing.assert_allclose(p["biases_1"], expected_b1, rtol=1e-14)
+
+
+def test_extreme_logits_give_finite_losses():
+    for output, y in [("softmax", np.array([0, 1])), ("logistic", np.array([0, 1])), ("identity", np.array([0., 1.]))]:
+        m = 2 if output == "softmax" else 1
+        net = fnn.Network([1, m], output=output, dtype="float64", init="zeros")
+        net.parameters()["weights_1"][...] = 1e4 * np.array([[1.0], [-1.0]])[:m]
+        X = np.array([[1.0], [-1.0]])
+        risk, grads = net.loss_and_gradients(X, y)
+        assert np.isfinite(risk) and all(np.isfinite(g).all() for g in grads.values())
+        assert np.isfinite(net.forward(X)).all()
