@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--l2", type=float, default=1e-5, help="λ of the risk (4.39) (default: 1e-5)")
     parser.add_argument("--batch-size", type=int, default=1, help="1 = per-sample SGD (default: 1)")
     parser.add_argument("--max-epochs", type=int, default=200, help="(default: 200)")
-    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: 10)")
+    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience (default: 20)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
     parser.add_argument("--threads", type=int, default=None, help="C++ threads (default: all cores)")
