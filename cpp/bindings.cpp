@@ -155,7 +155,8 @@ class Engine {
     {
       py::gil_scoped_release release;
       auto ws = net_.make_workspace(std::max<Index>(1, std::min(batch_size, n)));
-      result = fnn::train_epoch<S>(net_, x, t, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size, ws,
+      result = fnn::train_epoch<S>(net_, x, t, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
+                                   n_threads, ws,
                                    [] {
                                      py::gil_scoped_acquire acquire;
                                      return PyErr_CheckSignals() != 0;

@@ -38,6 +38,13 @@ struct Layer {
   RowVectorMap<S> gamma_i() const { return RowVectorMap<S>(slopes, n_slopes); }
 };
 
+struct EpochResult {
+  double loss_sum = 0;  // Σ of the per-sample loss, each measured just before its update
+  Index samples = 0;    // samples whose update was applied
+  bool diverged = false;
+  bool interrupted = false;
+};
+
 template <class S>
 struct Network {
   std::vector<Layer<S>> layers;  // layers[l-1] is the chapter's layer l

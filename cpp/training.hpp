@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "network.hpp"
+#include "sgd_per_sample.hpp"
 
 namespace fnn {
 
@@ -61,18 +62,14 @@ struct GradientSum {
   }
 };
 
-struct EpochResult {
-  double loss_sum = 0;  // Σ of the per-sample loss, each measured just before its update
-  Index samples = 0;    // samples whose update was applied
-  bool diverged = false;
-  bool interrupted = false;
-};
-
 // One epoch of SGD over the samples in `order`. `should_stop` is polled about every 50 ms.
 template <class S, class StopCheck>
 EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                        const std::int64_t* order, Index n, S learning_rate, S l2, Index batch, Workspace<S>& ws,
-                        StopCheck&& should_stop) {
+                        const std::int64_t* order, Index n, S learning_rate, S l2, Index batch, int threads,
+                        Workspace<S>& ws, StopCheck&& should_stop) {
+  if (batch == 1 && per_sample_supported(net))
+    return train_epoch_per_sample(net, X, T, order, n, learning_rate, l2, per_sample_threads(net, threads),
+                                  should_stop);
   using clock = std::chrono::steady_clock;
   EpochResult result;
   auto next_check = clock::now() + std::chrono::milliseconds(50);

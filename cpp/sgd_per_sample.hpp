@@ -1,0 +1,216 @@
+// Algorithm 4.1 with one sample per update, the chapter's own algorithm. Batch 1 is bound by
+// memory traffic, not arithmetic: each weight is read for the forward pass and read and written
+// for the update. So this kernel
+//   - fuses backpropagation with the update row by row: the old row feeds (W⁽ˡ⁾)ᵀδ⁽ˡ⁾, then the
+//     row is updated while it is still in L1;
+//   - never forms (W⁽¹⁾)ᵀδ⁽¹⁾, which nothing uses;
+//   - fuses layer 1's update with the next sample's forward product, one row at a time, so W⁽¹⁾
+//     (usually most of the weights) is streamed once per sample instead of twice;
+//   - on several threads, gives each thread a fixed range of every layer's neurons for the
+//     whole epoch inside one parallel region: rows of W⁽ˡ⁾ for the forward pass, the matching
+//     columns of W⁽ˡ⁺¹⁾ for backpropagation, so the two never need a reduction, and the
+//     threads meet only at spin barriers between layers.
+// Every sum is formed in the same order whatever the thread count, so 1 and 2 threads give
+// the same weights bit for bit.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "network.hpp"
+#include "spin_barrier.hpp"
+#include "vector_kernels.hpp"
+
+namespace fnn {
+
+// Can the per-sample kernel run this network? It handles the element-wise activations.
+template <class S>
+bool per_sample_supported(const Network<S>& net) {
+  for (std::size_t l = 0; l + 1 < net.layers.size(); ++l) {
+    const Activation a = net.layers[l].activation;
+    if (a == Activation::prelu || a == Activation::maxout) return false;
+  }
+  return true;
+}
+
+// Threads worth using: a barrier costs about as much as a few thousand multiply-adds, so small
+// networks run faster on one thread.
+template <class S>
+int per_sample_threads(const Network<S>& net, int requested) {
+  Index parameters = 0;
+  for (const auto& layer : net.layers) parameters += layer.net_inputs() * (layer.fan_in + 1);
+  const Index per_thread_minimum = 24 * 1024;
+  return static_cast<int>(std::max<Index>(1, std::min<Index>(requested, parameters / per_thread_minimum)));
+}
+
+// The contiguous share [begin, end) of `n` neurons for thread t of `threads`, cut at multiples of
+// a cache line so that no two threads write the same line.
+inline std::pair<Index, Index> share(Index n, int t, int threads, Index per_line) {
+  auto cut = [&](int k) {
+    if (k >= threads) return n;
+    const Index raw = n * k / threads;
+    return std::min(n, (raw / per_line) * per_line);
+  };
+  return {cut(t), cut(t + 1)};
+}
+
+template <class S>
+struct PerSampleBuffers {
+  std::vector<RowVector<S>> net_input, activation, delta, grad_activation;  // per layer
+  std::vector<RowMatrix<S>> y_hat, delta_out;  // per thread: the output layer is computed by each
+
+  PerSampleBuffers(const Network<S>& net, int threads) {
+    for (const auto& layer : net.layers) {
+      net_input.emplace_back(layer.units);
+      activation.emplace_back(layer.units);
+      delta.emplace_back(layer.units);
+      grad_activation.emplace_back(layer.units);
+    }
+    for (int t = 0; t < threads; ++t) {
+      y_hat.emplace_back(1, net.outputs());
+      delta_out.emplace_back(1, net.outputs());
+    }
+  }
+};
+
+template <class S, class StopCheck>
+EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
+                                   const std::int64_t* order, Index n, S learning_rate, S l2, int threads,
+                                   StopCheck&& should_stop) {
+  using clock = std::chrono::steady_clock;
+  const Index L = static_cast<Index>(net.layers.size());
+  const S decay = S(1) - learning_rate * l2;  // W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW)
+  const Index per_line = 64 / static_cast<Index>(sizeof(S));
+  PerSampleBuffers<S> buf(net, threads);
+  SpinBarrier barrier(threads);
+  EpochResult result;
+  std::atomic<bool> stop{false};
+  bool interrupted = false;
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num();
+#else
+    const int t = 0;
+#endif
+    // This thread's neurons of every layer.
+    std::vector<std::pair<Index, Index>> mine;
+    for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, threads, per_line));
+    auto next_check = clock::now() + std::chrono::milliseconds(50);
+
+    auto x_of = [&](Index k) { return X.row(static_cast<Index>(order[k])).data(); };
+
+    // z⁽¹⁾ of the first sample, for this thread's rows.
+    if (n > 0) {
+      const auto& first = net.layers.front();
+      const S* x = X.row(static_cast<Index>(order[0])).data();
+      for (Index i = mine[0].first; i < mine[0].second; ++i)
+        buf.net_input[0](i) = dot(first.weights + i * first.fan_in, x, first.fan_in) + first.biases[i];
+    }
+
+    for (Index k = 0; k < n; ++k) {
+      // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
+      for (Index l = 0; l < L; ++l) {
+        const Layer<S>& layer = net.layers[l];
+        const auto [begin, end] = mine[l];
+        if (l > 0) {
+          const S* a_prev = buf.activation[l - 1].data();
+          for (Index i = begin; i < end; ++i)
+            buf.net_input[l](i) = dot(layer.weights + i * layer.fan_in, a_prev, layer.fan_in) + layer.biases[i];
+        }
+        if (l + 1 < L && end > begin) {
+          auto z = buf.net_input[l].segment(begin, end - begin);
+          auto a = buf.activation[l].segment(begin, end - begin);
+          with_elementwise(layer.activation, [&](auto f) { a = decltype(f)::value(z.array(), layer.gamma).matrix(); });
+        }
+        barrier.wait();
+      }
+      if (stop.load(std::memory_order_relaxed)) break;
+
+      // ---- output layer, computed whole by every thread (a few exps) so none waits for another.
+      auto& y_hat = buf.y_hat[t];
+      auto& delta_out = buf.delta_out[t];
+      const auto& z_out = buf.net_input[L - 1];
+      const auto target = T.row(static_cast<Index>(order[k]));
+      output_activation<S>(net.output, z_out, y_hat);
+      const S loss = output_loss<S>(net.output, z_out, target, y_hat, &delta_out);
+      if (!std::isfinite(loss)) {
+        if (t == 0) result.diverged = true;
+        break;  // every thread sees the same loss, so all leave together
+      }
+      if (t == 0) {
+        result.loss_sum += static_cast<double>(loss);
+        result.samples += 1;
+      }
+
+      // ---- backward, layer L down to 2: own columns of W⁽ˡ⁾ (= own neurons of layer l−1).
+      for (Index l = L - 1; l >= 1; --l) {
+        const Layer<S>& layer = net.layers[l];
+        const Layer<S>& below = net.layers[l - 1];
+        const S* delta = l == L - 1 ? delta_out.data() : buf.delta[l].data();
+        const auto [c0, c1] = mine[l - 1];
+        const Index width = c1 - c0;
+        auto grad_a = buf.grad_activation[l - 1].segment(c0, width);
+        const auto a_prev = buf.activation[l - 1].segment(c0, width);
+        grad_a.setZero();
+        for (Index i = 0; i < layer.units && width > 0; ++i) {
+          const S g = delta[i];
+          if (g == S(0) && decay == S(1)) continue;  // nothing flows back and nothing changes
+          backprop_and_update_row(g, decay, learning_rate * g, layer.weights + i * layer.fan_in + c0, a_prev.data(),
+                                  grad_a.data(), width);
+        }
+        const auto [r0, r1] = mine[l];
+        for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
+        if (width > 0) {
+          auto z = buf.net_input[l - 1].segment(c0, width);
+          auto d = buf.delta[l - 1].segment(c0, width);
+          with_elementwise(below.activation, [&](auto f) {
+            d = (decltype(f)::derivative(z.array(), a_prev.array(), below.gamma) * grad_a.array()).matrix();
+          });
+        }
+        if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+      }
+
+      // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
+      // With a single layer, z⁽¹⁾ is the output that every thread just read whole: wait first.
+      if (L == 1) barrier.wait();
+      {
+        const Layer<S>& first = net.layers.front();
+        const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
+        const S* x = x_of(k);
+        const bool has_next = k + 1 < n;
+        const S* x_next = x_of(has_next ? k + 1 : k);
+        const auto [r0, r1] = mine[0];
+        for (Index i = r0; i < r1; ++i) {
+          const S g = delta[i];
+          S* w = first.weights + i * first.fan_in;
+          first.biases[i] -= learning_rate * g;
+          if (has_next)
+            buf.net_input[0](i) = update_row_then_dot(decay, learning_rate * g, w, x, x_next, first.fan_in) + first.biases[i];
+          else
+            update_row(decay, learning_rate * g, w, x, first.fan_in);
+        }
+      }
+
+      if (t == 0 && (k & 63) == 63 && clock::now() >= next_check) {
+        if (should_stop()) {
+          interrupted = true;
+          stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+        }
+        next_check = clock::now() + std::chrono::milliseconds(50);
+      }
+    }
+  }
+  result.interrupted = interrupted;
+  return result;
+}
+
+}  // namespace fnn

@@ -1,0 +1,109 @@
+// Vector loops of the per-sample kernel. Eigen's expressions cost tens of cycles of set-up per
+// call, which dominates rows of 10-100 entries, so these use Eigen's packet primitives directly
+// (the widest SIMD the build targets) with accumulators kept in registers. Every reduction adds
+// in an order fixed by the code alone (two packets, Eigen's fixed horizontal tree, then the
+// tail), never by the data's alignment, so results do not depend on where NumPy put the arrays.
+#pragma once
+
+#include <Eigen/Core>
+
+#include "types.hpp"
+
+namespace fnn {
+
+namespace simd {
+using Eigen::internal::padd;
+using Eigen::internal::pload1;
+using Eigen::internal::ploadu;
+using Eigen::internal::pmadd;
+using Eigen::internal::pmul;
+using Eigen::internal::predux;
+using Eigen::internal::pset1;
+using Eigen::internal::pstoreu;
+using Eigen::internal::psub;
+template <class S>
+using Packet = typename Eigen::internal::packet_traits<S>::type;
+template <class S>
+constexpr Index width = Eigen::internal::unpacket_traits<Packet<S>>::size;
+}  // namespace simd
+
+// aᵀb
+template <class S>
+inline S dot(const S* __restrict a, const S* __restrict b, Index n) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  Packet<S> acc0 = pset1<Packet<S>>(S(0)), acc1 = acc0;
+  Index i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    acc0 = pmadd(ploadu<Packet<S>>(a + i), ploadu<Packet<S>>(b + i), acc0);
+    acc1 = pmadd(ploadu<Packet<S>>(a + i + W), ploadu<Packet<S>>(b + i + W), acc1);
+  }
+  if (i + W <= n) {
+    acc0 = pmadd(ploadu<Packet<S>>(a + i), ploadu<Packet<S>>(b + i), acc0);
+    i += W;
+  }
+  S total = predux(padd(acc0, acc1));
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+// Backpropagation through one row w of W⁽ˡ⁾ and its update, in one pass:
+// grad += g·w (the old w, (4.59)); w ← decay·w − step·a  (step = α·g).
+template <class S>
+inline void backprop_and_update_row(S g, S decay, S step, S* __restrict w, const S* __restrict a, S* __restrict grad,
+                                    Index n) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  const Packet<S> pg = pset1<Packet<S>>(g), pdecay = pset1<Packet<S>>(decay), pstep = pset1<Packet<S>>(step);
+  Index i = 0;
+  for (; i + W <= n; i += W) {
+    const Packet<S> old = ploadu<Packet<S>>(w + i);
+    pstoreu(grad + i, pmadd(pg, old, ploadu<Packet<S>>(grad + i)));
+    pstoreu(w + i, psub(pmul(pdecay, old), pmul(pstep, ploadu<Packet<S>>(a + i))));
+  }
+  for (; i < n; ++i) {
+    const S old = w[i];
+    grad[i] += g * old;
+    w[i] = decay * old - step * a[i];
+  }
+}
+
+// w ← decay·w − step·x, then return wᵀx_next: layer 1's update fused with the next sample's
+// forward product, so the row is read and written once.
+template <class S>
+inline S update_row_then_dot(S decay, S step, S* __restrict w, const S* __restrict x, const S* __restrict x_next,
+                             Index n) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  const Packet<S> pdecay = pset1<Packet<S>>(decay), pstep = pset1<Packet<S>>(step);
+  Packet<S> acc0 = pset1<Packet<S>>(S(0)), acc1 = acc0;
+  Index i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const Packet<S> w0 = psub(pmul(pdecay, ploadu<Packet<S>>(w + i)), pmul(pstep, ploadu<Packet<S>>(x + i)));
+    const Packet<S> w1 = psub(pmul(pdecay, ploadu<Packet<S>>(w + i + W)), pmul(pstep, ploadu<Packet<S>>(x + i + W)));
+    pstoreu(w + i, w0);
+    pstoreu(w + i + W, w1);
+    acc0 = pmadd(w0, ploadu<Packet<S>>(x_next + i), acc0);
+    acc1 = pmadd(w1, ploadu<Packet<S>>(x_next + i + W), acc1);
+  }
+  if (i + W <= n) {
+    const Packet<S> w0 = psub(pmul(pdecay, ploadu<Packet<S>>(w + i)), pmul(pstep, ploadu<Packet<S>>(x + i)));
+    pstoreu(w + i, w0);
+    acc0 = pmadd(w0, ploadu<Packet<S>>(x_next + i), acc0);
+    i += W;
+  }
+  S total = predux(padd(acc0, acc1));
+  for (; i < n; ++i) {
+    w[i] = decay * w[i] - step * x[i];
+    total += w[i] * x_next[i];
+  }
+  return total;
+}
+
+// w ← decay·w − step·x
+template <class S>
+inline void update_row(S decay, S step, S* __restrict w, const S* __restrict x, Index n) {
+  for (Index i = 0; i < n; ++i) w[i] = decay * w[i] - step * x[i];
+}
+
+}  // namespace fnn
