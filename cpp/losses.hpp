@@ -69,4 +69,23 @@ S output_loss(Output kind, const Z& z, const T& target, const Y& y_hat, D* delta
   return total;
 }
 
+// One sample through the output layer in a single pass: ŷ, δ⁽ᴸ⁾ = ŷ − y and the loss, with the
+// softmax's exponentials computed once (the per-sample kernel's version of the two functions above).
+template <class S, class T>
+S output_sample(Output kind, const RowVector<S>& z, const T& target, RowMatrix<S>& y_hat, RowMatrix<S>& delta) {
+  if (kind != Output::softmax) {
+    output_activation<S>(kind, z, y_hat);
+    return output_loss<S>(kind, z, target, y_hat, &delta);
+  }
+  // Whole-vector operations only: reading single entries right after a vector store of the same
+  // buffer stalls on store forwarding.
+  const S top = z.maxCoeff();
+  y_hat.array() = (z.array() - top).exp();
+  const S sum = y_hat.sum();
+  y_hat *= S(1) / sum;
+  const S target_sum = target.sum();
+  delta = y_hat * target_sum - target;
+  return (top + std::log(sum)) * target_sum - target.dot(z);
+}
+
 }  // namespace fnn

@@ -116,7 +116,18 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         buf.net_input[0](i) = dot(first.weights + i * first.fan_in, x, first.fan_in) + first.biases[i];
     }
 
+    // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
+    auto prefetch_sample = [&](Index k) {
+      if (k >= n) return;
+      const char* x = reinterpret_cast<const char*>(x_of(k));
+      const Index bytes = X.cols() * static_cast<Index>(sizeof(S));
+      for (Index offset = 0; offset < bytes; offset += 64) __builtin_prefetch(x + offset);
+      __builtin_prefetch(T.row(static_cast<Index>(order[k])).data());
+    };
+    prefetch_sample(1);
+
     for (Index k = 0; k < n; ++k) {
+      prefetch_sample(k + 2);
       // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
       for (Index l = 0; l < L; ++l) {
         const Layer<S>& layer = net.layers[l];
@@ -140,8 +151,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       auto& delta_out = buf.delta_out[t];
       const auto& z_out = buf.net_input[L - 1];
       const auto target = T.row(static_cast<Index>(order[k]));
-      output_activation<S>(net.output, z_out, y_hat);
-      const S loss = output_loss<S>(net.output, z_out, target, y_hat, &delta_out);
+      const S loss = output_sample<S>(net.output, z_out, target, y_hat, delta_out);
       if (!std::isfinite(loss)) {
         if (t == 0) result.diverged = true;
         break;  // every thread sees the same loss, so all leave together
