@@ -48,9 +48,14 @@ ConstMatrixMap<S> matrix_view(const CArray<S>& a, Index cols, const char* what) 
   return ConstMatrixMap<S>(a.data(), a.shape(0), a.shape(1));
 }
 
-void set_threads(int n_threads) {
+void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
-  Eigen::setNbThreads(n_threads);
+}
+
+// Matrix products of mini-batch training and gradient sums run on the BLAS's own threads.
+void set_threads(int n_threads) {
+  check_threads(n_threads);
+  set_gemm_threads(n_threads);
 }
 
 // Network parameters live in NumPy arrays owned by Python; the engine views them in place and
@@ -101,19 +106,19 @@ class Engine {
     auto x = matrix_view(X, net_.inputs(), "X");
     if (out.ndim() != 2 || out.shape(0) != x.rows() || out.shape(1) != net_.outputs()) throw py::value_error("out has the wrong shape");
     MatrixMap<S> y(out.mutable_data(), out.shape(0), out.shape(1));
-    set_threads(n_threads);
+    check_threads(n_threads);
+    if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
-    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
-    fnn::predict(net_, x, y, ws);
+    fnn::predict(net_, x, y, chunk, n_threads);
   }
 
   double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
-    set_threads(n_threads);
+    check_threads(n_threads);
+    if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
-    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
-    return fnn::loss_sum(net_, x, t, ws);
+    return fnn::loss_sum(net_, x, t, chunk, n_threads);
   }
 
   // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per layer.
@@ -231,6 +236,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("activation_derivative", [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
     return activation_apply(name, gamma, z, true);
   }, py::arg("name"), py::arg("gamma"), py::arg("z"));
+  m.attr("openblas") = gemm_uses_openblas();
 #ifdef _OPENMP
   m.attr("openmp") = true;
   m.attr("max_threads") = omp_get_max_threads();

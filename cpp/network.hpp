@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "activations.hpp"
+#include "gemm.hpp"
 #include "reductions.hpp"
 #include "losses.hpp"
 #include "types.hpp"
@@ -74,7 +75,7 @@ struct Network {
       const Layer<S>& layer = layers[l];
       auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
       auto z = ws.net_input[l].topRows(rows);
-      z.noalias() = a_prev * layer.W().transpose();
+      gemm<S>(false, true, S(1), a_prev, layer.W(), S(0), z);
       z.rowwise() += layer.b();
       if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
     }
@@ -105,7 +106,7 @@ struct Network {
       if (l > 0) {
         // (4.59): ∂L/∂a⁽ˡ⁻¹⁾ = W⁽ˡ⁾ᵀ δ⁽ˡ⁾, row-wise; then δ⁽ˡ⁻¹⁾ = f'(z⁽ˡ⁻¹⁾) ⊙ that.
         auto grad_a = ws.grad_activation[l - 1].topRows(rows);
-        grad_a.noalias() = delta * layer.W();
+        gemm<S>(false, false, S(1), delta, layer.W(), S(0), grad_a);
         backprop_activation(layers[l - 1], ws, l - 1, rows, visit);
       }
       visit.layer(l, layer, delta, a_prev);

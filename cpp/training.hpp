@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "network.hpp"
 #include "sgd_per_sample.hpp"
@@ -33,10 +34,8 @@ struct SgdStep {
 
   template <class Delta, class APrev>
   void layer(std::size_t, const Layer<S>& layer, const Delta& delta, const APrev& a_prev) {
-    auto W = layer.W();
-    if (l2 != S(0)) W *= S(1) - learning_rate * l2;
     const S step = learning_rate / static_cast<S>(rows);
-    W.noalias() -= (step * delta.transpose()) * a_prev;
+    gemm<S>(true, false, -step, delta, a_prev, S(1) - learning_rate * l2, layer.W());
     add_column_sums(delta, -step, layer.b());
   }
   template <class Grad>
@@ -53,7 +52,7 @@ struct GradientSum {
 
   template <class Delta, class APrev>
   void layer(std::size_t l, const Layer<S>&, const Delta& delta, const APrev& a_prev) {
-    grads[l].W().noalias() += delta.transpose() * a_prev;
+    gemm<typename Delta::Scalar>(true, false, 1, delta, a_prev, 1, grads[l].W());
     add_column_sums(delta, typename Delta::Scalar(1), grads[l].b());
   }
   template <class Grad>
@@ -98,16 +97,39 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
   return result;
 }
 
-// Σ of the loss over all rows (no regularisation term), in chunks of the workspace's capacity.
+// Runs body(workspace, first row, rows) over the chunks of `n` rows, the chunks shared among
+// `threads` OpenMP threads, each with its own workspace and single-threaded matrix products:
+// evaluation then leaves no BLAS worker spinning against the per-sample kernel's threads.
+template <class S, class Body>
+void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, Body&& body) {
+  const Index chunks = (n + chunk - 1) / chunk;
+  threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, chunks)));
+  set_gemm_threads(1);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    auto ws = net.make_workspace(std::min(chunk, n));
+#pragma omp for schedule(static)
+    for (Index c = 0; c < chunks; ++c) {
+      const Index first = c * chunk;
+      body(ws, first, std::min(chunk, n - first));
+    }
+  }
+}
+
+// Σ of the loss over all rows (no regularisation term). Per-chunk sums are added in chunk order,
+// so the result does not depend on the thread count.
 template <class S>
-double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T, Workspace<S>& ws) {
-  double total = 0;
-  for (Index first = 0; first < X.rows(); first += ws.capacity) {
-    const Index rows = std::min(ws.capacity, X.rows() - first);
+double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T, Index chunk,
+                int threads) {
+  const Index n = X.rows();
+  std::vector<double> partial((n + chunk - 1) / chunk, 0.0);
+  for_each_chunk(net, n, chunk, threads, [&](Workspace<S>& ws, Index first, Index rows) {
     gather(ws, X, &T, nullptr, first, rows);
     net.forward(ws, rows);
-    total += static_cast<double>(net.loss(ws, rows, false));
-  }
+    partial[first / chunk] = static_cast<double>(net.loss(ws, rows, false));
+  });
+  double total = 0;
+  for (double p : partial) total += p;
   return total;
 }
 
@@ -134,13 +156,12 @@ double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X,
 
 // ŷ = a⁽ᴸ⁾ for every row of X, written into `out`.
 template <class S>
-void predict(const Network<S>& net, const ConstMatrixMap<S>& X, MatrixMap<S>& out, Workspace<S>& ws) {
-  for (Index first = 0; first < X.rows(); first += ws.capacity) {
-    const Index rows = std::min(ws.capacity, X.rows() - first);
+void predict(const Network<S>& net, const ConstMatrixMap<S>& X, MatrixMap<S>& out, Index chunk, int threads) {
+  for_each_chunk(net, X.rows(), chunk, threads, [&](Workspace<S>& ws, Index first, Index rows) {
     gather<S>(ws, X, nullptr, nullptr, first, rows);
     net.forward(ws, rows);
     out.middleRows(first, rows) = ws.activation.back().topRows(rows);
-  }
+  });
 }
 
 }  // namespace fnn

@@ -163,3 +163,21 @@ def test_predict_in_chunks_matches_one_block():
     whole = net.forward(X)
     parts = np.vstack([net.forward(X[i:i + 100]) for i in range(0, 1500, 100)])
     np.testing.assert_allclose(whole, parts, rtol=1e-13)
+
+
+def test_evaluation_does_not_depend_on_the_thread_count():
+    X, y = blobs(3000, seed=7)  # several evaluation chunks
+    one = fnn.Network([4, 32, 3], "tanh", seed=0, n_threads=1)
+    two = fnn.Network([4, 32, 3], "tanh", seed=0, n_threads=2)
+    np.testing.assert_array_equal(one.forward(X), two.forward(X))
+    assert one.risk(X, y, l2=0.1) == two.risk(X, y, l2=0.1)
+
+
+def test_per_sample_training_is_identical_on_one_and_two_threads():
+    # Large enough that the per-sample kernel uses two threads; every sum keeps its order.
+    X, y = blobs(200, seed=8, features=300)
+    nets = [fnn.Network([300, 128, 3], "relu", seed=0, n_threads=t) for t in (1, 2)]
+    for net in nets:
+        net.fit(X, y, max_epochs=2, validation_fraction=0)
+    for name, p in nets[0].parameters().items():
+        assert np.array_equal(p, nets[1].parameters()[name])
