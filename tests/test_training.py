@@ -176,7 +176,7 @@ def test_evaluation_does_not_depend_on_the_thread_count():
 def test_per_sample_training_is_identical_on_one_and_two_threads():
     # Large enough that the per-sample kernel uses two threads; every sum keeps its order.
     X, y = blobs(200, seed=8, features=300)
-    nets = [fnn.Network([300, 128, 3], "relu", seed=0, n_threads=t) for t in (1, 2)]
+    nets = [fnn.Network([300, 256, 3], "relu", seed=0, n_threads=t) for t in (1, 2)]
     for net in nets:
         net.fit(X, y, max_epochs=2, validation_fraction=0)
     for name, p in nets[0].parameters().items():
