@@ -1,7 +1,14 @@
-"""Timing and correctness checks for one workload: fnn against its baselines, side by side."""
+"""Timing and correctness checks for one workload: fnn against its baselines, side by side.
 
+Each timing runs in a fresh process (`isolated`): thread pools left spinning by one library
+(OpenBLAS, PyTorch's OpenMP) would otherwise steal a core from the next measurement."""
+
+import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable, List
 
 import numpy as np
@@ -9,13 +16,14 @@ import numpy as np
 import fnn
 
 from . import baseline_numpy, baseline_sklearn, baseline_torch
-from .workloads import L2, LEARNING_RATE, Workload, synthetic_data
+from .workloads import L2, LEARNING_RATE, WORKLOADS, Workload, scaled, synthetic_data
 
 
 def median_rate(run: Callable[[np.ndarray], None], n: int, repeats: int, seed: int = 1) -> float:
     """Median samples/s of `repeats` epochs of n samples (one untimed warm-up epoch first)."""
     rng = np.random.default_rng(seed)
     run(rng.permutation(n))
+    time.sleep(0.3)  # let BLAS worker threads of the previous measurement stop spinning
     times = []
     for _ in range(repeats):
         order = rng.permutation(n)
@@ -122,3 +130,34 @@ def sgemm_roof(threads: int, size: int = 2048, repeats: int = 5) -> float:
             a @ b
             times.append(time.perf_counter() - start)
     return 2 * size ** 3 / statistics.median(times) / 1e9
+
+
+TIMERS = {
+    "fnn": lambda w, threads, repeats, dtype: time_fnn(w, threads, repeats, dtype),
+    "numpy": lambda w, threads, repeats, dtype: time_numpy(w, repeats, dtype),
+    "pytorch": lambda w, threads, repeats, dtype: time_torch(w, threads, repeats),
+    "sklearn": lambda w, threads, repeats, dtype: time_sklearn(w, repeats),
+}
+
+
+def isolated(kind: str, workload: Workload, scale: float, threads: int, repeats: int, dtype="float32") -> float:
+    """samples/s of `kind` on `workload`, measured in a fresh Python process."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "bench.measure", kind, workload.id, str(scale), str(threads), str(repeats), dtype]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")
+    return float(result.stdout.split()[-1])
+
+
+def _main(argv) -> None:
+    kind, workload_id, scale, threads, repeats, dtype = argv
+    workload = next(w for w in WORKLOADS if w.id == workload_id)
+    if float(scale) != 1.0:
+        workload = scaled(workload, float(scale))
+    print(TIMERS[kind](workload, int(threads), int(repeats), dtype))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

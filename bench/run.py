@@ -47,7 +47,8 @@ def peak_rss_mb(workload: Workload, threads: int) -> float:
         f"net = fnn.Network(w.widths, 'relu', seed=0, n_threads={threads})\n"
         f"net.fit(X, y, batch_size=w.batch, max_epochs=1, validation_fraction=0)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     return float(result.stdout) if result.returncode == 0 else float("nan")
 
@@ -59,7 +60,7 @@ def fmt_rate(rate: Optional[float]) -> str:
 
 
 def run(workloads: List[Workload], threads: int, repeats: int, check_samples: int, baselines: bool,
-        extras: bool, out: Optional[Path], log=print) -> Dict:
+        extras: bool, out: Optional[Path], log=print, scale: float = 1.0) -> Dict:
     roof = measure.sgemm_roof(threads)
     log(f"sgemm roof ({threads} threads, NumPy): {roof:.1f} GFLOP/s")
     has_torch = baselines and baseline_torch.available()
@@ -71,17 +72,20 @@ def run(workloads: List[Workload], threads: int, repeats: int, check_samples: in
     rows = []
     for w in workloads:
         diff = measure.check_same_epoch(w, check_samples, threads, with_torch=has_torch)
-        row = {"workload": w, "check": diff, "fnn": measure.time_fnn(w, threads, repeats)}
+        def timed(kind, n_threads=threads, dtype="float32"):
+            return measure.isolated(kind, w, scale, n_threads, repeats, dtype)
+
+        row = {"workload": w, "check": diff, "fnn": timed("fnn")}
         if baselines:
-            row["numpy"] = measure.time_numpy(w, repeats)
+            row["numpy"] = timed("numpy")
         if has_torch:
-            row["pytorch"] = measure.time_torch(w, threads, repeats)
+            row["pytorch"] = timed("pytorch")
         if has_sklearn:
-            row["sklearn"] = measure.time_sklearn(w, repeats)
+            row["sklearn"] = timed("sklearn")
         if extras:
-            row["fnn_1_thread"] = measure.time_fnn(w, 1, repeats)
-            row["fnn_float64"] = measure.time_fnn(w, threads, repeats, "float64")
-            row["numpy_float64"] = measure.time_numpy(w, repeats, "float64") if baselines else None
+            row["fnn_1_thread"] = timed("fnn", 1)
+            row["fnn_float64"] = timed("fnn", dtype="float64")
+            row["numpy_float64"] = timed("numpy", dtype="float64") if baselines else None
         rows.append(row)
         gflops = row["fnn"] * w.flops_per_sample / 1e9
         log(f"{w.label():26s} fnn {fmt_rate(row['fnn']):>8s}/s {gflops:6.1f} GFLOP/s {gflops / roof:5.2f} of roof"
@@ -178,8 +182,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     workloads = [scaled(w, args.scale) if args.scale != 1 else w for w in WORKLOADS
                  if not args.only or w.id in args.only]
+    if args.threads > fnn.network.default_threads():
+        parser.error(f"--threads {args.threads} exceeds the {fnn.network.default_threads()} cores available")
     run(workloads, args.threads, args.repeats, check_samples=512, baselines=not args.no_baselines,
-        extras=not args.no_extras, out=args.out)
+        extras=not args.no_extras, out=args.out, scale=args.scale)
     return 0
 
 

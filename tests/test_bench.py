@@ -1,0 +1,48 @@
+"""The benchmark code, on tiny sizes so it cannot rot. Asserts correctness, never timing."""
+
+import numpy as np
+import pytest
+
+from bench import baseline_numpy, measure
+from bench.run import markdown, run
+from bench.workloads import WORKLOADS, scaled
+
+pytest.importorskip("matplotlib")
+
+
+def tiny():
+    return [scaled(w, 0.001) for w in WORKLOADS]
+
+
+def test_each_workload_matches_the_numpy_baseline_after_an_epoch():
+    for w in tiny():
+        assert measure.check_same_epoch(w, n=3 * w.batch, threads=1) < 1e-4
+
+
+def test_the_check_catches_a_baseline_that_differs(monkeypatch):
+    w = tiny()[0]
+    real = baseline_numpy.train_epoch
+
+    def wrong_rate(weights, biases, X, y, order, learning_rate, l2, batch):
+        real(weights, biases, X, y, order, learning_rate * 1.5, l2, batch)
+
+    monkeypatch.setattr(baseline_numpy, "train_epoch", wrong_rate)
+    with pytest.raises(AssertionError, match="differ"):
+        measure.check_same_epoch(w, n=50, threads=1)
+
+
+def test_float64_epoch_matches_too():
+    w = tiny()[2]
+    assert measure.check_same_epoch(w, n=2 * w.batch, threads=2, dtype="float64") < 1e-10
+
+
+def test_one_command_writes_the_table_and_the_chart(tmp_path):
+    report = run(tiny()[:2], threads=1, repeats=1, check_samples=8, baselines=True, extras=False, out=tmp_path,
+                 log=lambda *_: None, scale=0.001)
+    table = (tmp_path / "latest.md").read_text()
+    assert "| P1 " in table and "| P2 " in table and "NumPy" in table
+    png = (tmp_path / "latest.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    for row in report["rows"]:
+        assert row["fnn"] > 0 and row["numpy"] > 0
+    assert markdown(report) == table
