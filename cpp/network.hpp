@@ -75,8 +75,10 @@ struct Network {
       const Layer<S>& layer = layers[l];
       auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
       auto z = ws.net_input[l].topRows(rows);
-      gemm<S>(false, true, S(1), a_prev, layer.W(), S(0), z);
-      z.rowwise() += layer.b();
+      // z = a Wᵀ + b: the bias rows go in first and the product adds to them (β = 1), which
+      // replaces both BLAS's zeroing of z and a separate pass adding b.
+      z.rowwise() = layer.b();
+      gemm<S>(false, true, S(1), a_prev, layer.W(), S(1), z);
       if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);
@@ -109,7 +111,7 @@ struct Network {
         gemm<S>(false, false, S(1), delta, layer.W(), S(0), grad_a);
         backprop_activation(layers[l - 1], ws, l - 1, rows, visit);
       }
-      visit.layer(l, layer, delta, a_prev);
+      visit.layer(l, layer, delta, a_prev, ws.scratch);
     }
   }
 
@@ -153,7 +155,7 @@ struct Network {
           delta = ((z.array() > S(0)).template cast<S>() + g * (z.array() <= S(0)).template cast<S>()).matrix().cwiseProduct(grad_a);
         } else {
           grad_slopes.setZero();
-          add_column_sums(grad_a.cwiseProduct(z.cwiseMin(S(0))), S(1), grad_slopes);
+          add_column_sums(grad_a.cwiseProduct(z.cwiseMin(S(0))), S(1), grad_slopes, ws.scratch);
           delta = grad_a;
           delta.array() *= (z.array() > S(0)).template cast<S>() +
                            ((z.array() <= S(0)).template cast<S>().rowwise() * layer.gamma_i().array());

@@ -7,15 +7,14 @@
 
 namespace fnn {
 
-// dst(j) += scale · Σ_r m(r, j), summing r = 0, 1, … in order; allocates nothing.
-template <class M, class V>
-void add_column_sums(const M& m, typename M::Scalar scale, V&& dst) {
-  using S = typename M::Scalar;
-  for (Index j = 0; j < m.cols(); ++j) {
-    S total = 0;
-    for (Index r = 0; r < m.rows(); ++r) total += m(r, j);
-    dst(j) += scale * total;
-  }
+// dst(j) += scale · Σ_r m(r, j), summing r = 0, 1, … in order. Rows are added whole into
+// `scratch` (at least m.cols() long), so memory is read in its row-major order.
+template <class M, class V, class W>
+void add_column_sums(const M& m, typename M::Scalar scale, V&& dst, W& scratch) {
+  auto total = scratch.head(m.cols());
+  total = m.row(0);
+  for (Index r = 1; r < m.rows(); ++r) total += m.row(r);
+  dst += scale * total;
 }
 
 }  // namespace fnn

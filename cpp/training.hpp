@@ -33,10 +33,10 @@ struct SgdStep {
   Index rows;
 
   template <class Delta, class APrev>
-  void layer(std::size_t, const Layer<S>& layer, const Delta& delta, const APrev& a_prev) {
+  void layer(std::size_t, const Layer<S>& layer, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
     const S step = learning_rate / static_cast<S>(rows);
     gemm<S>(true, false, -step, delta, a_prev, S(1) - learning_rate * l2, layer.W());
-    add_column_sums(delta, -step, layer.b());
+    add_column_sums(delta, -step, layer.b(), scratch);
   }
   template <class Grad>
   void slopes(std::size_t, const Layer<S>& layer, const Grad& grad) {
@@ -51,9 +51,9 @@ struct GradientSum {
   const std::vector<Layer<S>>& grads;
 
   template <class Delta, class APrev>
-  void layer(std::size_t l, const Layer<S>&, const Delta& delta, const APrev& a_prev) {
-    gemm<typename Delta::Scalar>(true, false, 1, delta, a_prev, 1, grads[l].W());
-    add_column_sums(delta, typename Delta::Scalar(1), grads[l].b());
+  void layer(std::size_t l, const Layer<S>&, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
+    gemm<S>(true, false, S(1), delta, a_prev, S(1), grads[l].W());
+    add_column_sums(delta, S(1), grads[l].b(), scratch);
   }
   template <class Grad>
   void slopes(std::size_t l, const Layer<S>&, const Grad& grad) {

@@ -2,6 +2,7 @@
 // call from Python and reused for every step, so the training loop itself never allocates.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "types.hpp"
@@ -18,10 +19,14 @@ struct Workspace {
   std::vector<RowMatrix<S>> delta;           // δ⁽ˡ⁾ = ∂L/∂z⁽ˡ⁾
   std::vector<RowMatrix<S>> grad_activation; // ∂L/∂a⁽ˡ⁾ for hidden layers
   std::vector<RowVector<S>> grad_slopes;     // ∂L/∂γ for PReLU layers
+  RowVector<S> scratch;                      // column sums, as wide as the widest layer
 
   Workspace(Index capacity_, Index inputs, Index outputs, const std::vector<Index>& net_inputs,
             const std::vector<Index>& units)
       : capacity(capacity_), input(capacity_, inputs), target(capacity_, outputs) {
+    Index widest = 1;
+    for (Index w : net_inputs) widest = std::max(widest, w);
+    scratch.resize(widest);
     for (std::size_t l = 0; l < net_inputs.size(); ++l) {
       net_input.emplace_back(capacity_, net_inputs[l]);
       activation.emplace_back(capacity_, units[l]);
