@@ -60,7 +60,7 @@ def fmt_rate(rate: Optional[float]) -> str:
 
 
 def run(workloads: List[Workload], threads: int, repeats: int, check_samples: int, baselines: bool,
-        extras: bool, out: Optional[Path], log=print, scale: float = 1.0) -> Dict:
+        extras: bool, out: Optional[Path], log=print, scale: float = 1.0, rounds: int = 3) -> Dict:
     roof = measure.sgemm_roof(threads)
     log(f"sgemm roof ({threads} threads, NumPy): {roof:.1f} GFLOP/s")
     has_torch = baselines and baseline_torch.available()
@@ -72,26 +72,33 @@ def run(workloads: List[Workload], threads: int, repeats: int, check_samples: in
     rows = []
     for w in workloads:
         diff = measure.check_same_epoch(w, check_samples, threads, with_torch=has_torch)
-        def timed(kind, n_threads=threads, dtype="float32"):
-            return measure.isolated(kind, w, scale, n_threads, repeats, dtype)
-
-        row = {"workload": w, "check": diff, "fnn": timed("fnn")}
+        # Each measurement runs in its own process, `rounds` times, the frameworks taking turns so
+        # that a noisy neighbour slows them alike; the table gives the median of the rounds.
+        plan = [("fnn", "fnn", threads, "float32")]
         if baselines:
-            row["numpy"] = timed("numpy")
+            plan.append(("numpy", "numpy", threads, "float32"))
         if has_torch:
-            row["pytorch"] = timed("pytorch")
+            plan.append(("pytorch", "pytorch", threads, "float32"))
         if has_sklearn:
-            row["sklearn"] = timed("sklearn")
+            plan.append(("sklearn", "sklearn", threads, "float32"))
         if extras:
-            row["fnn_1_thread"] = timed("fnn", 1)
-            row["fnn_float64"] = timed("fnn", dtype="float64")
-            row["numpy_float64"] = timed("numpy", dtype="float64") if baselines else None
+            plan.append(("fnn_1_thread", "fnn", 1, "float32"))
+            plan.append(("fnn_float64", "fnn", threads, "float64"))
+            if baselines:
+                plan.append(("numpy_float64", "numpy", threads, "float64"))
+        samples = {key: [] for key, *_ in plan}
+        for _ in range(rounds):
+            for key, kind, n_threads, dtype in plan:
+                samples[key].append(measure.isolated(kind, w, scale, n_threads, repeats, dtype))
+        row = {"workload": w, "check": diff}
+        row.update({key: statistics.median(values) for key, values in samples.items()})
         rows.append(row)
         gflops = row["fnn"] * w.flops_per_sample / 1e9
         log(f"{w.label():26s} fnn {fmt_rate(row['fnn']):>8s}/s {gflops:6.1f} GFLOP/s {gflops / roof:5.2f} of roof"
             + "".join(f"  {name} {fmt_rate(row[name])}/s ({row['fnn'] / row[name]:.2f}x)"
                       for name in ("numpy", "pytorch", "sklearn") if row.get(name)))
-    report = {"roof": roof, "threads": threads, "rows": rows, "has_torch": has_torch, "has_sklearn": has_sklearn}
+    report = {"roof": roof, "threads": threads, "rows": rows, "has_torch": has_torch, "has_sklearn": has_sklearn,
+              "rounds": rounds}
     if extras:
         report["import_fnn"] = import_seconds("fnn")
         report["import_torch"] = import_seconds("torch") if has_torch else None
@@ -110,7 +117,8 @@ def markdown(report: Dict) -> str:
                                   ("sklearn", report["has_sklearn"])) if present and "numpy" in report["rows"][0]]
     titles = {"numpy": "NumPy", "pytorch": "PyTorch", "sklearn": "scikit-learn"}
     lines = [
-        f"Float32, {threads} threads, samples/s (median of the timed epochs); GFLOP/s counts 6·P per sample; "
+        f"Float32, {threads} threads, training samples/s: median over {report['rounds']} fresh processes per "
+        f"framework, taking turns, of the median of each process's timed epochs; GFLOP/s counts 6·P per sample; "
         f"roof = NumPy sgemm measured in the same run: {roof:.0f} GFLOP/s. "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, fnn {fnn.__version__}, {time.strftime('%Y-%m-%d')}.",
@@ -173,7 +181,8 @@ def plot(report: Dict, path: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=fnn.network.default_threads())
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per process (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per measurement, taking turns (median)")
     parser.add_argument("--only", nargs="*", help="workload ids, e.g. P1 P5")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the samples (and sizes) to use")
     parser.add_argument("--no-baselines", action="store_true")
@@ -185,7 +194,7 @@ def main(argv=None) -> int:
     if args.threads > fnn.network.default_threads():
         parser.error(f"--threads {args.threads} exceeds the {fnn.network.default_threads()} cores available")
     run(workloads, args.threads, args.repeats, check_samples=512, baselines=not args.no_baselines,
-        extras=not args.no_extras, out=args.out, scale=args.scale)
+        extras=not args.no_extras, out=args.out, scale=args.scale, rounds=args.rounds)
     return 0
 
 

@@ -38,7 +38,7 @@ def test_float64_epoch_matches_too():
 
 def test_one_command_writes_the_table_and_the_chart(tmp_path):
     report = run(tiny()[:2], threads=1, repeats=1, check_samples=8, baselines=True, extras=False, out=tmp_path,
-                 log=lambda *_: None, scale=0.001)
+                 log=lambda *_: None, scale=0.001, rounds=1)
     table = (tmp_path / "latest.md").read_text()
     assert "| P1 " in table and "| P2 " in table and "NumPy" in table
     png = (tmp_path / "latest.png").read_bytes()
