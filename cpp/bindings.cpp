@@ -226,7 +226,27 @@ py::array_t<double> activation_apply(const std::string& name, double gamma, cons
 
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+#ifndef FNN_MODULE_NAME
+#define FNN_MODULE_NAME _core
+#endif
+
+// The instruction-set level this CPU supports: 4 = x86-64-v4 (AVX-512), 3 = x86-64-v3 (AVX2,
+// FMA), 1 = anything else. The baseline module answers it, so Python can pick an engine.
+int cpu_level() {
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+                  __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("movbe");
+  const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vl");
+  return v4 ? 4 : v3 ? 3 : 1;
+#else
+  return 1;
+#endif
+}
+
+PYBIND11_MODULE(FNN_MODULE_NAME, m) {
   m.doc() = "fnn's C++ engine: forward propagation, backpropagation and SGD on row-major NumPy arrays.";
   bind_engine<float>(m, "Engine32");
   bind_engine<double>(m, "Engine64");
@@ -237,6 +257,8 @@ PYBIND11_MODULE(_core, m) {
     return activation_apply(name, gamma, z, true);
   }, py::arg("name"), py::arg("gamma"), py::arg("z"));
   m.attr("openblas") = gemm_uses_openblas();
+  m.def("cpu_level", &cpu_level, "Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1.");
+  m.attr("simd") = Eigen::SimdInstructionSetsInUse();
 #ifdef _OPENMP
   m.attr("openmp") = true;
   m.attr("max_threads") = omp_get_max_threads();

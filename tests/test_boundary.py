@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fnn
-from fnn import _core
+from fnn._engine import core as _core
 
 
 def make(**kwargs):

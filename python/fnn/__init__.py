@@ -1,7 +1,6 @@
 """fnn: feedforward neural networks trained on the CPU by a C++/Eigen core, exactly as chapter 4
 of Qiu Xipeng's *Neural Networks and Deep Learning* describes them."""
 
-from . import _blas  # noqa: F401  (before anything imports the engine)
 from ._version import __version__
 from .activations import (
     ELU, Activation, HardLogistic, HardTanh, Identity, LeakyReLU, Logistic, Maxout, PReLU, ReLU, Softplus, Tanh,

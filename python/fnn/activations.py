@@ -13,7 +13,7 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-from . import _core
+from ._engine import core as _core
 
 __all__ = [
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU",

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from ._engine import core as _core
 from ._memory import aligned_copy
 from .activations import Activation, ActivationLike, Identity, PReLU, resolve_activation
 from .early_stopping import EarlyStopping
