@@ -40,13 +40,14 @@ def import_seconds(module: str, repeats: int = 3) -> Optional[float]:
 def peak_rss_mb(workload: Workload, threads: int) -> float:
     """Peak resident memory of a fresh process that trains `workload` for one epoch with fit()."""
     code = (
-        "import resource, numpy as np, fnn\n"
+        "import fnn\n"
         f"from bench.workloads import WORKLOADS, synthetic_data\n"
         f"w = [w for w in WORKLOADS if w.id == {workload.id!r}][0]\n"
         f"X, y = synthetic_data(w, {workload.samples})\n"
         f"net = fnn.Network(w.widths, 'relu', seed=0, n_threads={threads})\n"
         f"net.fit(X, y, batch_size=w.batch, max_epochs=1, validation_fraction=0)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+        # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
+        "print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024)\n")
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -92,6 +93,8 @@ def run(workloads: List[Workload], threads: int, repeats: int, check_samples: in
                 samples[key].append(measure.isolated(kind, w, scale, n_threads, repeats, dtype))
         row = {"workload": w, "check": diff}
         row.update({key: statistics.median(values) for key, values in samples.items()})
+        log(f"{w.label()}: " + ", ".join(f"{key} " + "/".join(fmt_rate(v) for v in values)
+                                         for key, values in samples.items()))
         rows.append(row)
         gflops = row["fnn"] * w.flops_per_sample / 1e9
         log(f"{w.label():26s} fnn {fmt_rate(row['fnn']):>8s}/s {gflops:6.1f} GFLOP/s {gflops / roof:5.2f} of roof"

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "types.hpp"
+#include "vector_kernels.hpp"
 
 namespace fnn {
 
@@ -80,8 +81,7 @@ S output_sample(Output kind, const RowVector<S>& z, const T& target, RowMatrix<S
   // Whole-vector operations only: reading single entries right after a vector store of the same
   // buffer stalls on store forwarding.
   const S top = z.maxCoeff();
-  y_hat.array() = (z.array() - top).exp();
-  const S sum = y_hat.sum();
+  const S sum = exp_shifted(z.data(), top, y_hat.data(), z.size());
   y_hat *= S(1) / sum;
   const S target_sum = target.sum();
   delta = y_hat * target_sum - target;

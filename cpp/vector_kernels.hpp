@@ -6,6 +6,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <limits>
 
 #include "types.hpp"
 
@@ -98,6 +99,31 @@ inline S update_row_then_dot(S decay, S step, S* __restrict w, const S* __restri
     total += w[i] * x_next[i];
   }
   return total;
+}
+
+// out_i = exp(z_i − shift) for i < n, returning Σ out_i. Whole packets throughout: the tail is
+// padded with −∞ (whose exponential is 0) rather than left to scalar calls of exp.
+template <class S>
+inline S exp_shifted(const S* __restrict z, S shift, S* __restrict out, Index n) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  const Packet<S> pshift = pset1<Packet<S>>(shift);
+  Packet<S> acc = pset1<Packet<S>>(S(0));
+  Index i = 0;
+  for (; i + W <= n; i += W) {
+    const Packet<S> e = Eigen::internal::pexp(psub(ploadu<Packet<S>>(z + i), pshift));
+    pstoreu(out + i, e);
+    acc = padd(acc, e);
+  }
+  if (i < n) {
+    alignas(64) S tail[W];
+    for (Index j = 0; j < W; ++j) tail[j] = i + j < n ? z[i + j] : -std::numeric_limits<S>::infinity();
+    const Packet<S> e = Eigen::internal::pexp(psub(ploadu<Packet<S>>(tail), pshift));
+    pstoreu(tail, e);
+    acc = padd(acc, e);
+    for (Index j = 0; i + j < n; ++j) out[i + j] = tail[j];
+  }
+  return predux(acc);
 }
 
 // w ← decay·w − step·x
