@@ -78,7 +78,7 @@ struct Network {
       // z = a Wᵀ + b: the bias rows go in first and the product adds to them (β = 1), which
       // replaces both BLAS's zeroing of z and a separate pass adding b.
       z.rowwise() = layer.b();
-      gemm<S>(false, true, S(1), a_prev, layer.W(), S(1), z);
+      gemm<S>(false, true, ws.weight_scale[l], a_prev, layer.W(), S(1), z);
       if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);
@@ -108,7 +108,7 @@ struct Network {
       if (l > 0) {
         // (4.59): ∂L/∂a⁽ˡ⁻¹⁾ = W⁽ˡ⁾ᵀ δ⁽ˡ⁾, row-wise; then δ⁽ˡ⁻¹⁾ = f'(z⁽ˡ⁻¹⁾) ⊙ that.
         auto grad_a = ws.grad_activation[l - 1].topRows(rows);
-        gemm<S>(false, false, S(1), delta, layer.W(), S(0), grad_a);
+        gemm<S>(false, false, ws.weight_scale[l], delta, layer.W(), S(0), grad_a);
         backprop_activation(layers[l - 1], ws, l - 1, rows, visit);
       }
       visit.layer(l, layer, delta, a_prev, ws.scratch);

@@ -24,24 +24,48 @@ void gather(Workspace<S>& ws, const ConstMatrixMap<S>& X, const ConstMatrixMap<S
   }
 }
 
-// Algorithm 4.1, lines 10-11, for a batch of B rows (B = 1 is the chapter's per-sample SGD):
-// W ← W − α(δᵀa/B + λW), b ← b − α·Σδ/B, γ ← γ − α·∂L/∂γ/B. Applied without a gradient temporary.
+// Algorithm 4.1, lines 10-11, for a batch of B rows: W ← W − α(δᵀa/B + λW), b ← b − α·Σδ/B,
+// γ ← γ − α·∂L/∂γ/B, with no gradient temporary.
+//
+// The weight decay W ← (1 − αλ)W would cost a pass over every weight per step on its own (as
+// BLAS's β). Instead W⁽ˡ⁾ is held as s·V during the epoch: decay multiplies the scalar s, the
+// product adds −(α/(B·s))·δᵀa to V with β = 1, and forward and backward products take s as
+// their α. fold() writes s back into the arrays, so between calls Python sees W exactly.
 template <class S>
 struct SgdStep {
   S learning_rate;
   S l2;
   Index rows;
+  std::vector<S>& scale;
+
+  S decay() const { return S(1) - learning_rate * l2; }
+  // Lazy scaling needs s to stay well away from 0; a decay this strong is applied directly.
+  bool lazy() const { return l2 != S(0) && decay() > S(0.5); }
 
   template <class Delta, class APrev>
-  void layer(std::size_t, const Layer<S>& layer, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
+  void layer(std::size_t l, const Layer<S>& layer, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
     const S step = learning_rate / static_cast<S>(rows);
-    gemm<S>(true, false, -step, delta, a_prev, S(1) - learning_rate * l2, layer.W());
+    if (lazy()) {
+      scale[l] *= decay();
+      gemm<S>(true, false, -step / scale[l], delta, a_prev, S(1), layer.W());
+      if (scale[l] < S(0.5)) fold(layer, scale[l]);
+    } else {
+      gemm<S>(true, false, -step, delta, a_prev, decay(), layer.W());
+    }
     add_column_sums(delta, -step, layer.b(), scratch);
   }
   template <class Grad>
   void slopes(std::size_t, const Layer<S>& layer, const Grad& grad) {
     auto gamma = layer.gamma_i();
     gamma.noalias() -= (learning_rate / static_cast<S>(rows)) * grad;
+  }
+
+  static void fold(const Layer<S>& layer, S& s) {
+    if (s != S(1)) layer.W() *= s;
+    s = S(1);
+  }
+  void fold_all(const Network<S>& net) {
+    for (std::size_t l = 0; l < net.layers.size(); ++l) fold(net.layers[l], scale[l]);
   }
 };
 
@@ -72,6 +96,7 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
   using clock = std::chrono::steady_clock;
   EpochResult result;
   auto next_check = clock::now() + std::chrono::milliseconds(50);
+  SgdStep<S> sgd{learning_rate, l2, batch, ws.weight_scale};
   Index step = 0;
   for (Index first = 0; first < n; first += batch, ++step) {
     const Index rows = std::min(batch, n - first);
@@ -80,20 +105,21 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
     const S loss = net.loss(ws, rows, true);
     if (!std::isfinite(loss)) {
       result.diverged = true;
-      return result;
+      break;
     }
-    SgdStep<S> sgd{learning_rate, l2, rows};
+    sgd.rows = rows;
     net.backward(ws, rows, sgd);
     result.loss_sum += static_cast<double>(loss);
     result.samples += rows;
     if ((step & 63) == 63 && clock::now() >= next_check) {
       if (should_stop()) {
         result.interrupted = true;
-        return result;
+        break;
       }
       next_check = clock::now() + std::chrono::milliseconds(50);
     }
   }
+  sgd.fold_all(net);
   return result;
 }
 

@@ -103,3 +103,20 @@ def test_extreme_logits_give_finite_losses():
         risk, grads = net.loss_and_gradients(X, y)
         assert np.isfinite(risk) and all(np.isfinite(g).all() for g in grads.values())
         assert np.isfinite(net.forward(X)).all()
+
+
+@pytest.mark.parametrize("learning_rate,l2", [(0.1, 2.0), (0.5, 1.5), (0.05, 0.0)],
+                         ids=["decay-held-as-a-scale-and-folded", "strong-decay-applied-directly", "no-decay"])
+def test_weight_decay_paths_of_the_mini_batch_update(learning_rate, l2):
+    # With decay 1 − αλ = 0.8 the engine keeps W as s·V and folds s back whenever it falls below
+    # 0.5 (every few steps here) and at the epoch's end; with 0.25 it scales W directly.
+    X, y, T, m = data("softmax", n=40)
+    net = fnn.Network([5, 6, 4, m], "tanh", "softmax", dtype="float64", seed=5)
+    ref = Reference.of(net)
+    order = np.random.default_rng(1).permutation(len(X))
+    net._core().train_epoch(X, net._targets(y, len(X)), order, learning_rate, l2, 2, 1)
+    ref.sgd_epoch(X, T, order, lr=learning_rate, l2=l2, batch=2)
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)

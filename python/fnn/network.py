@@ -276,7 +276,9 @@ class Network:
         """λ/2·‖W‖²_F (4.39), (4.41): over the weight matrices only, never biases or slopes."""
         if l2 == 0:
             return 0.0
-        total = sum(float(np.dot(w.ravel(), w.ravel())) for name, w in self._parameters.items()
+        # Element-wise rather than np.dot: a BLAS call would wake NumPy's BLAS threads, which then
+        # spin for a while on the cores the engine is about to use.
+        total = sum(float(np.square(w, dtype=np.float64).sum()) for name, w in self._parameters.items()
                     if name.startswith("weights_"))
         return 0.5 * l2 * total
 
