@@ -44,10 +44,16 @@ bool per_sample_supported(const Network<S>& net) {
 // networks run faster on one thread.
 template <class S>
 int per_sample_threads(const Network<S>& net, int requested) {
+#ifdef _OPENMP
   Index parameters = 0;
   for (const auto& layer : net.layers) parameters += layer.net_inputs() * (layer.fan_in + 1);
   const Index per_thread_minimum = 24 * 1024;
   return static_cast<int>(std::max<Index>(1, std::min<Index>(requested, parameters / per_thread_minimum)));
+#else
+  (void)net;
+  (void)requested;
+  return 1;  // without OpenMP the parallel region runs once, so one thread must do all the rows
+#endif
 }
 
 // The contiguous share [begin, end) of `n` neurons for thread t of `threads`, cut at multiples of
