@@ -57,14 +57,20 @@ def check_labels(y, n_samples: int, n_classes: int, what: str = "y") -> np.ndarr
     return array.astype(np.int64, copy=False)
 
 
-def check_binary_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "y") -> np.ndarray:
-    """0/1 targets of shape (n_samples, n_outputs) for logistic output units."""
+def _target_matrix(y, n_samples: int, n_outputs: int, what: str, holding: str = "") -> np.ndarray:
+    """y as an (n_samples, n_outputs) array; a 1-D y is accepted for a single output."""
     array = np.asarray(y)
     if array.ndim == 1 and n_outputs == 1:
         array = array[:, None]
     if array.ndim != 2 or array.shape[1] != n_outputs:
-        raise ValueError(f"{what} must have shape (n_samples, {n_outputs}) of 0/1 labels, got {array.shape}")
+        raise ValueError(f"{what} must have shape (n_samples, {n_outputs}){holding}, got {array.shape}")
     _check_length(array, n_samples, what)
+    return array
+
+
+def check_binary_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "y") -> np.ndarray:
+    """0/1 targets of shape (n_samples, n_outputs) for logistic output units."""
+    array = _target_matrix(y, n_samples, n_outputs, what, " of 0/1 labels")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{what} must hold 0/1 labels, got dtype {array.dtype}")
     if not np.isin(array, (0, 1)).all():
@@ -74,12 +80,7 @@ def check_binary_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "
 
 def check_real_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "y") -> np.ndarray:
     """Real targets of shape (n_samples, n_outputs) for identity (regression) outputs."""
-    array = np.asarray(y)
-    if array.ndim == 1 and n_outputs == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[1] != n_outputs:
-        raise ValueError(f"{what} must have shape (n_samples, {n_outputs}), got {array.shape}")
-    _check_length(array, n_samples, what)
+    array = _target_matrix(y, n_samples, n_outputs, what)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=dtype)
