@@ -336,7 +336,8 @@ class Network:
             α > 0 of (4.42)-(4.45).
         l2 : float, default 0.0
             λ ≥ 0 of (4.39): each step applies W ← W − α(δaᵀ + λW). Not divided by the number
-            of samples (scikit-learn's ``alpha`` is): λ here equals ``alpha / n_samples`` there.
+            of samples, unlike scikit-learn's ``alpha``, which its MLP divides by the samples of
+            each batch: at batch size B, λ here equals ``alpha / B`` there.
         batch_size : int, default 1
             Samples per update. 1 is the chapter's per-sample SGD; B > 1 averages the B
             gradients (4.43), (4.45).
