@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "network.hpp"
+#include "sgd_mini_batch.hpp"
 #include "sgd_per_sample.hpp"
 
 namespace fnn {
@@ -93,6 +94,10 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
   if (batch == 1 && per_sample_supported(net))
     return train_epoch_per_sample(net, X, T, order, n, learning_rate, l2, per_sample_threads(net, threads),
                                   should_stop);
+#ifdef _OPENMP
+  if (threads > 1 && batch > 1 && per_sample_supported(net))
+    return train_epoch_sliced(net, X, T, order, n, learning_rate, l2, batch, threads, should_stop);
+#endif
   using clock = std::chrono::steady_clock;
   EpochResult result;
   auto next_check = clock::now() + std::chrono::milliseconds(50);

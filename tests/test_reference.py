@@ -120,3 +120,31 @@ def test_weight_decay_paths_of_the_mini_batch_update(learning_rate, l2):
     for l, layer in enumerate(ref.layers, start=1):
         np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("batch", [4, 7])
+@pytest.mark.parametrize("hidden,output,l2", [("relu", "softmax", 0.01), ("tanh", "logistic", 0.0),
+                                               (fnn.ELU(), "identity", 2.0), ("softplus", "softmax", 1.5)], ids=str)
+def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
+    # Two threads each own a slice of every layer (rows of W for the forward product, columns of
+    # the next W for backpropagation); the layers are wide enough for both slices to be non-empty.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(45, 20))
+    if output == "softmax":
+        y = rng.integers(0, 3, size=45)
+        T = one_hot(y, 3)
+    elif output == "logistic":
+        y = rng.integers(0, 2, size=(45, 3))
+        T = y.astype(float)
+    else:
+        y = T = rng.normal(size=(45, 3))
+    net = fnn.Network([20, 40, 24, 3], hidden, output, dtype="float64", seed=6)
+    ref = Reference.of(net)
+    order = rng.permutation(45)
+    loss_sum, done, status = net._core().train_epoch(X, net._targets(y, 45), order, 0.1, l2, batch, 2)
+    assert (done, status) == (45, "ok")
+    ref.sgd_epoch(X, T, order, lr=0.1, l2=l2, batch=batch)
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)

@@ -128,17 +128,18 @@ def test_divergence_in_first_epoch_restores_the_starting_weights():
         np.testing.assert_array_equal(v, before[k])
 
 
-def test_ctrl_c_interrupts_within_an_epoch():
-    # One epoch here takes tens of seconds; the interrupt arrives after 0.3 s.
+@pytest.mark.parametrize("batch_size,n", [(1, 20000), (64, 100000)])
+def test_ctrl_c_interrupts_within_an_epoch(batch_size, n):
+    # One epoch here takes well over ten seconds; the interrupt arrives after 0.3 s.
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(20000, 64)).astype(np.float32)
-    y = rng.integers(0, 10, size=20000)
-    net = fnn.Network([64, 2048, 2048, 10], "relu", seed=0)
+    X = rng.normal(size=(n, 64)).astype(np.float32)
+    y = rng.integers(0, 10, size=n)
+    net = fnn.Network([64, 2048, 2048, 10], "relu", seed=0, n_threads=2)
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            net.fit(X, y, max_epochs=1, validation_fraction=0)
+            net.fit(X, y, batch_size=batch_size, max_epochs=1, validation_fraction=0)
     finally:
         timer.cancel()
     assert net.history_.n_epochs == 0
