@@ -23,12 +23,6 @@ namespace {
 template <class S>
 using CArray = py::array_t<S, py::array::c_style>;
 
-std::string shape_text(const std::vector<Index>& shape) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
-
 // The data pointer of a writable, C-contiguous array of exactly dtype S and the expected size.
 template <class S>
 S* checked_buffer(const py::handle& obj, Index expected_size, const std::string& what) {
@@ -52,7 +46,8 @@ void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
 }
 
-// Matrix products of mini-batch training and gradient sums run on the BLAS's own threads.
+// Gradient sums and single-threaded mini-batch training run their products on the BLAS's threads
+// (the multi-threaded kernels set the BLAS to one thread and run their own).
 void set_threads(int n_threads) {
   check_threads(n_threads);
   set_gemm_threads(n_threads);
@@ -159,9 +154,8 @@ class Engine {
     EpochResult result;
     {
       py::gil_scoped_release release;
-      auto ws = net_.make_workspace(std::max<Index>(1, std::min(batch_size, n)));
       result = fnn::train_epoch<S>(net_, x, t, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
-                                   n_threads, ws,
+                                   n_threads,
                                    [] {
                                      py::gil_scoped_acquire acquire;
                                      return PyErr_CheckSignals() != 0;

@@ -241,7 +241,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         }
       }
 
-      if (t == 0 && (k & 63) == 63 && clock::now() >= next_check) {
+      if (t == 0 && (k & 7) == 7 && clock::now() >= next_check) {
         if (should_stop()) {
           interrupted = true;
           stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
