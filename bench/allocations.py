@@ -1,0 +1,58 @@
+"""Checks that training allocates nothing per step: `python -m bench.allocations` (Linux, gcc).
+
+Counts malloc calls during one epoch of 1,024 and of 8,192 samples for each kind of kernel
+(per-sample on one and two threads, mini-batch on one and two threads). Equal counts mean the
+allocations belong to setting up the call, not to the steps of the loop."""
+
+import ctypes
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CASES = [([64, 32, 10], 1, 1), ([784, 256, 256, 10], 1, 2), ([784, 256, 256, 10], 32, 1),
+         ([784, 256, 256, 10], 32, 2)]
+
+
+def count() -> int:
+    import fnn
+
+    calls = ctypes.CDLL(None).fnn_malloc_calls
+    calls.restype = ctypes.c_long
+    failures = 0
+    for widths, batch, threads in CASES:
+        net = fnn.Network(widths, "relu", seed=0, n_threads=threads)
+        per_epoch = []
+        for n in (1024, 8192):
+            rng = np.random.default_rng(0)
+            X = rng.random((n, widths[0]), dtype=np.float32)
+            targets = net._targets(rng.integers(0, widths[-1], n), n)
+            order = rng.permutation(n)
+            engine = net._core()
+            engine.train_epoch(X, targets, order, 0.01, 1e-4, batch, threads)  # warm-up
+            before = calls()
+            engine.train_epoch(X, targets, order, 0.01, 1e-4, batch, threads)
+            per_epoch.append(calls() - before)
+        verdict = "ok" if per_epoch[0] == per_epoch[1] else "ALLOCATES PER STEP"
+        failures += verdict != "ok"
+        print(f"{'-'.join(map(str, widths)):>16} batch {batch:3d}, {threads} thread(s): "
+              f"{per_epoch[0]} mallocs for 1,024 samples, {per_epoch[1]} for 8,192: {verdict}")
+    return 1 if failures else 0
+
+
+def main() -> int:
+    if os.environ.get("FNN_COUNTING_MALLOC"):
+        return count()
+    build = Path(tempfile.mkdtemp())
+    library = build / "libmalloc_counter.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", str(Path(__file__).with_name("malloc_counter.c")), "-o",
+                    str(library), "-ldl"], check=True)
+    env = dict(os.environ, LD_PRELOAD=str(library), FNN_COUNTING_MALLOC="1")
+    return subprocess.run([sys.executable, "-m", "bench.allocations"], env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
