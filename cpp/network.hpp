@@ -138,6 +138,14 @@ struct Network {
     }
   }
 
+  // δ = f'(z) ⊙ ∂L/∂a (4.59) for an element-wise activation, on any block of a layer.
+  template <class Z, class A, class G, class D>
+  static void elementwise_delta(const Layer<S>& layer, const Z& z, const A& a, const G& grad_a, D&& delta) {
+    with_elementwise(layer.activation, [&](auto f) {
+      delta = (decltype(f)::derivative(z.array(), a.array(), layer.gamma) * grad_a.array()).matrix();
+    });
+  }
+
  private:
   // δ⁽ˡ⁾ from ∂L/∂a⁽ˡ⁾ for hidden layer l, and ∂L/∂γ for PReLU, handed to the visitor.
   template <class Visitor>
@@ -175,10 +183,7 @@ struct Network {
         return;
       }
       default: {
-        auto a = ws.activation[l].topRows(rows);
-        with_elementwise(layer.activation, [&](auto f) {
-          delta = (decltype(f)::derivative(z.array(), a.array(), layer.gamma) * grad_a.array()).matrix();
-        });
+        elementwise_delta(layer, z, ws.activation[l].topRows(rows), grad_a, delta);
       }
     }
   }

@@ -147,9 +147,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             auto a = ws.activation[l - 1].block(0, k0, rows, width);
             auto g = ws.grad_activation[l - 1].block(0, k0, rows, width);
             auto d = ws.delta[l - 1].block(0, k0, rows, width);
-            with_elementwise(below.activation, [&](auto f) {
-              d = (decltype(f)::derivative(z.array(), a.array(), below.gamma) * g.array()).matrix();
-            });
+            Network<S>::elementwise_delta(below, z, a, g, d);
           }
           barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
         }

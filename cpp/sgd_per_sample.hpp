@@ -213,9 +213,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         if (width > 0) {
           auto z = buf.net_input[l - 1].segment(c0, width);
           auto d = buf.delta[l - 1].segment(c0, width);
-          with_elementwise(below.activation, [&](auto f) {
-            d = (decltype(f)::derivative(z.array(), a_prev.array(), below.gamma) * grad_a.array()).matrix();
-          });
+          Network<S>::elementwise_delta(below, z, a_prev, grad_a, d);
         }
         if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
       }

@@ -41,7 +41,7 @@ def test_parameters_are_shared_with_the_engine():
 
 
 def test_shapes_and_names_follow_the_chapter():
-    net = fnn.Network([5, 4, fnn.Maxout(3) and 3, 2], [fnn.PReLU(), fnn.Maxout(3)], seed=0)
+    net = fnn.Network([5, 4, 3, 2], [fnn.PReLU(), fnn.Maxout(3)], seed=0)
     shapes = {k: v.shape for k, v in net.parameters().items()}
     assert shapes == {"weights_1": (4, 5), "biases_1": (4,), "slopes_1": (4,),
                       "weights_2": (3, 3, 4), "biases_2": (3, 3),
