@@ -42,6 +42,18 @@ ConstMatrixMap<S> matrix_view(const CArray<S>& a, Index cols, const char* what) 
   return ConstMatrixMap<S>(a.data(), a.shape(0), a.shape(1));
 }
 
+// The data pointer of optional per-row sample weights: None, or a 1-D C-contiguous array of
+// dtype S with one entry per row of X.
+template <class S>
+const S* sample_weights(const py::object& obj, Index rows) {
+  if (obj.is_none()) return nullptr;
+  if (!py::isinstance<py::array_t<S>>(obj)) throw py::type_error("sample_weight must be a NumPy array of " + std::string(py::str(py::dtype::of<S>())));
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style)) throw py::value_error("sample_weight must be 1-D and C-contiguous");
+  if (arr.shape(0) != rows) throw py::value_error("sample_weight and X have different numbers of rows");
+  return static_cast<const S*>(arr.data());
+}
+
 void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
 }
@@ -107,19 +119,22 @@ class Engine {
     fnn::predict(net_, x, y, chunk, n_threads);
   }
 
-  double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads) {
+  double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads, const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
+    const S* w = sample_weights<S>(sample_weight, x.rows());
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
-    return fnn::loss_sum(net_, x, t, chunk, n_threads);
+    return fnn::loss_sum(net_, x, t, w, chunk, n_threads);
   }
 
   // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per layer.
-  double loss_and_gradient_sums(const CArray<S>& X, const CArray<S>& T, const py::sequence& grads, Index chunk, int n_threads) {
+  double loss_and_gradient_sums(const CArray<S>& X, const CArray<S>& T, const py::sequence& grads, Index chunk, int n_threads,
+                                const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
+    const S* w = sample_weights<S>(sample_weight, x.rows());
     std::vector<Layer<S>> g = net_.layers;
     std::size_t next = 0;
     auto take = [&](Index size, const char* what) {
@@ -135,15 +150,16 @@ class Engine {
     set_threads(n_threads);
     py::gil_scoped_release release;
     auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
-    return fnn::loss_and_gradient_sums(net_, x, t, ws, g);
+    return fnn::loss_and_gradient_sums(net_, x, t, w, ws, g);
   }
 
   // One epoch of Algorithm 4.1. Returns (loss sum, samples done, status) where status is
   // "ok", "diverged" (a non-finite loss stopped the epoch before its update) or "interrupted".
   py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::array_t<std::int64_t, py::array::c_style>& order,
-                        double learning_rate, double l2, Index batch_size, int n_threads) {
+                        double learning_rate, double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
+    const S* w = sample_weights<S>(sample_weight, x.rows());
     if (order.ndim() != 1) throw py::value_error("order must be 1-D");
     const Index n = order.shape(0);
     const std::int64_t* idx = order.data();
@@ -154,7 +170,7 @@ class Engine {
     EpochResult result;
     {
       py::gil_scoped_release release;
-      result = fnn::train_epoch<S>(net_, x, t, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
+      result = fnn::train_epoch<S>(net_, x, t, w, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
                                    n_threads,
                                    [] {
                                      py::gil_scoped_acquire acquire;
@@ -186,12 +202,13 @@ void bind_engine(py::module_& m, const char* name) {
       .def("predict", &Engine<S>::predict, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("chunk"),
            py::arg("n_threads"))
       .def("loss_sum", &Engine<S>::loss_sum, py::arg("X").noconvert(), py::arg("targets").noconvert(), py::arg("chunk"),
-           py::arg("n_threads"))
+           py::arg("n_threads"), py::arg("sample_weight") = py::none())
       .def("loss_and_gradient_sums", &Engine<S>::loss_and_gradient_sums, py::arg("X").noconvert(),
-           py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"))
+           py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"),
+           py::arg("sample_weight") = py::none())
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
            py::arg("order").noconvert(), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"),
-           py::arg("n_threads"));
+           py::arg("n_threads"), py::arg("sample_weight") = py::none());
 }
 
 // f(z) or f'(z) of an element-wise activation on a 1-D float64 array (for tests and figures).

@@ -70,6 +70,26 @@ S output_loss(Output kind, const Z& z, const T& target, const Y& y_hat, D* delta
   return total;
 }
 
+// The loss weighted per row, Σ_r w_r·L_r, with δ_r = w_r(ŷ_r − y_r): a sample weight scales the
+// sample's loss and so, by linearity of backpropagation, every gradient it contributes.
+// `weight` is null for unweighted data, which takes the whole-block path above.
+template <class S, class Z, class T, class Y, class D>
+S weighted_output_loss(Output kind, const Z& z, const T& target, const Y& y_hat, D* delta, const S* weight) {
+  if (!weight) return output_loss<S>(kind, z, target, y_hat, delta);
+  S total = 0;
+  for (Index r = 0; r < z.rows(); ++r) {
+    if (delta) {
+      auto d = delta->row(r);
+      total += weight[r] * output_loss<S>(kind, z.row(r), target.row(r), y_hat.row(r), &d);
+      d *= weight[r];
+    } else {
+      using RowDelta = decltype(delta->row(r));
+      total += weight[r] * output_loss<S>(kind, z.row(r), target.row(r), y_hat.row(r), static_cast<RowDelta*>(nullptr));
+    }
+  }
+  return total;
+}
+
 // One sample through the output layer in a single pass: ŷ, δ⁽ᴸ⁾ = ŷ − y and the loss, with the
 // softmax's exponentials computed once (the per-sample kernel's version of the two functions above).
 template <class S, class T>

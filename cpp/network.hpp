@@ -85,14 +85,16 @@ struct Network {
     output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat);
   }
 
-  // Sum of the loss over the rows; with `with_delta`, also δ⁽ᴸ⁾ into ws.delta.back().
-  S loss(Workspace<S>& ws, Index rows, bool with_delta) const {
+  // Sum of the loss over the rows (weighted by ws.sample_weight when `weighted`); with
+  // `with_delta`, also δ⁽ᴸ⁾ into ws.delta.back().
+  S loss(Workspace<S>& ws, Index rows, bool with_delta, bool weighted = false) const {
     auto z = ws.net_input.back().topRows(rows);
     auto y_hat = ws.activation.back().topRows(rows);
     auto target = ws.target.topRows(rows);
     auto delta = ws.delta.back().topRows(rows);
-    if (!with_delta) return output_loss<S>(output, z, target, y_hat, static_cast<decltype(delta)*>(nullptr));
-    return output_loss<S>(output, z, target, y_hat, &delta);
+    const S* weight = weighted ? ws.sample_weight.data() : nullptr;
+    if (!with_delta) return weighted_output_loss<S>(output, z, target, y_hat, static_cast<decltype(delta)*>(nullptr), weight);
+    return weighted_output_loss<S>(output, z, target, y_hat, &delta, weight);
   }
 
   // Backpropagation from δ⁽ᴸ⁾ (already in ws.delta.back()) down to layer 1.

@@ -27,7 +27,7 @@ namespace fnn {
 
 template <class S, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                               const std::int64_t* order, Index n, S learning_rate, S l2, Index batch, int threads,
+                               const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, Index batch, int threads,
                                StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const std::size_t L = net.layers.size();
@@ -75,6 +75,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         const Index source = static_cast<Index>(order[first + r]);
         ws.input.row(r) = X.row(source);
         ws.target.row(r) = T.row(source);
+        if (sample_weight) ws.sample_weight(r) = sample_weight[source];
       }
       barrier.wait();
 
@@ -99,7 +100,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         auto target = ws.target.middleRows(r0, r1 - r0);
         auto delta = ws.delta.back().middleRows(r0, r1 - r0);
         output_activation<S>(net.output, z, y_hat);
-        loss_part[t] = static_cast<double>(output_loss<S>(net.output, z, target, y_hat, &delta));
+        const S* weight = sample_weight ? ws.sample_weight.data() + r0 : nullptr;
+        loss_part[t] = static_cast<double>(weighted_output_loss<S>(net.output, z, target, y_hat, &delta, weight));
       } else {
         loss_part[t] = 0;
       }

@@ -72,9 +72,10 @@ struct PerSampleBuffers {
   std::vector<RowVector<S>> net_input, activation, delta, grad_activation;  // per layer
   std::vector<RowMatrix<S>> y_hat, delta_out;  // per thread: the output layer is computed by each
   RowMatrix<S> inputs, targets;                // the current chunk's rows of X and T, in sample order
+  RowVector<S> sample_weight;                  // and their weights, when the data are weighted
 
   PerSampleBuffers(const Network<S>& net, int threads, Index chunk)
-      : inputs(chunk, net.inputs()), targets(chunk, net.outputs()) {
+      : inputs(chunk, net.inputs()), targets(chunk, net.outputs()), sample_weight(chunk) {
     for (const auto& layer : net.layers) {
       net_input.emplace_back(layer.units);
       activation.emplace_back(layer.units);
@@ -90,7 +91,7 @@ struct PerSampleBuffers {
 
 template <class S, class StopCheck>
 EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                                   const std::int64_t* order, Index n, S learning_rate, S l2, int threads,
+                                   const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, int threads,
                                    StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const Index L = static_cast<Index>(net.layers.size());
@@ -143,6 +144,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         const Index source = static_cast<Index>(order[k + r]);
         buf.inputs.row(r) = X.row(source);
         buf.targets.row(r) = T.row(source);
+        if (sample_weight) buf.sample_weight(r) = sample_weight[source];
       }
       chunk_begin = k;
       barrier.wait();
@@ -182,7 +184,12 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       auto& delta_out = buf.delta_out[t];
       const auto& z_out = buf.net_input[L - 1];
       const auto target = buf.targets.row(k - chunk_begin);
-      const S loss = output_sample<S>(net.output, z_out, target, y_hat, delta_out);
+      S loss = output_sample<S>(net.output, z_out, target, y_hat, delta_out);
+      if (sample_weight) {  // w scales the loss and δ⁽ᴸ⁾, and through it every gradient of the step
+        const S w = buf.sample_weight(k - chunk_begin);
+        loss *= w;
+        delta_out *= w;
+      }
       if (!std::isfinite(loss)) {
         if (t == 0) result.diverged = true;
         break;  // every thread sees the same loss, so all leave together

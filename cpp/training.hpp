@@ -14,14 +14,16 @@
 
 namespace fnn {
 
-// Copies the rows `order[first … first+rows)` of X and T into the workspace (identity order if null).
+// Copies the rows `order[first … first+rows)` of X, T and the sample weights into the workspace
+// (identity order if null; T and the weights only when given).
 template <class S>
-void gather(Workspace<S>& ws, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>* T, const std::int64_t* order,
-            Index first, Index rows) {
+void gather(Workspace<S>& ws, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>* T, const S* sample_weight,
+            const std::int64_t* order, Index first, Index rows) {
   for (Index r = 0; r < rows; ++r) {
     const Index n = order ? static_cast<Index>(order[first + r]) : first + r;
     ws.input.row(r) = X.row(n);
     if (T) ws.target.row(r) = T->row(n);
+    if (sample_weight) ws.sample_weight(r) = sample_weight[n];
   }
 }
 
@@ -89,14 +91,14 @@ struct GradientSum {
 // One epoch of SGD over the samples in `order`. `should_stop` is polled about every 50 ms.
 template <class S, class StopCheck>
 EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                        const std::int64_t* order, Index n, S learning_rate, S l2, Index batch, int threads,
-                        StopCheck&& should_stop) {
+                        const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
+                        Index batch, int threads, StopCheck&& should_stop) {
   if (batch == 1 && per_sample_supported(net))
-    return train_epoch_per_sample(net, X, T, order, n, learning_rate, l2, per_sample_threads(net, threads),
-                                  should_stop);
+    return train_epoch_per_sample(net, X, T, sample_weight, order, n, learning_rate, l2,
+                                  per_sample_threads(net, threads), should_stop);
 #ifdef _OPENMP
   if (threads > 1 && batch > 1 && per_sample_supported(net))
-    return train_epoch_sliced(net, X, T, order, n, learning_rate, l2, batch, threads, should_stop);
+    return train_epoch_sliced(net, X, T, sample_weight, order, n, learning_rate, l2, batch, threads, should_stop);
 #endif
   using clock = std::chrono::steady_clock;
   EpochResult result;
@@ -105,9 +107,9 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
   SgdStep<S> sgd{learning_rate, l2, batch, ws.weight_scale};
   for (Index first = 0; first < n; first += batch) {
     const Index rows = std::min(batch, n - first);
-    gather(ws, X, &T, order, first, rows);
+    gather(ws, X, &T, sample_weight, order, first, rows);
     net.forward(ws, rows);
-    const S loss = net.loss(ws, rows, true);
+    const S loss = net.loss(ws, rows, true, sample_weight != nullptr);
     if (!std::isfinite(loss)) {
       result.diverged = true;
       break;
@@ -150,14 +152,14 @@ void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, Bo
 // Σ of the loss over all rows (no regularisation term). Per-chunk sums are added in chunk order,
 // so the result does not depend on the thread count.
 template <class S>
-double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T, Index chunk,
-                int threads) {
+double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
+                const S* sample_weight, Index chunk, int threads) {
   const Index n = X.rows();
   std::vector<double> partial((n + chunk - 1) / chunk, 0.0);
   for_each_chunk(net, n, chunk, threads, [&](Workspace<S>& ws, Index first, Index rows) {
-    gather(ws, X, &T, nullptr, first, rows);
+    gather(ws, X, &T, sample_weight, nullptr, first, rows);
     net.forward(ws, rows);
-    partial[first / chunk] = static_cast<double>(net.loss(ws, rows, false));
+    partial[first / chunk] = static_cast<double>(net.loss(ws, rows, false, sample_weight != nullptr));
   });
   double total = 0;
   for (double p : partial) total += p;
@@ -167,7 +169,7 @@ double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMa
 // Σ of the loss and, into `grads` (zeroed first), Σ of its gradient over all rows.
 template <class S>
 double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                              Workspace<S>& ws, const std::vector<Layer<S>>& grads) {
+                              const S* sample_weight, Workspace<S>& ws, const std::vector<Layer<S>>& grads) {
   for (const auto& g : grads) {
     g.W().setZero();
     g.b().setZero();
@@ -177,9 +179,9 @@ double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X,
   double total = 0;
   for (Index first = 0; first < X.rows(); first += ws.capacity) {
     const Index rows = std::min(ws.capacity, X.rows() - first);
-    gather(ws, X, &T, nullptr, first, rows);
+    gather(ws, X, &T, sample_weight, nullptr, first, rows);
     net.forward(ws, rows);
-    total += static_cast<double>(net.loss(ws, rows, true));
+    total += static_cast<double>(net.loss(ws, rows, true, sample_weight != nullptr));
     net.backward(ws, rows, sum);
   }
   return total;
@@ -189,7 +191,7 @@ double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X,
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, MatrixMap<S>& out, Index chunk, int threads) {
   for_each_chunk(net, X.rows(), chunk, threads, [&](Workspace<S>& ws, Index first, Index rows) {
-    gather<S>(ws, X, nullptr, nullptr, first, rows);
+    gather<S>(ws, X, nullptr, nullptr, nullptr, first, rows);
     net.forward(ws, rows);
     out.middleRows(first, rows) = ws.activation.back().topRows(rows);
   });

@@ -14,6 +14,7 @@ struct Workspace {
   Index capacity = 0;
   RowMatrix<S> input;                        // a⁽⁰⁾ = x, gathered in sample order
   RowMatrix<S> target;                       // y (one-hot for softmax)
+  RowVector<S> sample_weight;                // w of each row, when the data are weighted
   std::vector<RowMatrix<S>> net_input;       // z⁽ˡ⁾
   std::vector<RowMatrix<S>> activation;      // a⁽ˡ⁾; the last one is ŷ
   std::vector<RowMatrix<S>> delta;           // δ⁽ˡ⁾ = ∂L/∂z⁽ˡ⁾
@@ -24,7 +25,7 @@ struct Workspace {
 
   Workspace(Index capacity_, Index inputs, Index outputs, const std::vector<Index>& net_inputs,
             const std::vector<Index>& units)
-      : capacity(capacity_), input(capacity_, inputs), target(capacity_, outputs) {
+      : capacity(capacity_), input(capacity_, inputs), target(capacity_, outputs), sample_weight(capacity_) {
     Index widest = 1;
     for (Index w : net_inputs) widest = std::max(widest, w);
     scratch.resize(widest);

@@ -101,15 +101,20 @@ class Reference:
             return -(T * np.log(y_hat) + (1 - T) * np.log(1 - y_hat)).sum(axis=1)
         return 0.5 * ((y_hat - T) ** 2).sum(axis=1)
 
-    def risk(self, X, T, l2):
+    def risk(self, X, T, l2, w=None):
+        """Mean loss (weighted by w, which must have mean 1) + λ/2·‖W‖²."""
         penalty = sum((layer["W"] ** 2).sum() for layer in self.layers)
-        return self.losses(X, T).mean() + 0.5 * l2 * penalty
+        losses = self.losses(X, T) if w is None else w * self.losses(X, T)
+        return losses.mean() + 0.5 * l2 * penalty
 
-    def gradients(self, X, T, l2):
-        """Mean gradients of the risk by (4.59)-(4.62): lists of dW, db, dslopes per layer."""
+    def gradients(self, X, T, l2, w=None):
+        """Mean gradients of the risk by (4.59)-(4.62): lists of dW, db, dslopes per layer.
+        Sample weights w scale each sample's loss, hence its δ⁽ᴸ⁾."""
         zs, acts = self.forward(X)
         n = X.shape[0]
         delta = acts[-1] - T
+        if w is not None:
+            delta = w[:, None] * delta
         grads = [None] * len(self.layers)
         for i in reversed(range(len(self.layers))):
             layer = self.layers[i]
@@ -140,11 +145,11 @@ class Reference:
             grads[i]["slopes"] = layer.pop("_d_slopes", None)
         return grads
 
-    def sgd_epoch(self, X, T, order, lr, l2, batch):
+    def sgd_epoch(self, X, T, order, lr, l2, batch, w=None):
         """Algorithm 4.1 lines 4-12 with mini-batches of `batch` rows (1 = per sample)."""
         for start in range(0, len(order), batch):
             rows = order[start:start + batch]
-            grads = self.gradients(X[rows], T[rows], l2)
+            grads = self.gradients(X[rows], T[rows], l2, None if w is None else w[rows])
             for layer, g in zip(self.layers, grads):
                 layer["W"] -= lr * g["W"]
                 layer["b"] -= lr * g["b"]

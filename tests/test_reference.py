@@ -148,3 +148,52 @@ def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
     for l, layer in enumerate(ref.layers, start=1):
         np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("batch,threads", [(1, 1), (5, 1), (4, 2)], ids=["per-sample", "mini-batch", "sliced"])
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
+def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads):
+    # A weight w scales its sample's loss and δ⁽ᴸ⁾, so every gradient of that sample; weight 0
+    # removes the sample. Checked for the risk, the gradient and one epoch of every kernel.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 20))
+    if output == "softmax":
+        y = rng.integers(0, 3, size=30)
+        T = one_hot(y, 3)
+    elif output == "logistic":
+        y = rng.integers(0, 2, size=(30, 3))
+        T = y.astype(float)
+    else:
+        y = T = rng.normal(size=(30, 3))
+    w = rng.uniform(0, 3, size=30)
+    w[[2, 7]] = 0
+    w *= len(w) / w.sum()  # the engine receives mean-1 weights, as Network passes them
+    net = fnn.Network([20, 40, 24, 3], "tanh", output, dtype="float64", seed=2)
+    ref = Reference.of(net)
+    risk, grads = net.loss_and_gradients(X, y, l2=0.01, sample_weight=w)
+    assert risk == pytest.approx(ref.risk(X, T, 0.01, w), rel=1e-12)
+    assert net.risk(X, y, l2=0.01, sample_weight=3 * w) == pytest.approx(risk, rel=1e-12)  # only ratios count
+    for l, g in enumerate(ref.gradients(X, T, 0.01, w), start=1):
+        np.testing.assert_allclose(grads[f"weights_{l}"], g["W"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(grads[f"biases_{l}"], g["b"], rtol=1e-10, atol=1e-12)
+    order = rng.permutation(30)
+    loss_sum, done, status = net._core().train_epoch(X, net._targets(y, 30), order, 0.05, 0.01, batch, threads, w)
+    assert (done, status) == (30, "ok")
+    ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch, w=w)
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
+
+
+def test_sample_weight_rejections_leave_the_network_unchanged():
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    y = np.arange(10) % 2
+    net = fnn.Network([4, 3, 2], seed=0)
+    before = {k: v.copy() for k, v in net.parameters().items()}
+    for bad, error in [(np.ones(9), ValueError), (-np.ones(10), ValueError), (np.zeros(10), ValueError),
+                       (np.full(10, np.nan), ValueError), (np.ones((10, 2)), ValueError), (["a"] * 10, TypeError)]:
+        with pytest.raises(error, match="sample_weight"):
+            net.fit(X, y, sample_weight=bad, max_epochs=1)
+    for k, v in net.parameters().items():
+        np.testing.assert_array_equal(v, before[k])

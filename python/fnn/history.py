@@ -29,6 +29,9 @@ class History:
         True when the validation criterion stopped training before ``max_epochs``.
     samples_per_second : float
         Training samples processed per second over the whole run (validation excluded).
+    gradient_norms : list of list of float
+        With ``fit(record_gradient_norms=True)``: ‖∂R/∂W⁽ˡ⁾‖_F of each layer l = 1 … L on the
+        training set, before training (entry 0) and after every epoch.
     """
 
     train_risk: List[float] = field(default_factory=list)
@@ -38,6 +41,7 @@ class History:
     best_epoch: Optional[int] = None
     stopped_early: bool = False
     samples_per_second: float = 0.0
+    gradient_norms: List[List[float]] = field(default_factory=list)
 
     @property
     def n_epochs(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from .history import History
 from .initialisation import SCHEMES, initial_weights
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
+    check_sample_weight,
 )
 
 OUTPUTS = ("softmax", "logistic", "identity")
@@ -255,10 +256,13 @@ class Network:
             return float(np.mean(r2))
         return 1.0 - self._error_rate(y_hat, targets)
 
-    def _error_rate(self, y_hat: np.ndarray, targets: np.ndarray) -> float:
+    def _error_rate(self, y_hat: np.ndarray, targets: np.ndarray, sample_weight: Optional[np.ndarray] = None) -> float:
+        """Fraction of misclassified rows (any wrong label for multi-label), weighted if given."""
         if self.output == "softmax":
-            return float(np.mean(np.argmax(y_hat, axis=1) != np.argmax(targets, axis=1)))
-        return float(np.mean(np.any((y_hat >= 0.5) != (targets >= 0.5), axis=1)))
+            wrong = np.argmax(y_hat, axis=1) != np.argmax(targets, axis=1)
+        else:
+            wrong = np.any((y_hat >= 0.5) != (targets >= 0.5), axis=1)
+        return float(np.average(wrong, weights=sample_weight))
 
     def _targets(self, y, n_samples: int, what: str = "y") -> np.ndarray:
         """y as the (n, m⁽ᴸ⁾) target matrix of the output layer (one-hot for softmax)."""
@@ -282,32 +286,38 @@ class Network:
                     if name.startswith("weights_"))
         return 0.5 * l2 * total
 
-    def risk(self, X, y, l2: float = 0.0) -> float:
+    def risk(self, X, y, l2: float = 0.0, sample_weight=None) -> float:
         """The structural risk (4.39): mean loss over the samples + λ/2·‖W‖²_F.
 
         λ (`l2`) is not divided by the number of samples, unlike scikit-learn's ``alpha``.
+        With `sample_weight` the mean is weighted: Σ wₙ Lₙ / Σ wₙ.
         """
         l2 = check_real(l2, "l2", non_negative=True)
         X = check_features(X, self.widths[0], self.dtype)
         targets = self._targets(y, X.shape[0])
-        return self._risk(X, targets, l2)
+        weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return self._risk(X, targets, l2, weights)
 
-    def _risk(self, X: np.ndarray, targets: np.ndarray, l2: float) -> float:
-        total = self._core().loss_sum(X, targets, _CHUNK, self._threads())
+    def _risk(self, X: np.ndarray, targets: np.ndarray, l2: float, weights: Optional[np.ndarray] = None) -> float:
+        total = self._core().loss_sum(X, targets, _CHUNK, self._threads(), weights)
         return total / X.shape[0] + self._penalty(l2)
 
-    def loss_and_gradients(self, X, y, l2: float = 0.0) -> Tuple[float, Dict[str, np.ndarray]]:
+    def loss_and_gradients(self, X, y, l2: float = 0.0, sample_weight=None) -> Tuple[float, Dict[str, np.ndarray]]:
         """The risk (4.39) on (X, y) and its gradient with respect to every trainable array.
 
-        Gradients come from backpropagation (4.59)-(4.62), averaged over the samples, plus λW
-        for the weights (not the biases or PReLU slopes). They are returned under the same
-        names and shapes as :meth:`parameters`.
+        Gradients come from backpropagation (4.59)-(4.62), averaged over the samples (weighted
+        by `sample_weight` if given), plus λW for the weights (not the biases or PReLU slopes).
+        They are returned under the same names and shapes as :meth:`parameters`.
         """
         l2 = check_real(l2, "l2", non_negative=True)
         X = check_features(X, self.widths[0], self.dtype)
         targets = self._targets(y, X.shape[0])
+        weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return self._loss_and_gradients(X, targets, l2, weights)
+
+    def _loss_and_gradients(self, X, targets, l2, weights=None):
         grads = {name: np.empty_like(p) for name, p in self._parameters.items()}
-        total = self._core().loss_and_gradient_sums(X, targets, list(grads.values()), _CHUNK, self._threads())
+        total = self._core().loss_and_gradient_sums(X, targets, list(grads.values()), _CHUNK, self._threads(), weights)
         n = X.shape[0]
         for name, g in grads.items():
             g /= n
@@ -319,7 +329,9 @@ class Network:
 
     def fit(self, X, y, *, learning_rate: float = 0.01, l2: float = 0.0, batch_size: int = 1,
             max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.1,
-            validation_data: Optional[Tuple] = None, tol: float = 0.0, verbose: bool = False) -> History:
+            validation_data: Optional[Tuple] = None, tol: float = 0.0, verbose: bool = False,
+            sample_weight=None, callback: Optional[Callable[[History], Optional[bool]]] = None,
+            record_gradient_norms: bool = False) -> History:
         """Train by Algorithm 4.1: shuffle every epoch, SGD on each sample (or mini-batch),
         stop when the validation error rate stops falling, keep the best weights.
 
@@ -356,6 +368,17 @@ class Network:
             An epoch counts as an improvement only if it lowers the best score by more than tol.
         verbose : bool, default False
             Print one line per epoch.
+        sample_weight : array of shape (n_samples,), optional
+            Non-negative weight wₙ of each sample: the risk becomes Σ wₙLₙ / Σ wₙ, so a sample's
+            step is scaled by wₙ (the weights are rescaled to mean 1). Validation errors and
+            losses on the held-out part are weighted the same way.
+        callback : callable, optional
+            Called as ``callback(history)`` after every epoch, with the history so far; returning
+            True stops training (the best weights are still restored).
+        record_gradient_norms : bool, default False
+            After every epoch (and once before the first), record ‖∂R/∂W⁽ˡ⁾‖_F of every layer on
+            the training set in ``history.gradient_norms`` (section 4.6.2). Costs one extra
+            pass over the training data per epoch.
 
         Returns
         -------
@@ -378,22 +401,34 @@ class Network:
         patience = check_positive_int(patience, "patience")
         tol = check_real(tol, "tol", non_negative=True)
         validation_fraction = check_real(validation_fraction, "validation_fraction", non_negative=True, below=1.0)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
         X = check_features(X, self.widths[0], self.dtype)
         targets = self._targets(y, X.shape[0])
+        weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        weights_val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (X_val, y_val)")
             X_val = check_features(validation_data[0], self.widths[0], self.dtype, "X_val")
             targets_val = self._targets(validation_data[1], X_val.shape[0], "y_val")
         elif validation_fraction > 0:
-            X, targets, X_val, targets_val = self._split(X, targets, validation_fraction)
+            is_val = self._split(targets, validation_fraction)
+            X_val, targets_val, X, targets = X[is_val], targets[is_val], X[~is_val], targets[~is_val]
+            if weights is not None:
+                weights_val, weights = weights[is_val], weights[~is_val]
+                if weights.sum() <= 0 or weights_val.sum() <= 0:
+                    raise ValueError("sample_weight is 0 on the whole training or validation part; "
+                                     "give those samples positive weights or pass validation_data")
+                weights = np.ascontiguousarray(weights * (weights.size / weights.sum()))
         else:
             X_val = targets_val = None
-        return self._train(X, targets, X_val, targets_val, learning_rate, l2, batch_size, max_epochs,
-                           patience, tol, verbose)
+        return self._train(X, targets, weights, X_val, targets_val, weights_val, learning_rate, l2, batch_size,
+                           max_epochs, patience, tol, verbose, callback, record_gradient_norms)
 
-    def _split(self, X, targets, fraction):
-        n = X.shape[0]
+    def _split(self, targets, fraction) -> np.ndarray:
+        """A boolean mask of the rows held out for validation."""
+        n = targets.shape[0]
         n_val = int(round(fraction * n))
         if n_val < 1 or n - n_val < 1:
             raise ValueError(f"validation_fraction={fraction} of {n} samples leaves an empty training or "
@@ -413,10 +448,20 @@ class Network:
             val = self._rng.permutation(n)[:n_val]
         is_val = np.zeros(n, dtype=bool)
         is_val[val] = True
-        return X[~is_val], targets[~is_val], X[is_val], targets[is_val]
+        return is_val
 
-    def _train(self, X, targets, X_val, targets_val, learning_rate, l2, batch_size, max_epochs, patience,
-               tol, verbose) -> History:
+    def gradient_norms(self, X, y, l2: float = 0.0) -> List[float]:
+        """‖∂R/∂W⁽ˡ⁾‖_F for l = 1 … L on (X, y): how much gradient reaches each layer (4.6.2)."""
+        _, grads = self.loss_and_gradients(X, y, l2)
+        return [float(np.linalg.norm(grads[f"weights_{l}"].astype(np.float64))) for l in range(1, self.n_layers + 1)]
+
+    def _gradient_norms(self, X, targets, l2, weights) -> List[float]:
+        _, grads = self._loss_and_gradients(X, targets, l2, weights)
+        return [float(np.sqrt(np.square(grads[f"weights_{l}"], dtype=np.float64).sum()))
+                for l in range(1, self.n_layers + 1)]
+
+    def _train(self, X, targets, weights, X_val, targets_val, weights_val, learning_rate, l2, batch_size,
+               max_epochs, patience, tol, verbose, callback=None, record_gradient_norms=False) -> History:
         engine = self._core()
         threads = self._threads()
         history = History()
@@ -424,11 +469,14 @@ class Network:
         stopper = EarlyStopping(patience, tol) if X_val is not None else None
         last_finite = {name: p.copy() for name, p in self._parameters.items()}
         n = X.shape[0]
+        if record_gradient_norms:
+            history.gradient_norms.append(self._gradient_norms(X, targets, l2, weights))
         train_seconds = 0.0
         for epoch in range(1, max_epochs + 1):
             start = time.perf_counter()
             order = self._rng.permutation(n)
-            loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads)
+            loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads,
+                                                        weights)
             train_seconds += time.perf_counter() - start
             risk = loss_sum / max(done, 1) + self._penalty(l2)
             if status == "diverged" or not math.isfinite(risk) or not self._finite():
@@ -442,10 +490,13 @@ class Network:
                 np.copyto(last_finite[name], p)
             history.train_risk.append(risk)
             stop = False
+            if record_gradient_norms:
+                history.gradient_norms.append(self._gradient_norms(X, targets, l2, weights))
             if X_val is not None:
                 y_hat = self._forward(X_val)
-                val_loss = self._core().loss_sum(X_val, targets_val, _CHUNK, threads) / X_val.shape[0]
-                val_error = val_loss if self.output == "identity" else self._error_rate(y_hat, targets_val)
+                val_loss = self._core().loss_sum(X_val, targets_val, _CHUNK, threads, weights_val)
+                val_loss /= X_val.shape[0] if weights_val is None else float(weights_val.sum())
+                val_error = val_loss if self.output == "identity" else self._error_rate(y_hat, targets_val, weights_val)
                 history.validation_loss.append(val_loss)
                 history.validation_error.append(val_error)
                 stop = stopper.update(val_error, epoch, self._parameters)
@@ -455,8 +506,11 @@ class Network:
                 if X_val is not None:
                     line += f"  val_error {history.validation_error[-1]:.4f}  val_loss {history.validation_loss[-1]:.6f}"
                 print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms", flush=True)
+            stopped_by_callback = callback is not None and bool(callback(history))
             if stop:
                 history.stopped_early = True
+                break
+            if stopped_by_callback:
                 break
         if stopper is not None and stopper.best_epoch is not None:
             stopper.restore(self._parameters)

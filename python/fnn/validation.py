@@ -116,3 +116,30 @@ def check_real(value, what: str, *, positive: bool = False, non_negative: bool =
     if below is not None and value >= below:
         raise ValueError(f"{what} must be < {below}, got {value}")
     return value
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sample_weight") -> np.ndarray | None:
+    """Per-sample weights ≥ 0 as a 1-D array of `dtype`, rescaled to mean 1 (None stays None).
+
+    Rescaling keeps the size of an SGD step independent of the weights' unit: only their ratios
+    matter, as for a weighted mean.
+    """
+    if sample_weight is None:
+        return None
+    array = np.asarray(sample_weight)
+    if array.ndim == 0:
+        array = np.full(n_samples, array)
+    if array.ndim != 1:
+        raise ValueError(f"{what} must be 1-D, got shape {array.shape}")
+    _check_length(array, n_samples, what)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or infinity")
+    if (array < 0).any():
+        raise ValueError(f"{what} must be >= 0, got {array.min()}")
+    total = array.sum()
+    if total <= 0:
+        raise ValueError(f"{what} sums to 0: at least one sample needs a positive weight")
+    return np.ascontiguousarray(array * (n_samples / total), dtype=dtype)
