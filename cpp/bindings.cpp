@@ -273,9 +273,12 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
 #ifdef _OPENMP
   m.attr("openmp") = true;
   m.attr("max_threads") = omp_get_max_threads();
+  // Read at each call: threadpoolctl's threadpool_limits() lowers it through omp_set_num_threads.
+  m.def("openmp_thread_limit", [] { return omp_get_max_threads(); }, "OpenMP's current limit on threads.");
 #else
   m.attr("openmp") = false;
   m.attr("max_threads") = 1;
+  m.def("openmp_thread_limit", [] { return 1; }, "OpenMP's current limit on threads.");
 #endif
   py::register_exception_translator([](std::exception_ptr p) {
     try {

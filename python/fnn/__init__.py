@@ -8,10 +8,14 @@ from .activations import (
 from .gradient_check import check_gradients
 from .history import History
 from .network import Network, TrainingDiverged
+from .model_file import ModelFileError, load
+from .classifier import FNNClassifier
+from .regressor import FNNRegressor
 from . import datasets
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
+    "FNNClassifier", "FNNRegressor", "load", "ModelFileError",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]

@@ -226,6 +226,20 @@ def resolve_activation(spec: ActivationLike) -> Activation:
     raise TypeError(f"an activation must be a name or an fnn.Activation, got {type(spec).__name__}")
 
 
+def activation_to_dict(f: Activation) -> dict:
+    """A JSON-able description of `f`: its name and hyper-parameters."""
+    return {"name": f.name, **f.params()}
+
+
+def activation_from_dict(spec: dict) -> Activation:
+    """The activation that :func:`activation_to_dict` described."""
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if name not in _BY_NAME:
+        raise ValueError(f"unknown activation {name!r}")
+    return _BY_NAME[name](**spec)
+
+
 def _finite_float(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{what} must be a number, got {type(value).__name__}")

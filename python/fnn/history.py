@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import List, Optional
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, List, Optional
 
 
 @dataclass
@@ -52,3 +52,13 @@ class History:
     def total_time(self) -> float:
         """Seconds spent in all epochs."""
         return float(sum(self.epoch_time))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fields as plain lists and numbers (for JSON)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "History":
+        """The history :meth:`to_dict` described; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})

@@ -11,10 +11,13 @@ import numpy as np
 
 from ._engine import core as _core
 from ._memory import aligned_copy
-from .activations import Activation, ActivationLike, Identity, PReLU, resolve_activation
+from .activations import (
+    Activation, ActivationLike, Identity, PReLU, activation_from_dict, activation_to_dict, resolve_activation,
+)
 from .early_stopping import EarlyStopping
 from .history import History
 from .initialisation import SCHEMES, initial_weights
+from .model_file import ModelFileError, PathLike, register, require, write_model
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
     check_sample_weight,
@@ -110,6 +113,7 @@ class Network:
         self.seed = seed
         self.n_threads = n_threads
         self.history_: Optional[History] = None
+        self.training_settings_: Dict[str, object] = {}
         self._rng = np.random.default_rng(seed)
         self._parameters: Dict[str, np.ndarray] = {}
         self._engine = None
@@ -176,7 +180,8 @@ class Network:
         return self._engine
 
     def _threads(self) -> int:
-        return self.n_threads or default_threads()
+        """`n_threads`, or every available core within the OpenMP limit (which threadpoolctl sets)."""
+        return self.n_threads or max(1, min(default_threads(), _core.openmp_thread_limit()))
 
     def astype(self, dtype) -> "Network":
         """A copy of this network with parameters in `dtype` (e.g. float64 for gradient checks)."""
@@ -191,6 +196,57 @@ class Network:
         acts = ", ".join(repr(a) for a in self.activations)
         return (f"Network(widths={self.widths}, activations=[{acts}], output={self.output!r}, "
                 f"dtype={self.dtype.name!r}, parameters={self.n_parameters})")
+
+    # ------------------------------------------------------------------ model files
+
+    def save(self, path: PathLike) -> None:
+        """Write this network to a model file (see :func:`fnn.load`), atomically.
+
+        The file holds the architecture, the parameters, the random generator's state, the last
+        fit's settings and history: a loaded network predicts bit for bit the same, and goes on
+        training exactly as this one would.
+        """
+        metadata, arrays = self._file_contents()
+        write_model(path, "Network", {"network": metadata}, arrays)
+
+    def _file_contents(self, prefix: str = "") -> Tuple[dict, Dict[str, np.ndarray]]:
+        """JSON-able description and the arrays (names prefixed) of this network."""
+        metadata = {
+            "widths": self.widths,
+            "activations": [activation_to_dict(f) for f in self.activations],
+            "output": self.output,
+            "init": self.init,
+            "dtype": self.dtype.name,
+            "seed": None if self.seed is None else int(self.seed),
+            "n_threads": self.n_threads,
+            "n_parameters": self.n_parameters,
+            "parameters": [prefix + name for name in self._parameters],
+            "random_state": self._rng.bit_generator.state,
+            "training_settings": self.training_settings_,
+            "history": None if self.history_ is None else self.history_.to_dict(),
+        }
+        return metadata, {prefix + name: array for name, array in self._parameters.items()}
+
+    @classmethod
+    def _from_file_contents(cls, path, metadata: dict, arrays: Dict[str, np.ndarray], prefix: str = "") -> "Network":
+        net = cls(metadata["widths"], [activation_from_dict(a) for a in metadata["activations"]], metadata["output"],
+                  init=metadata["init"], dtype=metadata["dtype"], seed=metadata["seed"],
+                  n_threads=metadata["n_threads"])
+        names = [prefix + name for name in net._parameters]
+        require(metadata["parameters"] == names, path,
+                f"its parameter list {metadata['parameters']} does not match the architecture's {names}")
+        for name, target in net._parameters.items():
+            array = arrays.get(prefix + name)
+            require(array is not None, path, f"the array {prefix + name} is missing")
+            require(array.shape == target.shape and array.dtype == target.dtype, path,
+                    f"{prefix + name} has shape {array.shape} and dtype {array.dtype}, expected {target.shape} "
+                    f"and {target.dtype}")
+            np.copyto(target, array)
+        net._rng.bit_generator.state = metadata["random_state"]
+        net.training_settings_ = dict(metadata.get("training_settings") or {})
+        if metadata.get("history") is not None:
+            net.history_ = History.from_dict(metadata["history"])
+        return net
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -401,6 +457,10 @@ class Network:
         patience = check_positive_int(patience, "patience")
         tol = check_real(tol, "tol", non_negative=True)
         validation_fraction = check_real(validation_fraction, "validation_fraction", non_negative=True, below=1.0)
+        settings = {"learning_rate": learning_rate, "l2": l2, "batch_size": batch_size, "max_epochs": max_epochs,
+                    "patience": patience, "tol": tol,
+                    "validation": "given" if validation_data is not None else validation_fraction,
+                    "sample_weight": sample_weight is not None}
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
         X = check_features(X, self.widths[0], self.dtype)
@@ -423,6 +483,7 @@ class Network:
                 weights = np.ascontiguousarray(weights * (weights.size / weights.sum()))
         else:
             X_val = targets_val = None
+        self.training_settings_ = settings
         return self._train(X, targets, weights, X_val, targets_val, weights_val, learning_rate, l2, batch_size,
                            max_epochs, patience, tol, verbose, callback, record_gradient_norms)
 
@@ -522,3 +583,6 @@ class Network:
 
     def _finite(self) -> bool:
         return all(np.isfinite(p).all() for p in self._parameters.values())
+
+
+register("Network", lambda path, header, arrays: Network._from_file_contents(path, header["network"], arrays))

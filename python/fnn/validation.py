@@ -119,7 +119,7 @@ def check_real(value, what: str, *, positive: bool = False, non_negative: bool =
 
 
 def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sample_weight") -> np.ndarray | None:
-    """Per-sample weights ≥ 0 as a 1-D array of `dtype`, rescaled to mean 1 (None stays None).
+    """Per-sample weights ≥ 0 as a 1-D array of `dtype`, rescaled to mean 1; None if all are equal.
 
     Rescaling keeps the size of an SGD step independent of the weights' unit: only their ratios
     matter, as for a weighted mean.
@@ -142,4 +142,6 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sampl
     total = array.sum()
     if total <= 0:
         raise ValueError(f"{what} sums to 0: at least one sample needs a positive weight")
+    if np.all(array == array[0]):
+        return None  # equal weights are no weights: the unweighted path, bit for bit
     return np.ascontiguousarray(array * (n_samples / total), dtype=dtype)

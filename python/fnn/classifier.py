@@ -1,0 +1,234 @@
+"""FNNClassifier: the chapter's network as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .estimator_base import FNNEstimator
+from .model_file import ModelFileError, register, require
+
+
+class FNNClassifier(ClassifierMixin, FNNEstimator):
+    """A feedforward network classifier trained by backpropagation and SGD (Algorithm 4.1).
+
+    Two classes use one logistic output unit (4.36); C > 2 classes a softmax layer with
+    cross-entropy (4.37)-(4.38); multi-label targets (a 0/1 indicator matrix) one logistic unit
+    per label. Training shuffles every epoch, updates after every sample (or mini-batch) and,
+    with ``early_stopping``, stops when the error rate on a held-out validation set stops
+    falling, keeping the best weights.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Widths m⁽¹⁾ … m⁽ᴸ⁻¹⁾ of the hidden layers.
+    activation : str or fnn.Activation, default "relu"
+        Hidden activation (section 4.1): ``"logistic"``, ``"tanh"``, ``"hard_logistic"``,
+        ``"hard_tanh"``, ``"relu"``, ``"leaky_relu"``, ``"prelu"``, ``"elu"``, ``"softplus"``,
+        ``"maxout"``, ``"identity"``, or an instance such as ``fnn.LeakyReLU(0.1)``.
+    learning_rate : float, default 0.01
+        α of the SGD update.
+    l2 : float, default 1e-4
+        λ of the risk (4.39); each step applies W ← W − α(δaᵀ + λW) (biases are not decayed).
+        Unlike scikit-learn's MLP ``alpha`` it is not divided by the batch size.
+    batch_size : int, default 1
+        Samples per update; 1 is the chapter's per-sample SGD.
+    max_epochs : int, default 200
+        Upper bound on the passes over the training data.
+    early_stopping : bool, default True
+        Hold out ``validation_fraction`` of the data (stratified) and stop when its error rate
+        has not fallen for ``patience`` epochs, restoring the best epoch's weights. False
+        trains for ``max_epochs`` epochs.
+    validation_fraction : float, default 0.1
+        Share of the training data held out for early stopping.
+    patience : int, default 10
+        Epochs without improvement before stopping.
+    tol : float, default 0.0
+        An epoch improves only if it lowers the best validation error by more than tol.
+    init : {"auto", "glorot", "he", "zeros"}, default "auto"
+        Weight initialisation (see :class:`fnn.Network`).
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of the parameters and arithmetic; X is converted to it once.
+    n_threads : int or None, default None
+        Threads of the C++ engine; None uses every available core within the limit that
+        ``threadpoolctl.threadpool_limits`` sets.
+    random_state : int, RandomState or None, default None
+        Seeds initialisation, validation split and shuffling; an int makes fits reproducible.
+    warm_start : bool, default False
+        If True, ``fit`` continues from the weights of the previous fit.
+    verbose : bool, default False
+        Print one line per epoch.
+    class_weight : dict, "balanced" or None, default None
+        Weights of the classes, multiplied into ``sample_weight``: a class's samples take
+        steps scaled by its weight. "balanced" weights classes by n_samples / (C · count).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels (for multi-label targets, the label indices 0 … k−1).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had string column names (e.g. a pandas DataFrame).
+    network_ : fnn.Network
+        The trained network; its ``parameters()`` are the live weights.
+    history_ : fnn.History
+        The per-epoch record of the last call to fit or partial_fit.
+    loss_curve_ : list of float
+        Training risk (4.39) of every epoch, across warm-started fits and partial_fit calls.
+    validation_scores_ : list of float
+        Validation accuracy after every epoch (empty without early stopping).
+    validation_loss_curve_ : list of float
+        Validation loss (mean cross-entropy) after every epoch.
+    n_iter_ : int
+        Epochs run.
+    best_epoch_ : int
+        The epoch whose weights the network holds.
+    t_ : int
+        Training samples seen (samples × epochs).
+    """
+
+    _numeric_targets = False
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
+                 max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
+                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
+                 class_weight=None):
+        super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
+                         max_epochs=max_epochs, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
+                         n_threads=n_threads, random_state=random_state, warm_start=warm_start, verbose=verbose)
+        self.class_weight = class_weight
+
+    # ------------------------------------------------------------------ targets
+
+    def _encode_targets(self, y, *, first: bool, classes=None):
+        kind = type_of_target(y, input_name="y")
+        if kind == "multilabel-indicator":
+            y = np.asarray(y)
+            if first:
+                self.classes_ = np.arange(y.shape[1])
+                self._target_kind = kind
+            elif self._target_kind != kind or y.shape[1] != self.classes_.size:
+                raise ValueError(f"y has {y.shape[1]} labels per sample, but the classifier was fitted on "
+                                 f"{self._describe_targets()}")
+            return np.ascontiguousarray(y, dtype=np.float64), y.shape[1], "logistic"
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {kind!r}. FNNClassifier needs class labels (binary or multiclass) "
+                             "or a 0/1 multi-label indicator matrix; use FNNRegressor for continuous targets")
+        y = column_or_1d(y, warn=True)
+        if first:
+            known = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if classes is not None and not np.isin(y, known).all():
+                raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(known))} that are not in classes")
+            if known.size < 2:
+                raise ValueError(f"FNNClassifier needs at least 2 classes in y, got 1 class ({known[0]!r})")
+            self.classes_ = known
+            self._target_kind = "binary" if known.size == 2 else "multiclass"
+        else:
+            if self._target_kind == "multilabel-indicator":
+                raise ValueError(f"y holds class labels, but the classifier was fitted on {self._describe_targets()}")
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if unseen.size:
+                raise ValueError(f"y has labels {list(unseen)} not among the fitted classes_ {list(self.classes_)}")
+        encoded = np.searchsorted(self.classes_, y)
+        if self._target_kind == "binary":
+            return encoded.astype(np.float64)[:, None], 1, "logistic"
+        return encoded, self.classes_.size, "softmax"
+
+    def _describe_targets(self) -> str:
+        if self._target_kind == "multilabel-indicator":
+            return f"{self.classes_.size} labels (multi-label)"
+        return f"classes {list(self.classes_)}"
+
+    def _target_weights(self, y):
+        if self.class_weight is None:
+            return None
+        return compute_sample_weight(self.class_weight, y)
+
+    def _weights(self, y, sample_weight):
+        weights = super()._weights(y, sample_weight)
+        if weights is not None and self._target_kind != "multilabel-indicator":
+            weighted = np.unique(np.asarray(y)[weights > 0])
+            if weighted.size < 2:
+                raise ValueError(f"sample_weight leaves only 1 class with positive weight ({list(weighted)}); "
+                                 "a classifier needs at least 2 classes")
+        return weights
+
+    def _validation_score(self, validation_error: float) -> float:
+        return 1.0 - validation_error
+
+    # ------------------------------------------------------------------ public API
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of SGD over (X, y), continuing from the current weights (no early stopping).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like, optional
+            Every class label that y may ever hold; required on the first call (as in
+            scikit-learn), ignored on later ones. Not needed for multi-label indicator targets.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "network_") and classes is None and type_of_target(y) != "multilabel-indicator":
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes); per-label probabilities p(yⱼ = 1|x)
+        for multi-label targets. In the network's dtype (float32 by default)."""
+        p = self._forward(X)
+        if self._target_kind == "binary":
+            return np.hstack([1 - p, p])
+        return p
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """The logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels (from ``classes_``), or a 0/1 indicator matrix for multi-label targets."""
+        p = self._forward(X)
+        if self._target_kind == "multilabel-indicator":
+            return (p >= 0.5).astype(np.int64)
+        if self._target_kind == "binary":
+            return self.classes_[(p[:, 0] >= 0.5).astype(np.int64)]
+        return self.classes_[np.argmax(p, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True  # multi-label indicator targets
+        return tags
+
+    # ------------------------------------------------------------------ model files
+
+    def _private_state(self):
+        classes = self.classes_
+        if classes.dtype == object:
+            if not all(isinstance(c, str) for c in classes):
+                raise ModelFileError("cannot save FNNClassifier: classes_ mixes types; only numeric or string "
+                                     "labels can be stored without pickle")
+            classes = classes.astype(str)
+        extras = {"target_kind": self._target_kind, "classes_are_objects": self.classes_.dtype == object}
+        return extras, {"classes_": classes}
+
+    def _restore_private_state(self, path, extras, arrays) -> None:
+        require("classes_" in arrays, path, "the array classes_ is missing")
+        require(extras.get("target_kind") in ("binary", "multiclass", "multilabel-indicator"), path,
+                f"unknown target kind {extras.get('target_kind')!r}")
+        classes = arrays["classes_"]
+        self.classes_ = classes.astype(object) if extras.get("classes_are_objects") else classes
+        self._target_kind = extras["target_kind"]
+
+
+register("FNNClassifier", FNNClassifier._from_file)

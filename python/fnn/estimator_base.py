@@ -1,0 +1,258 @@
+"""What FNNClassifier and FNNRegressor share: parameters, fitting, partial_fit, model files."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .activations import Activation, activation_from_dict, activation_to_dict
+from .model_file import ModelFileError, PathLike, require, write_model
+from .network import Network
+from .validation import check_positive_int, check_real
+
+
+class FNNEstimator(BaseEstimator):
+    """Base class of the scikit-learn estimators; use :class:`FNNClassifier` or :class:`FNNRegressor`."""
+
+    #: Whether fit requires numeric targets (regression) or accepts any labels (classification).
+    _numeric_targets = True
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
+                 max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
+                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.init = init
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ hooks of the subclasses
+
+    def _encode_targets(self, y, *, first: bool, classes=None) -> Tuple[np.ndarray, int, str]:
+        """(targets for the network, number of output units, output layer); `first` when the
+        network is (re)built, else the targets must fit the fitted network."""
+        raise NotImplementedError
+
+    def _target_weights(self, y) -> Optional[np.ndarray]:
+        """Per-sample weights implied by the targets (the classifier's class_weight)."""
+        return None
+
+    # ------------------------------------------------------------------ fitting
+
+    def _hidden_widths(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            return [check_positive_int(m, "hidden_layer_sizes entries") for m in sizes]
+        except TypeError:
+            raise TypeError(f"hidden_layer_sizes must be a sequence of positive integers, got {self.hidden_layer_sizes!r}") from None
+
+    def _dtype(self):
+        dtype = np.dtype(self.dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        return dtype
+
+    def _check_settings(self) -> None:
+        check_real(self.learning_rate, "learning_rate", positive=True)
+        check_real(self.l2, "l2", non_negative=True)
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.max_epochs, "max_epochs")
+        check_positive_int(self.patience, "patience")
+        check_real(self.tol, "tol", non_negative=True)
+        check_real(self.validation_fraction, "validation_fraction", non_negative=True, below=1.0)
+
+    def _new_network(self, n_features: int, n_outputs: int, output: str) -> Network:
+        seed = self.random_state
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        return Network([n_features, *self._hidden_widths(), n_outputs], self.activation, output,
+                       init=self.init, dtype=self._dtype(), seed=int(seed), n_threads=self.n_threads)
+
+    def _validate_X_y(self, X, y, reset: bool):
+        return validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C", multi_output=True,
+                             y_numeric=self._numeric_targets)
+
+    def _weights(self, y, sample_weight) -> Optional[np.ndarray]:
+        from sklearn.utils.validation import _check_sample_weight
+
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, np.empty((len(y), 0)), dtype=np.float64)
+        implied = self._target_weights(y)
+        if implied is not None:
+            weights = implied if weights is None else weights * implied
+        return weights
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on (X, y) by Algorithm 4.1 (SGD with validation early stopping).
+
+        A new network is initialised unless ``warm_start`` is True and the estimator was
+        fitted before, in which case training continues from the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights: each sample's loss, hence its SGD step, is scaled by its weight.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False, classes=None)
+
+    def _fit(self, X, y, sample_weight, *, incremental: bool, classes):
+        self._check_settings()
+        continuing = (self.warm_start or incremental) and hasattr(self, "network_")
+        X, y = self._validate_X_y(X, y, reset=not continuing)
+        targets, n_outputs, output = self._encode_targets(y, first=not continuing, classes=classes)
+        weights = self._weights(y, sample_weight)
+        validation = 0.0
+        if not incremental and self.early_stopping:
+            validation = self.validation_fraction
+            if X.shape[0] < 2:
+                raise ValueError(f"n_samples = {X.shape[0]}: early stopping needs at least 2 samples to hold some "
+                                 "out for validation (or set early_stopping=False)")
+        if continuing:
+            network = self.network_
+            if network.widths[-1] != n_outputs:
+                raise ValueError(f"y needs {n_outputs} output units, but the fitted network has {network.widths[-1]}")
+        else:
+            network = self._new_network(X.shape[1], n_outputs, output)
+            self.loss_curve_, self.validation_scores_, self.validation_loss_curve_ = [], [], []
+            self.n_iter_, self.t_ = 0, 0
+        history = network.fit(
+            X, targets, learning_rate=self.learning_rate, l2=self.l2, batch_size=self.batch_size,
+            max_epochs=1 if incremental else self.max_epochs, patience=self.patience,
+            validation_fraction=validation, tol=self.tol, verbose=bool(self.verbose), sample_weight=weights)
+        self.network_ = network
+        self.history_ = history
+        first_epoch = self.n_iter_
+        self.loss_curve_ = self.loss_curve_ + list(history.train_risk)
+        self.validation_loss_curve_ = self.validation_loss_curve_ + list(history.validation_loss)
+        self.validation_scores_ = self.validation_scores_ + [self._validation_score(e) for e in history.validation_error]
+        self.n_iter_ = first_epoch + history.n_epochs
+        self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
+        self.t_ += X.shape[0] * history.n_epochs
+        return self
+
+    def _validation_score(self, validation_error: float) -> float:
+        """The validation score recorded per epoch: accuracy (1 − error rate) for classifiers."""
+        return validation_error
+
+    # ------------------------------------------------------------------ prediction
+
+    def _forward(self, X) -> np.ndarray:
+        """The network's output for X: computed in the network's dtype, returned in float32 only
+        when both X and the network are float32 (float32 stays float32; all else is float64)."""
+        check_is_fitted(self, "network_")
+        keep_float32 = getattr(X, "dtype", None) == np.float32 and self.network_.dtype == np.float32
+        X = validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
+        out = self.network_.forward(X)
+        return out if keep_float32 else out.astype(np.float64, copy=False)
+
+    # ------------------------------------------------------------------ scikit-learn plumbing
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+    # ------------------------------------------------------------------ model files
+
+    def save(self, path: PathLike) -> None:
+        """Write this fitted estimator to a model file (see :func:`fnn.load`), atomically.
+
+        The file holds the estimator's parameters, its fitted attributes and its network; no
+        pickle is used. Pickling the estimator (scikit-learn's convention) works as well.
+        """
+        check_is_fitted(self, "network_")
+        network, arrays = self.network_._file_contents(prefix="network/")
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            params[name] = _plain(value, name, type(self).__name__)
+        fitted = {name: getattr(self, name) for name in
+                  ("n_features_in_", "loss_curve_", "validation_scores_", "validation_loss_curve_", "n_iter_",
+                   "best_epoch_", "t_")}
+        fitted["n_features_in_"] = int(fitted["n_features_in_"])
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names_in_"] = np.asarray(self.feature_names_in_, dtype=str)
+        extras, more_arrays = self._private_state()
+        arrays.update(more_arrays)
+        write_model(path, type(self).__name__,
+                    {"params": params, "fitted": fitted, "extras": extras, "network": network}, arrays)
+
+    def _private_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        """Subclass state beyond the common fitted attributes: JSON values and arrays."""
+        return {}, {}
+
+    def _restore_private_state(self, path, extras: Dict[str, Any], arrays: Dict[str, np.ndarray]) -> None:
+        pass
+
+    @classmethod
+    def _from_file(cls, path, header, arrays):
+        params = {name: _unplain(value) for name, value in header["params"].items()}
+        estimator = cls(**params)
+        estimator.network_ = Network._from_file_contents(path, header["network"], arrays, prefix="network/")
+        for name, value in header["fitted"].items():
+            setattr(estimator, name, value)
+        if "feature_names_in_" in arrays:
+            estimator.feature_names_in_ = arrays["feature_names_in_"].astype(object)
+        estimator._restore_private_state(path, header.get("extras", {}), arrays)
+        require(estimator.network_.widths[0] == estimator.n_features_in_, path,
+                "the network's input width differs from n_features_in_")
+        history = estimator.network_.history_
+        estimator.history_ = history
+        return estimator
+
+
+def _plain(value, name: str, owner: str):
+    """A constructor parameter as a JSON-able value (activations as tagged dictionaries)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, Activation):
+        return {"activation": activation_to_dict(value)}
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name
+    if isinstance(value, (list, tuple)):
+        return {"sequence": [_plain(v, name, owner) for v in value], "tuple": isinstance(value, tuple)}
+    if isinstance(value, dict):
+        return {"mapping": [[_plain(k, name, owner), _plain(v, name, owner)] for k, v in value.items()]}
+    raise ModelFileError(f"cannot save {owner}: parameter {name}={value!r} is not a plain value "
+                         "(use an integer random_state, for instance)")
+
+
+def _unplain(value):
+    if isinstance(value, dict):
+        if "activation" in value:
+            return activation_from_dict(value["activation"])
+        if "sequence" in value:
+            items = [_unplain(v) for v in value["sequence"]]
+            return tuple(items) if value.get("tuple") else items
+        if "mapping" in value:
+            return {_unplain(k): _unplain(v) for k, v in value["mapping"]}
+        raise ValueError(f"unknown parameter encoding {sorted(value)}")
+    return value

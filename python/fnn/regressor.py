@@ -1,0 +1,108 @@
+"""FNNRegressor: the chapter's network with a linear output layer, as a scikit-learn regressor."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+
+from .estimator_base import FNNEstimator
+from .model_file import register, require
+
+
+class FNNRegressor(RegressorMixin, FNNEstimator):
+    """A feedforward network regressor: hidden layers, an identity output layer and the squared
+    error ½‖y − ŷ‖², trained by backpropagation and SGD (Algorithm 4.1).
+
+    Takes the same parameters as :class:`FNNClassifier` except ``class_weight``, plus
+    ``target_scaling``. Early stopping watches the validation loss. Multi-output targets
+    (n_samples, k) use k output units.
+
+    Parameters
+    ----------
+    target_scaling : bool, default True
+        Train on each target standardised to mean 0 and standard deviation 1, and map the
+        predictions back. Plain SGD with a fixed learning rate diverges on targets in the
+        hundreds; scaling makes the defaults work whatever the targets' unit. The losses in
+        ``loss_curve_`` and ``validation_loss_curve_`` are then in standardised units. False
+        trains on y as given, exactly as :class:`fnn.Network` would.
+
+    Attributes
+    ----------
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        The standardisation applied to y (0 and 1 without ``target_scaling``).
+    n_features_in_ : int
+    n_outputs_ : int
+        Number of targets k.
+    network_ : fnn.Network
+    history_ : fnn.History
+    loss_curve_ : list of float
+        Training risk (4.39) of every epoch.
+    validation_scores_ : list of float
+        Validation loss after every epoch (lower is better), as early stopping saw it.
+    validation_loss_curve_ : list of float
+        The same validation loss.
+    n_iter_, best_epoch_, t_ : int
+        Epochs run, the epoch whose weights are kept, samples seen.
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
+                 max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
+                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
+                 target_scaling=True):
+        super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
+                         max_epochs=max_epochs, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
+                         n_threads=n_threads, random_state=random_state, warm_start=warm_start, verbose=verbose)
+        self.target_scaling = target_scaling
+
+    def _encode_targets(self, y, *, first: bool, classes=None):
+        y = np.asarray(y, dtype=np.float64)
+        one_dimensional = y.ndim == 1
+        k = 1 if one_dimensional else y.shape[1]
+        y = y.reshape(len(y), k)
+        if first:
+            self.n_outputs_ = k
+            self._one_dimensional = one_dimensional
+            self.target_mean_, self.target_scale_ = np.zeros(k), np.ones(k)
+            if self.target_scaling:
+                self.target_mean_ = y.mean(axis=0)
+                spread = y.std(axis=0)
+                self.target_scale_ = np.where(spread > 0, spread, 1.0)
+        elif k != self.n_outputs_:
+            raise ValueError(f"y has {k} targets per sample, but the regressor was fitted with {self.n_outputs_}")
+        return np.ascontiguousarray((y - self.target_mean_) / self.target_scale_), k, "identity"
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of SGD over (X, y), continuing from the current weights (no early stopping).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=None)
+
+    def predict(self, X) -> np.ndarray:
+        """ŷ, shape (n_samples,) for a 1-D training target, else (n_samples, n_outputs)."""
+        y_hat = self._forward(X)
+        y_hat = y_hat * self.target_scale_.astype(y_hat.dtype) + self.target_mean_.astype(y_hat.dtype)
+        return y_hat[:, 0] if self._one_dimensional else y_hat
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _private_state(self):
+        extras = {"n_outputs_": int(self.n_outputs_), "one_dimensional": bool(self._one_dimensional)}
+        return extras, {"target_mean_": self.target_mean_, "target_scale_": self.target_scale_}
+
+    def _restore_private_state(self, path, extras, arrays) -> None:
+        require(isinstance(extras.get("n_outputs_"), int), path, "n_outputs_ is missing")
+        self.n_outputs_ = extras["n_outputs_"]
+        self._one_dimensional = bool(extras.get("one_dimensional"))
+        for name in ("target_mean_", "target_scale_"):
+            require(name in arrays and arrays[name].shape == (self.n_outputs_,), path, f"{name} is missing or misshapen")
+            setattr(self, name, arrays[name])
+
+
+register("FNNRegressor", FNNRegressor._from_file)
