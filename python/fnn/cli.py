@@ -1,23 +1,38 @@
-"""Command line: ``python -m fnn`` trains a network on the built-in digits data and reports it."""
+"""Command line: ``fnn`` (or ``python -m fnn``).
+
+Bare ``fnn`` is the newcomer's main job: train a network on the built-in digits data and report
+it. The subcommands ``train``, ``predict``, ``evaluate``, ``info`` and ``experiment`` work with
+data files and saved models. Every expected failure (a bad file, a missing column, a bad
+setting) prints one line on stderr and exits with status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
 from . import __version__
-from .datasets import load_digits
-from .network import Network, default_threads
+
+EXIT_ERROR = 2
 
 
-def _parser() -> argparse.ArgumentParser:
+class CommandError(ValueError):
+    """A problem to report in one line and exit."""
+
+
+# ---------------------------------------------------------------------------------- main job
+
+def _main_job_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fnn",
-        description="Train a feedforward network (Algorithm 4.1) on scikit-learn's 8x8 digits and report "
-                    "its test accuracy.")
+        prog="fnn",
+        description="Train a feedforward network (Algorithm 4.1) on scikit-learn's 8x8 digits and report its "
+                    "test accuracy. Subcommands: fnn train | predict | evaluate | info | experiment "
+                    "(fnn SUBCOMMAND --help).")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64], metavar="M",
                         help="widths of the hidden layers (default: 64)")
     parser.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
@@ -34,25 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+def _main_job(argv: List[str]) -> int:
+    args = _main_job_parser().parse_args(argv)
     from sklearn.model_selection import train_test_split
+
+    from .datasets import load_digits
+    from .network import Network
 
     X, y = load_digits(args.dtype)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=args.seed)
-    try:
-        net = Network([X.shape[1], *args.hidden, 10], args.activation, "softmax", dtype=args.dtype,
-                      seed=args.seed, n_threads=args.threads)
-        print(f"fnn {__version__}: digits, {X_train.shape[0]} training and {X_test.shape[0]} test samples, "
-              f"{X.shape[1]} features, 10 classes")
-        print(f"network {net.widths} ({args.activation} hidden, softmax output), {net.n_parameters} parameters, "
-              f"{args.dtype}, {net.n_threads or default_threads()} thread(s)")
-        history = net.fit(X_train, y_train, learning_rate=args.learning_rate, l2=args.l2,
-                          batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
-                          verbose=args.verbose)
-    except (ValueError, TypeError, FloatingPointError) as error:
-        print(f"fnn: error: {error}", file=sys.stderr)
-        return 2
+    net = Network([X.shape[1], *args.hidden, 10], args.activation, "softmax", dtype=args.dtype,
+                  seed=args.seed, n_threads=args.threads)
+    print(f"fnn {__version__}: digits, {X_train.shape[0]} training and {X_test.shape[0]} test samples, "
+          f"{X.shape[1]} features, 10 classes")
+    print(f"network {net.widths} ({args.activation} hidden, softmax output), {net.n_parameters} parameters, "
+          f"{args.dtype}, {net._threads()} thread(s)")
+    history = net.fit(X_train, y_train, learning_rate=args.learning_rate, l2=args.l2,
+                      batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
+                      verbose=args.verbose)
     accuracy = net.score(X_test, y_test)
     stop = "early stopping" if history.stopped_early else "max epochs"
     print(f"trained {history.n_epochs} epochs ({stop}; best validation error "
@@ -60,3 +74,319 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{history.samples_per_second:,.0f} samples/s")
     print(f"test accuracy: {accuracy:.4f} ({int(round(accuracy * len(y_test)))}/{len(y_test)})")
     return 0
+
+
+# ---------------------------------------------------------------------------------- train
+
+def _add_training_flags(parser: argparse.ArgumentParser) -> None:
+    # Defaults are None so that a TOML file's settings apply unless a flag is given.
+    parser.add_argument("--config", type=Path, help="TOML file of settings (flags override it)")
+    parser.add_argument("--target", help="target column: name or 0-based index (default: the last column)")
+    parser.add_argument("--task", choices=("auto", "classification", "regression"),
+                        help="auto: class labels → classification, real numbers → regression (default: auto)")
+    parser.add_argument("--hidden", type=int, nargs="+", metavar="M", help="hidden widths (default: 64)")
+    parser.add_argument("--activation", help="hidden activation (default: relu)")
+    parser.add_argument("--learning-rate", dest="learning_rate", type=float, help="α (default: 0.01)")
+    parser.add_argument("--l2", type=float, help="λ of the risk (4.39) (default: 1e-4)")
+    parser.add_argument("--batch-size", dest="batch_size", type=int, help="1 = per-sample SGD (default: 1)")
+    parser.add_argument("--max-epochs", dest="max_epochs", type=int, help="(default: 200)")
+    parser.add_argument("--patience", type=int, help="epochs without improvement before stopping (default: 10)")
+    parser.add_argument("--validation-fraction", dest="validation_fraction", type=float,
+                        help="share held out for early stopping; 0 = none (default: 0.1)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), help="(default: float32)")
+    parser.add_argument("--seed", type=int, help="(default: 0)")
+    parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .classifier import FNNClassifier
+    from .config import merge, read_config
+    from .data_files import read_table, task_of
+    from .progress import EpochProgress
+    from .regressor import FNNRegressor
+
+    settings = merge(read_config(args.config) if args.config else None, vars(args))
+    table = read_table(args.data, settings["target"])
+    task = settings["task"] if settings["task"] != "auto" else task_of(table.y)
+    if task == "regression" and table.y.dtype == object:
+        raise CommandError(f"{table.source}: the target column {table.target_name!r} holds text labels; "
+                           "regression needs numbers (use --task classification)")
+    X, y = table.X, table.y
+    X_test = y_test = None
+    if args.test_fraction:
+        from sklearn.model_selection import train_test_split
+
+        stratify = y if task == "classification" and y.ndim == 1 else None
+        X, X_test, y, y_test = train_test_split(X, y, test_size=args.test_fraction, random_state=settings["seed"],
+                                                stratify=stratify)
+    estimator_class = FNNClassifier if task == "classification" else FNNRegressor
+    validation = settings["validation_fraction"]
+    estimator = estimator_class(
+        tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=settings["l2"],
+        batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
+        early_stopping=validation > 0, validation_fraction=validation if validation > 0 else 0.1,
+        dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"])
+    print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
+          + (f", target column {table.target_name!r}" if table.target_name else ""))
+    n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
+    progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train)
+    try:
+        estimator.fit(X, y, callback=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    net, history = estimator.network_, estimator.history_
+    print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
+          f"parameters, {net.dtype.name}")
+    stop = "early stopping" if history.stopped_early else "max epochs"
+    line = f"trained {history.n_epochs} epochs ({stop}) in {history.total_time:.2f} s, " \
+           f"{history.samples_per_second:,.0f} samples/s; best epoch {history.best_epoch}"
+    if history.validation_error:
+        what = "validation error rate" if task == "classification" else "validation loss"
+        line += f", {what} {history.validation_error[history.best_epoch - 1]:.4f}"
+    print(line)
+    score_name = "accuracy" if task == "classification" else "R²"
+    print(f"training {score_name}: {estimator.score(X, y):.4f}")
+    if X_test is not None:
+        print(f"test {score_name}: {estimator.score(X_test, y_test):.4f} ({len(X_test)} held-out samples)")
+    estimator.save(args.output)
+    print(f"model saved to {args.output}")
+    if args.curve:
+        from .plots import learning_curve
+
+        label = "validation error rate" if task == "classification" else "validation loss"
+        learning_curve(history, args.curve, title=f"fnn train {table.source}", error_label=label)
+        print(f"learning curve written to {args.curve}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- predict, evaluate, info
+
+def _load_model(path: Path):
+    from .model_file import load
+
+    return load(path)
+
+
+def _model_features(model) -> int:
+    from .network import Network
+
+    return model.widths[0] if isinstance(model, Network) else model.n_features_in_
+
+
+def _features_and_targets(model, args, need_target: bool):
+    from .data_files import DataError, read_table
+
+    expected = _model_features(model)
+    table = read_table(args.data, args.target, need_target=need_target, expected_features=expected)
+    if table.X.shape[1] != expected:
+        hint = ""
+        if table.X.shape[1] == expected + 1 and args.target is None:
+            hint = "; name the target column with --target to leave it out"
+        raise DataError(f"{table.source}: {table.X.shape[1]} feature columns, but the model expects {expected}{hint}")
+    return table
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from .network import Network
+
+    model = _load_model(args.model)
+    table = _features_and_targets(model, args, need_target=False)
+    if args.proba:
+        if isinstance(model, Network):
+            probabilities, names = model.predict_proba(table.X), None
+        elif hasattr(model, "predict_proba"):
+            probabilities, names = model.predict_proba(table.X), [str(c) for c in model.classes_]
+        else:
+            raise CommandError("--proba needs a classifier; this model is a regressor")
+        header = [f"p({name})" for name in (names or range(probabilities.shape[1]))]
+        rows = [[f"{v:.9g}" for v in row] for row in probabilities]
+    else:
+        predictions = np.asarray(model.predict(table.X))
+        if predictions.ndim == 1:
+            header, rows = ["prediction"], [[_cell(v)] for v in predictions]
+        else:
+            header = [f"prediction_{j}" for j in range(predictions.shape[1])]
+            rows = [[_cell(v) for v in row] for row in predictions]
+    stream = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
+    try:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    finally:
+        if args.output:
+            stream.close()
+    if args.output:
+        print(f"{len(rows)} predictions written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cell(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.9g}"
+    return str(value)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .network import Network
+
+    model = _load_model(args.model)
+    table = _features_and_targets(model, args, need_target=True)
+    X, y = table.X, table.y
+    print(f"{table.source}: {X.shape[0]} samples")
+    is_classifier = (isinstance(model, Network) and model.output != "identity") or hasattr(model, "predict_proba")
+    if is_classifier and not isinstance(model, Network):
+        unknown = sorted(set(np.unique(y).tolist()) - set(model.classes_.tolist())) if y.ndim == 1 else []
+        if unknown:
+            raise CommandError(f"{table.source}: the target column has labels {unknown[:5]} that the model was not "
+                               f"trained on (its classes: {list(model.classes_)[:10]})")
+    try:
+        score = model.score(X, y)
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"{table.source}: the target column does not fit this model: {error}") from None
+    if is_classifier:
+        print(f"accuracy: {score:.4f}  error rate: {1 - score:.4f}  ({int(round(score * X.shape[0]))}/{X.shape[0]} correct)")
+        if not isinstance(model, Network) and y.ndim == 1:
+            p = model.predict_proba(X).astype(np.float64)
+            p_true = p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
+            cross_entropy = -np.mean(np.log(np.maximum(p_true, np.finfo(np.float64).tiny)))
+            print(f"mean cross-entropy: {cross_entropy:.4f}")
+    else:
+        residual = np.asarray(model.predict(X), dtype=np.float64) - np.asarray(y, dtype=np.float64).reshape(
+            np.shape(model.predict(X)))
+        print(f"R²: {score:.4f}  mean squared error: {np.mean(residual ** 2):.6g}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .model_file import read_model
+    from .network import Network
+
+    kind, header, _ = read_model(args.model)
+    model = _load_model(args.model)
+    net = model if isinstance(model, Network) else model.network_
+    print(f"{args.model}: {kind}, written by fnn {header.get('fnn_version')} (format version {header['format_version']})")
+    activations = ", ".join(repr(f) for f in net.activations) or "none"
+    print(f"architecture: widths {net.widths}; hidden activations {activations}; output {net.output}")
+    print(f"parameters: {net.n_parameters:,} ({net.dtype.name})")
+    for l in range(1, net.n_layers + 1):
+        shapes = ", ".join(f"{name.split('_')[0]} {tuple(p.shape)}" for name, p in net.parameters().items()
+                           if name.endswith(f"_{l}"))
+        print(f"  layer {l}: {shapes}")
+    if not isinstance(model, Network):
+        params = model.get_params(deep=False)
+        print("estimator settings: " + ", ".join(f"{k}={v!r}" for k, v in sorted(params.items())))
+        if hasattr(model, "classes_"):
+            classes = model.classes_.tolist()
+            print(f"classes ({len(classes)}): {classes[:20]}{' …' if len(classes) > 20 else ''}")
+        if hasattr(model, "feature_names_in_"):
+            print(f"features: {model.feature_names_in_.tolist()[:20]}")
+        print(f"n_features_in_: {model.n_features_in_}; epochs: {model.n_iter_}; best epoch: {model.best_epoch_}")
+    if net.training_settings_:
+        print("last fit: " + ", ".join(f"{k}={v!r}" for k, v in net.training_settings_.items()))
+    if net.history_ is not None and net.history_.n_epochs:
+        h = net.history_
+        line = f"history: {h.n_epochs} epochs, final training risk {h.train_risk[-1]:.6f}"
+        if h.validation_error and h.best_epoch:
+            line += f", validation error at best epoch {h.validation_error[h.best_epoch - 1]:.4f}"
+        print(line)
+    return 0
+
+
+# ---------------------------------------------------------------------------------- dispatch
+
+def _subcommand_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fnn", description="Feedforward networks of chapter 4, trained on the CPU.")
+    parser.add_argument("--version", action="version", version=f"fnn {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model on a CSV/NPZ file or a built-in data set",
+                                description="Train a classifier or regressor by Algorithm 4.1 and save it. DATA is a "
+                                            ".csv file (header optional; the target is the last column unless "
+                                            "--target says otherwise), an .npz with arrays X and y, or a built-in "
+                                            "data set: digits, iris, wine, breast-cancer, diabetes, xor.")
+    train.add_argument("data", metavar="DATA")
+    train.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file (default: model.npz)")
+    train.add_argument("--curve", type=Path, help="write the learning curve to this PNG file")
+    train.add_argument("--test-fraction", dest="test_fraction", type=float, default=0.0,
+                       help="hold out this share of DATA and report the score on it (default: 0)")
+    train.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    _add_training_flags(train)
+
+    predict = commands.add_parser("predict", help="predict with a saved model",
+                                  description="Write one prediction per row of DATA as CSV (stdout by default).")
+    predict.add_argument("model", metavar="MODEL", type=Path)
+    predict.add_argument("data", metavar="DATA")
+    predict.add_argument("--target", help="a target column in DATA to leave out")
+    predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+    predict.add_argument("-o", "--output", type=Path, help="CSV file to write (default: stdout)")
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model on labelled data",
+                                   description="Accuracy (classifier) or R² (regressor) of MODEL on DATA.")
+    evaluate.add_argument("model", metavar="MODEL", type=Path)
+    evaluate.add_argument("data", metavar="DATA")
+    evaluate.add_argument("--target", help="target column: name or 0-based index (default: the last column)")
+
+    info = commands.add_parser("info", help="describe a saved model",
+                               description="Architecture, parameter count and training settings of MODEL.")
+    info.add_argument("model", metavar="MODEL", type=Path)
+
+    experiment = commands.add_parser("experiment", help="run one of the chapter's experiments",
+                                     description="Run an experiment of chapter 4: writes a PNG and prints its key "
+                                                 "numbers. --list shows them all.")
+    experiment.add_argument("name", metavar="NAME", nargs="?")
+    experiment.add_argument("--list", action="store_true", help="list the experiments")
+    experiment.add_argument("-o", "--output", type=Path, help="PNG file (default: NAME.png)")
+    experiment.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    return parser
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from .experiments import EXPERIMENTS, run_experiment
+
+    if args.list or not args.name:
+        width = max(len(name) for name in EXPERIMENTS)
+        for name, experiment in EXPERIMENTS.items():
+            print(f"{name:<{width}}  {experiment.summary}")
+        return 0
+    result = run_experiment(args.name, args.output or Path(f"{args.name}.png"), seed=args.seed)
+    for line in result.report():
+        print(line)
+    return 0
+
+
+COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": _train, "predict": _predict, "evaluate": _evaluate, "info": _info, "experiment": _experiment,
+}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``fnn`` console script and ``python -m fnn``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .config import ConfigError
+    from .data_files import DataError
+    from .model_file import ModelFileError
+    from .network import TrainingDiverged
+
+    expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, FileNotFoundError,
+                ValueError, TypeError, OSError)
+    started = time.perf_counter()
+    try:
+        if argv and argv[0] in COMMANDS:
+            args = _subcommand_parser().parse_args(argv)
+            return COMMANDS[args.command](args)
+        return _main_job(argv)
+    except BrokenPipeError:
+        # The reader went away (`fnn predict … | head`): not an error; silence the final flush.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except expected as error:
+        print(f"fnn: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"fnn: interrupted after {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        return 130

@@ -101,7 +101,7 @@ class FNNEstimator(BaseEstimator):
             weights = implied if weights is None else weights * implied
         return weights
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, callback=None):
         """Train the network on (X, y) by Algorithm 4.1 (SGD with validation early stopping).
 
         A new network is initialised unless ``warm_start`` is True and the estimator was
@@ -113,14 +113,17 @@ class FNNEstimator(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: each sample's loss, hence its SGD step, is scaled by its weight.
+        callback : callable, optional
+            ``callback(history)`` after every epoch (see :meth:`fnn.Network.fit`); returning
+            True stops training. The command line's progress bar is one.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_weight, incremental=False, classes=None)
+        return self._fit(X, y, sample_weight, incremental=False, classes=None, callback=callback)
 
-    def _fit(self, X, y, sample_weight, *, incremental: bool, classes):
+    def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None):
         self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         X, y = self._validate_X_y(X, y, reset=not continuing)
@@ -143,7 +146,8 @@ class FNNEstimator(BaseEstimator):
         history = network.fit(
             X, targets, learning_rate=self.learning_rate, l2=self.l2, batch_size=self.batch_size,
             max_epochs=1 if incremental else self.max_epochs, patience=self.patience,
-            validation_fraction=validation, tol=self.tol, verbose=bool(self.verbose), sample_weight=weights)
+            validation_fraction=validation, tol=self.tol, verbose=bool(self.verbose), sample_weight=weights,
+            callback=callback)
         self.network_ = network
         self.history_ = history
         first_epoch = self.n_iter_

@@ -1,0 +1,52 @@
+"""What the installed package ships: one version, the typing marker, stubs that match the engine."""
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import fnn
+from fnn._engine import core
+
+
+def package_file(name: str) -> Path:
+    return Path(fnn.__file__).parent / name
+
+
+def test_version_is_defined_in_one_place():
+    text = package_file("_version.py").read_text()
+    assert re.fullmatch(r'__version__ = "\d+\.\d+\.\d+"\n', text)
+    assert fnn.__version__ == text.split('"')[1]
+    try:
+        from importlib.metadata import version
+
+        assert version("fnn") == fnn.__version__  # the installed metadata reads the same file
+    except Exception:  # running from a source tree without installing: no metadata to compare
+        pass
+
+
+def test_py_typed_and_stubs_ship_with_the_package():
+    assert package_file("py.typed").exists()
+    for module in ("_core", "_core_x86_64_v3", "_core_x86_64_v4"):
+        assert package_file(f"{module}.pyi").exists()
+
+
+def test_engine_stub_declares_exactly_what_the_engine_has():
+    tree = ast.parse(package_file("_core.pyi").read_text())
+    declared = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            declared[node.name] = node
+        elif isinstance(node, ast.AnnAssign):
+            declared[node.target.id] = node
+    public = {name for name in dir(core) if not name.startswith("_")}
+    assert public == set(declared) - {"LayerSpec"}
+    for cls in ("Engine32", "Engine64"):
+        stub_methods = {n.name for n in declared[cls].body if isinstance(n, ast.FunctionDef)} - {"__init__"}
+        real = {n for n, _ in inspect.getmembers(getattr(core, cls)) if not n.startswith("_")}
+        assert stub_methods == real
+        for method in stub_methods - {"inputs", "outputs"}:
+            stub_args = [a.arg for a in next(n for n in declared[cls].body if getattr(n, "name", "") == method).args.args]
+            doc = getattr(getattr(core, cls), method).__doc__
+            real_args = re.findall(r"(\w+): ", doc.split("->")[0])
+            assert stub_args == real_args, method
