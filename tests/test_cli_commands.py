@@ -148,3 +148,23 @@ def test_console_entry_point_reports_errors_without_a_traceback(tmp_path):
                             timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.startswith("fnn: error:")
+
+
+def test_progress_redraws_one_line_on_a_terminal_and_prints_lines_otherwise():
+    import io
+
+    from fnn.progress import EpochProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    history = fnn.History(train_risk=[0.5, 0.25], validation_error=[0.2, 0.1], epoch_time=[0.1, 0.1])
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = EpochProgress(max_epochs=4, n_samples=1000, stream=stream, width=8)
+        bar(history)
+        bar.close()
+    assert terminal.getvalue() == ("\r\033[Kepoch 2/4  [####....]  risk 0.2500  val error 0.1000  "
+                                   "10,000 samples/s  ETA 0.2s\n")
+    assert pipe.getvalue() == "epoch 2/4  risk 0.2500  val error 0.1000  10,000 samples/s  ETA 0.2s\n"
