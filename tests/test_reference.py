@@ -13,9 +13,9 @@ CASES = [
 ]
 
 
-def data(output, n=23, seed=0):
+def data(output, n=23, seed=0, features=5):
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 5))
+    X = rng.normal(size=(n, features))
     if output == "softmax":
         y = rng.integers(0, 3, size=n)
         return X, y, one_hot(y, 3), 3
@@ -128,16 +128,8 @@ def test_weight_decay_paths_of_the_mini_batch_update(learning_rate, l2):
 def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
     # Two threads each own a slice of every layer (rows of W for the forward product, columns of
     # the next W for backpropagation); the layers are wide enough for both slices to be non-empty.
+    X, y, T, _ = data(output, n=45, seed=3, features=20)
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(45, 20))
-    if output == "softmax":
-        y = rng.integers(0, 3, size=45)
-        T = one_hot(y, 3)
-    elif output == "logistic":
-        y = rng.integers(0, 2, size=(45, 3))
-        T = y.astype(float)
-    else:
-        y = T = rng.normal(size=(45, 3))
     net = fnn.Network([20, 40, 24, 3], hidden, output, dtype="float64", seed=6)
     ref = Reference.of(net)
     order = rng.permutation(45)
@@ -155,16 +147,8 @@ def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
 def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads):
     # A weight w scales its sample's loss and δ⁽ᴸ⁾, so every gradient of that sample; weight 0
     # removes the sample. Checked for the risk, the gradient and one epoch of every kernel.
+    X, y, T, _ = data(output, n=30, seed=11, features=20)
     rng = np.random.default_rng(11)
-    X = rng.normal(size=(30, 20))
-    if output == "softmax":
-        y = rng.integers(0, 3, size=30)
-        T = one_hot(y, 3)
-    elif output == "logistic":
-        y = rng.integers(0, 2, size=(30, 3))
-        T = y.astype(float)
-    else:
-        y = T = rng.normal(size=(30, 3))
     w = rng.uniform(0, 3, size=30)
     w[[2, 7]] = 0
     w *= len(w) / w.sum()  # the engine receives mean-1 weights, as Network passes them
