@@ -195,3 +195,14 @@ def test_a_failed_write_leaves_the_old_file_intact(saved, monkeypatch, data):
     assert sorted(os.listdir(saved.parent)) == [saved.name]  # no temporary file left behind
     monkeypatch.undo()
     assert fnn.load(saved).widths == [4, 8, 3]
+
+
+def test_feature_names_of_a_dataframe_round_trip(tmp_path, data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = fnn.FNNClassifier((4,), random_state=0, max_epochs=3).fit(frame, y)
+    clf.save(tmp_path / "f.npz")
+    twin = fnn.load(tmp_path / "f.npz")
+    assert list(twin.feature_names_in_) == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(twin.predict_proba(frame), clf.predict_proba(frame))
