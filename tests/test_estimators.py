@@ -190,3 +190,17 @@ def test_regression_targets_are_refused_by_the_classifier():
     X, _ = blobs(n=30)
     with pytest.raises(ValueError, match="Unknown label type"):
         fnn.FNNClassifier().fit(X, np.linspace(0, 1, 30))
+
+
+def test_a_rejected_or_failed_fit_leaves_the_fitted_estimator_unchanged():
+    X, y = blobs()
+    clf = fnn.FNNClassifier((8,), random_state=0, max_epochs=3).fit(X, y)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(clf).items() if k.endswith("_")}
+    weights = clf.network_.parameters()["weights_1"].copy()
+    with pytest.raises(ValueError, match="only 1 class with positive weight"):
+        clf.fit(X, np.where(y == 0, "a", "b"), sample_weight=(y == 0).astype(float))
+    with pytest.raises(fnn.TrainingDiverged):
+        clf.set_params(learning_rate=1e30).fit(X * 1e10, y)
+    assert list(clf.classes_) == [0, 1, 2] and clf.n_iter_ == state["n_iter_"]
+    assert clf.loss_curve_ == state["loss_curve_"]
+    np.testing.assert_array_equal(clf.network_.parameters()["weights_1"], weights)

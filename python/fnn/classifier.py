@@ -108,13 +108,11 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         kind = type_of_target(y, input_name="y")
         if kind == "multilabel-indicator":
             y = np.asarray(y)
-            if first:
-                self.classes_ = np.arange(y.shape[1])
-                self._target_kind = kind
-            elif self._target_kind != kind or y.shape[1] != self.classes_.size:
+            state = {"classes_": np.arange(y.shape[1]), "_target_kind": kind}
+            if not first and (self._target_kind != kind or y.shape[1] != self.classes_.size):
                 raise ValueError(f"y has {y.shape[1]} labels per sample, but the classifier was fitted on "
                                  f"{self._describe_targets()}")
-            return np.ascontiguousarray(y, dtype=np.float64), y.shape[1], "logistic"
+            return np.ascontiguousarray(y, dtype=np.float64), y.shape[1], "logistic", state if first else {}
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {kind!r}. FNNClassifier needs class labels (binary or multiclass) "
                              "or a 0/1 multi-label indicator matrix; use FNNRegressor for continuous targets")
@@ -125,32 +123,35 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
                 raise ValueError(f"y has labels {sorted(set(np.unique(y)) - set(known))} that are not in classes")
             if known.size < 2:
                 raise ValueError(f"FNNClassifier needs at least 2 classes in y, got 1 class ({known[0]!r})")
-            self.classes_ = known
-            self._target_kind = "binary" if known.size == 2 else "multiclass"
+            state = {"classes_": known, "_target_kind": "binary" if known.size == 2 else "multiclass"}
         else:
             if self._target_kind == "multilabel-indicator":
                 raise ValueError(f"y holds class labels, but the classifier was fitted on {self._describe_targets()}")
             unseen = np.setdiff1d(np.unique(y), self.classes_)
             if unseen.size:
                 raise ValueError(f"y has labels {list(unseen)} not among the fitted classes_ {list(self.classes_)}")
-        encoded = np.searchsorted(self.classes_, y)
-        if self._target_kind == "binary":
-            return encoded.astype(np.float64)[:, None], 1, "logistic"
-        return encoded, self.classes_.size, "softmax"
+            state = {}
+        classes_, target_kind = state.get("classes_", getattr(self, "classes_", None)), state.get(
+            "_target_kind", getattr(self, "_target_kind", None))
+        encoded = np.searchsorted(classes_, y)
+        if target_kind == "binary":
+            return encoded.astype(np.float64)[:, None], 1, "logistic", state
+        return encoded, classes_.size, "softmax", state
 
     def _describe_targets(self) -> str:
         if self._target_kind == "multilabel-indicator":
             return f"{self.classes_.size} labels (multi-label)"
         return f"classes {list(self.classes_)}"
 
-    def _target_weights(self, y):
+    def _target_weights(self, y, target_state):
         if self.class_weight is None:
             return None
         return compute_sample_weight(self.class_weight, y)
 
-    def _weights(self, y, sample_weight):
-        weights = super()._weights(y, sample_weight)
-        if weights is not None and self._target_kind != "multilabel-indicator":
+    def _weights(self, y, sample_weight, target_state):
+        weights = super()._weights(y, sample_weight, target_state)
+        kind = target_state.get("_target_kind", getattr(self, "_target_kind", None))
+        if weights is not None and kind != "multilabel-indicator":
             weighted = np.unique(np.asarray(y)[weights > 0])
             if weighted.size < 2:
                 raise ValueError(f"sample_weight leaves only 1 class with positive weight ({list(weighted)}); "

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .activations import Activation, activation_from_dict, activation_to_dict
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network
-from .validation import check_positive_int, check_real
+from .validation import check_positive_int, check_real, check_sample_weight
 
 
 class FNNEstimator(BaseEstimator):
@@ -44,12 +44,14 @@ class FNNEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ hooks of the subclasses
 
-    def _encode_targets(self, y, *, first: bool, classes=None) -> Tuple[np.ndarray, int, str]:
-        """(targets for the network, number of output units, output layer); `first` when the
-        network is (re)built, else the targets must fit the fitted network."""
+    def _encode_targets(self, y, *, first: bool, classes=None) -> Tuple[np.ndarray, int, str, Dict[str, Any]]:
+        """(targets for the network, number of output units, output layer, fitted attributes
+        describing the targets). `first` when the network is (re)built; otherwise the targets
+        must fit the fitted network. The attributes are set only once training has succeeded,
+        so a rejected or failed fit leaves the estimator as it was."""
         raise NotImplementedError
 
-    def _target_weights(self, y) -> Optional[np.ndarray]:
+    def _target_weights(self, y, target_state: Dict[str, Any]) -> Optional[np.ndarray]:
         """Per-sample weights implied by the targets (the classifier's class_weight)."""
         return None
 
@@ -90,13 +92,10 @@ class FNNEstimator(BaseEstimator):
         return validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C", multi_output=True,
                              y_numeric=self._numeric_targets)
 
-    def _weights(self, y, sample_weight) -> Optional[np.ndarray]:
-        from sklearn.utils.validation import _check_sample_weight
-
-        weights = None
-        if sample_weight is not None:
-            weights = _check_sample_weight(sample_weight, np.empty((len(y), 0)), dtype=np.float64)
-        implied = self._target_weights(y)
+    def _weights(self, y, sample_weight, target_state: Dict[str, Any]) -> Optional[np.ndarray]:
+        """sample_weight (checked) times the weights the targets imply; None when all are equal."""
+        weights = check_sample_weight(sample_weight, len(y), np.float64)
+        implied = self._target_weights(y, target_state)
         if implied is not None:
             weights = implied if weights is None else weights * implied
         return weights
@@ -127,8 +126,8 @@ class FNNEstimator(BaseEstimator):
         self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         X, y = self._validate_X_y(X, y, reset=not continuing)
-        targets, n_outputs, output = self._encode_targets(y, first=not continuing, classes=classes)
-        weights = self._weights(y, sample_weight)
+        targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes)
+        weights = self._weights(y, sample_weight, target_state)
         validation = 0.0
         if not incremental and self.early_stopping:
             validation = self.validation_fraction
@@ -139,24 +138,26 @@ class FNNEstimator(BaseEstimator):
             network = self.network_
             if network.widths[-1] != n_outputs:
                 raise ValueError(f"y needs {n_outputs} output units, but the fitted network has {network.widths[-1]}")
+            curves = (self.loss_curve_, self.validation_loss_curve_, self.validation_scores_)
+            first_epoch, seen = self.n_iter_, self.t_
         else:
             network = self._new_network(X.shape[1], n_outputs, output)
-            self.loss_curve_, self.validation_scores_, self.validation_loss_curve_ = [], [], []
-            self.n_iter_, self.t_ = 0, 0
+            curves, first_epoch, seen = ([], [], []), 0, 0
         history = network.fit(
             X, targets, learning_rate=self.learning_rate, l2=self.l2, batch_size=self.batch_size,
             max_epochs=1 if incremental else self.max_epochs, patience=self.patience,
             validation_fraction=validation, tol=self.tol, verbose=bool(self.verbose), sample_weight=weights,
             callback=callback)
+        for name, value in target_state.items():
+            setattr(self, name, value)
         self.network_ = network
         self.history_ = history
-        first_epoch = self.n_iter_
-        self.loss_curve_ = self.loss_curve_ + list(history.train_risk)
-        self.validation_loss_curve_ = self.validation_loss_curve_ + list(history.validation_loss)
-        self.validation_scores_ = self.validation_scores_ + [self._validation_score(e) for e in history.validation_error]
+        self.loss_curve_ = curves[0] + list(history.train_risk)
+        self.validation_loss_curve_ = curves[1] + list(history.validation_loss)
+        self.validation_scores_ = curves[2] + [self._validation_score(e) for e in history.validation_error]
         self.n_iter_ = first_epoch + history.n_epochs
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
-        self.t_ += X.shape[0] * history.n_epochs
+        self.t_ = seen + X.shape[0] * history.n_epochs
         return self
 
     def _validation_score(self, validation_error: float) -> float:

@@ -61,16 +61,16 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
         k = 1 if one_dimensional else y.shape[1]
         y = y.reshape(len(y), k)
         if first:
-            self.n_outputs_ = k
-            self._one_dimensional = one_dimensional
-            self.target_mean_, self.target_scale_ = np.zeros(k), np.ones(k)
+            mean, scale = np.zeros(k), np.ones(k)
             if self.target_scaling:
-                self.target_mean_ = y.mean(axis=0)
-                spread = y.std(axis=0)
-                self.target_scale_ = np.where(spread > 0, spread, 1.0)
+                mean, spread = y.mean(axis=0), y.std(axis=0)
+                scale = np.where(spread > 0, spread, 1.0)
+            state = {"n_outputs_": k, "_one_dimensional": one_dimensional, "target_mean_": mean, "target_scale_": scale}
         elif k != self.n_outputs_:
             raise ValueError(f"y has {k} targets per sample, but the regressor was fitted with {self.n_outputs_}")
-        return np.ascontiguousarray((y - self.target_mean_) / self.target_scale_), k, "identity"
+        else:
+            state, mean, scale = {}, self.target_mean_, self.target_scale_
+        return np.ascontiguousarray((y - mean) / scale), k, "identity", state
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of SGD over (X, y), continuing from the current weights (no early stopping).

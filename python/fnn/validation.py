@@ -141,7 +141,7 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sampl
         raise ValueError(f"{what} must be >= 0, got {array.min()}")
     total = array.sum()
     if total <= 0:
-        raise ValueError(f"{what} sums to 0: at least one sample needs a positive weight")
+        raise ValueError(f"{what} is zero for every sample: at least one sample needs a positive weight")
     if np.all(array == array[0]):
         return None  # equal weights are no weights: the unweighted path, bit for bit
     return np.ascontiguousarray(array * (n_samples / total), dtype=dtype)
