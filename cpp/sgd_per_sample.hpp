@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #ifdef _OPENMP
@@ -127,23 +128,34 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       return k >= chunk_begin && k < chunk_begin + chunk ? buf.inputs.row(k - chunk_begin).data()
                                                          : X.row(static_cast<Index>(order[k])).data();
     };
+    // Asks for the cache lines of sample `source`'s row of X and of T.
+    auto prefetch_sample = [&](Index source) {
+      const char* x = reinterpret_cast<const char*>(X.row(source).data());
+      for (Index offset = 0; offset < X.cols() * static_cast<Index>(sizeof(S)); offset += 64) __builtin_prefetch(x + offset);
+      __builtin_prefetch(T.row(source).data());
+    };
+    // While chunk c is trained, each thread asks for one row per sample of the rows it will
+    // stage for chunk c + 1, so their memory latency hides behind arithmetic.
+    auto prefetch_next_chunk = [&](Index k) {
+      const Index next = chunk_begin + chunk, j = k - chunk_begin;
+      if (next >= n) return;
+      const auto [p0, p1] = share(std::min(chunk, n - next), t, threads, 1);
+      if (p0 + j < p1) prefetch_sample(static_cast<Index>(order[next + p0 + j]));
+    };
     // Copies the shuffled rows of samples k … k+chunk−1 into the staging buffers, this thread's
     // share of them; the barriers keep the other thread from reading a row being replaced.
     auto stage = [&](Index k) {
       barrier.wait();
       const Index rows = std::min(chunk, n - k);
       const auto [r0, r1] = share(rows, t, threads, 1);
-      // Ask for every line first, so that the rows' cache misses overlap instead of queueing.
+      // Ask for every line first, so that the rows' cache misses overlap instead of queueing
+      // (only the first chunk's are not already on their way).
+      for (Index r = r0; r < r1; ++r) prefetch_sample(static_cast<Index>(order[k + r]));
       for (Index r = r0; r < r1; ++r) {
         const Index source = static_cast<Index>(order[k + r]);
-        const char* x = reinterpret_cast<const char*>(X.row(source).data());
-        for (Index offset = 0; offset < X.cols() * static_cast<Index>(sizeof(S)); offset += 64) __builtin_prefetch(x + offset);
-        __builtin_prefetch(T.row(source).data());
-      }
-      for (Index r = r0; r < r1; ++r) {
-        const Index source = static_cast<Index>(order[k + r]);
-        buf.inputs.row(r) = X.row(source);
-        buf.targets.row(r) = T.row(source);
+        // memcpy: an Eigen row assignment's set-up costs more than copying a short row.
+        std::memcpy(buf.inputs.row(r).data(), X.row(source).data(), sizeof(S) * X.cols());
+        std::memcpy(buf.targets.row(r).data(), T.row(source).data(), sizeof(S) * T.cols());
         if (sample_weight) buf.sample_weight(r) = sample_weight[source];
       }
       chunk_begin = k;
@@ -161,6 +173,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
     // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
     for (Index k = 0; k < n; ++k) {
       if (k % chunk == 0) stage(k);
+      prefetch_next_chunk(k);
       // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
       for (Index l = 0; l < L; ++l) {
         const Layer<S>& layer = net.layers[l];
