@@ -50,3 +50,20 @@ def test_engine_stub_declares_exactly_what_the_engine_has():
             doc = getattr(getattr(core, cls), method).__doc__
             real_args = re.findall(r"(\w+): ", doc.split("->")[0])
             assert stub_args == real_args, method
+
+
+def test_import_fnn_does_not_import_scikit_learn_and_loads_estimators_on_demand(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    fnn.FNNClassifier((4,), random_state=0, max_epochs=2).fit(X, X[:, 0] > 0).save(tmp_path / "m.npz")
+    code = ("import sys, fnn\n"
+            "assert 'sklearn' not in sys.modules, 'import fnn pulled in scikit-learn'\n"
+            f"model = fnn.load({str(tmp_path / 'm.npz')!r})\n"
+            "print(type(model).__name__, model.predict([[1.0, 0.0, 0.0]])[0])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "FNNClassifier"

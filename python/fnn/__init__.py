@@ -9,9 +9,24 @@ from .gradient_check import check_gradients
 from .history import History
 from .network import Network, TrainingDiverged
 from .model_file import ModelFileError, load
-from .classifier import FNNClassifier
-from .regressor import FNNRegressor
 from . import datasets
+
+# The estimators import scikit-learn (most of a second): load them on first use only.
+_LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",

@@ -131,8 +131,8 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
             if unseen.size:
                 raise ValueError(f"y has labels {list(unseen)} not among the fitted classes_ {list(self.classes_)}")
             state = {}
-        classes_, target_kind = state.get("classes_", getattr(self, "classes_", None)), state.get(
-            "_target_kind", getattr(self, "_target_kind", None))
+        classes_ = state["classes_"] if first else self.classes_
+        target_kind = state["_target_kind"] if first else self._target_kind
         encoded = np.searchsorted(classes_, y)
         if target_kind == "binary":
             return encoded.astype(np.float64)[:, None], 1, "logistic", state
@@ -150,7 +150,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     def _weights(self, y, sample_weight, target_state):
         weights = super()._weights(y, sample_weight, target_state)
-        kind = target_state.get("_target_kind", getattr(self, "_target_kind", None))
+        kind = target_state.get("_target_kind") or self._target_kind
         if weights is not None and kind != "multilabel-indicator":
             weighted = np.unique(np.asarray(y)[weights > 0])
             if weighted.size < 2:
@@ -185,7 +185,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes); per-label probabilities p(yⱼ = 1|x)
-        for multi-label targets. In the network's dtype (float32 by default)."""
+        for multi-label targets. float32 for float32 X and a float32 model, else float64."""
         p = self._forward(X)
         if self._target_kind == "binary":
             return np.hstack([1 - p, p])

@@ -128,8 +128,10 @@ def require(condition: bool, path: PathLike, problem: str) -> None:
         raise ModelFileError(f"{path}: {problem}")
 
 
-# Readers by kind, registered by the modules that define each kind of model.
+# Readers by kind, registered by the modules that define each kind of model; those modules are
+# imported when a file of their kind is first loaded.
 _READERS: Dict[str, Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]] = {}
+_MODULES = {"Network": ".network", "FNNClassifier": ".classifier", "FNNRegressor": ".regressor"}
 
 
 def register(kind: str, reader: Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]) -> None:
@@ -145,6 +147,10 @@ def load(path: PathLike):
     """
     path = Path(path)
     kind, header, arrays = read_model(path)
+    if kind in _MODULES and kind not in _READERS:
+        import importlib
+
+        importlib.import_module(_MODULES[kind], __package__)
     reader = _READERS.get(kind)
     if reader is None:
         raise ModelFileError(f"{path} holds a model of kind {kind!r}, which this fnn does not know")
