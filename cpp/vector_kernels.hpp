@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 #include <limits>
+#include <type_traits>
 
 #include "types.hpp"
 
@@ -99,6 +100,64 @@ inline S update_row_then_dot(S decay, S step, S* __restrict w, const S* __restri
     total += w[i] * x_next[i];
   }
   return total;
+}
+
+// out[k] = Σ of the lanes of packet k, for four packets. With AVX-512 floats the four horizontal
+// sums share one transpose (a quarter of the shuffles of four separate reductions); elsewhere
+// each packet is reduced on its own. Either way the order is fixed by the code alone.
+template <class P, class S>
+inline void predux4(const P (&acc)[4], S* out) {
+#ifdef EIGEN_VECTORIZE_AVX512
+  if constexpr (std::is_same<P, Eigen::internal::Packet16f>::value) {
+    using namespace Eigen::internal;
+    PacketBlock<Packet16f, 4> block;
+    for (int k = 0; k < 4; ++k) block.packet[k] = acc[k];
+    ptranspose(block);  // now lane 4q + k of every packet belongs to packet k
+    const Packet16f sum = padd(padd(block.packet[0], block.packet[1]), padd(block.packet[2], block.packet[3]));
+    const Packet8f half = predux_half_dowto4(sum);  // lanes i + (i + 8): groups of 4 stay aligned
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+    // Lane by lane from the register: scalar reads of a just-stored vector would stall on store
+    // forwarding.
+    out[0] = _mm_cvtss_f32(q);
+    out[1] = _mm_cvtss_f32(_mm_movehdup_ps(q));
+    out[2] = _mm_cvtss_f32(_mm_movehl_ps(q, q));
+    out[3] = _mm_cvtss_f32(_mm_shuffle_ps(q, q, 3));
+    return;
+  }
+#endif
+  for (int k = 0; k < 4; ++k) out[k] = simd::predux(acc[k]);
+}
+
+// update_row_then_dot for four rows of W at once (row r at w + r·stride, its step steps[r]):
+// x and x_next are loaded once for the four rows, and the four dot products are reduced together.
+template <class S>
+inline void update_rows_then_dot4(S decay, const S* steps, S* __restrict w, Index stride, const S* __restrict x,
+                                  const S* __restrict x_next, Index n, S* out) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  const Packet<S> pdecay = pset1<Packet<S>>(decay);
+  Packet<S> pstep[4], acc[4];
+  for (int r = 0; r < 4; ++r) {
+    pstep[r] = pset1<Packet<S>>(steps[r]);
+    acc[r] = pset1<Packet<S>>(S(0));
+  }
+  Index i = 0;
+  for (; i + W <= n; i += W) {
+    const Packet<S> px = ploadu<Packet<S>>(x + i), pnext = ploadu<Packet<S>>(x_next + i);
+    for (int r = 0; r < 4; ++r) {
+      S* row = w + r * stride + i;
+      const Packet<S> updated = psub(pmul(pdecay, ploadu<Packet<S>>(row)), pmul(pstep[r], px));
+      pstoreu(row, updated);
+      acc[r] = pmadd(updated, pnext, acc[r]);
+    }
+  }
+  predux4(acc, out);
+  for (; i < n; ++i)
+    for (int r = 0; r < 4; ++r) {
+      S& weight = w[r * stride + i];
+      weight = decay * weight - steps[r] * x[i];
+      out[r] += weight * x_next[i];
+    }
 }
 
 // out_i = exp(z_i − shift) for i < n, returning Σ out_i. Whole packets throughout: the tail is

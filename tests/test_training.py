@@ -174,11 +174,15 @@ def test_evaluation_does_not_depend_on_the_thread_count():
     assert one.risk(X, y, l2=0.1) == two.risk(X, y, l2=0.1)
 
 
-def test_per_sample_training_is_identical_on_one_and_two_threads():
-    # Large enough that the per-sample kernel uses two threads; every sum keeps its order.
-    X, y = blobs(200, seed=8, features=300)
-    nets = [fnn.Network([300, 256, 3], "relu", seed=0, n_threads=t) for t in (1, 2)]
+@pytest.mark.parametrize("widths", [[300, 256, 3], [401, 134, 37, 3]], ids=["even", "odd-widths"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_per_sample_training_is_identical_on_one_and_two_threads(widths, dtype):
+    # Large enough that the per-sample kernel uses two threads; every sum keeps its order. Layer 1
+    # runs in blocks of four rows plus a tail (134 = 4·33 + 2), split between the threads at a
+    # cache-line boundary, so every row is in the same block on one thread and on two.
+    X, y = blobs(200, seed=8, features=widths[0])
+    nets = [fnn.Network(widths, "relu", seed=0, n_threads=t, dtype=dtype) for t in (1, 2)]
     for net in nets:
-        net.fit(X, y, max_epochs=2, validation_fraction=0)
+        net.fit(X, y, max_epochs=2, validation_fraction=0, l2=1e-4)
     for name, p in nets[0].parameters().items():
         assert np.array_equal(p, nets[1].parameters()[name])
