@@ -32,7 +32,7 @@ def run(output: Path, seed: int) -> Result:
         if node.kind == "constant":
             continue
         px, py = position[node.name]
-        label = node.name if node.kind == "variable" else f"{node.name}\n{node.formula.split(' ', 0)[0]}"
+        label = node.name if node.kind == "variable" else f"{node.name}\n{node.formula}"
         axis.annotate(label, (px, py), ha="center", va="center", fontsize=9,
                       bbox=dict(boxstyle="circle" if node.kind == "variable" else "round", fc="white", ec="black"))
         for source, local in zip(node.inputs, node.local):
