@@ -17,7 +17,7 @@ from .activations import (
 from .early_stopping import EarlyStopping
 from .history import History
 from .initialisation import SCHEMES, initial_weights
-from .model_file import ModelFileError, PathLike, register, require, write_model
+from .model_file import PathLike, register, require, write_model
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
     check_sample_weight,
