@@ -91,21 +91,27 @@ S weighted_output_loss(Output kind, const Z& z, const T& target, const Y& y_hat,
 }
 
 // One sample through the output layer in a single pass: ŷ, δ⁽ᴸ⁾ = ŷ − y and the loss, with the
-// softmax's exponentials computed once (the per-sample kernel's version of the two functions above).
-template <class S, class T>
-S output_sample(Output kind, const RowVector<S>& z, const T& target, RowMatrix<S>& y_hat, RowMatrix<S>& delta) {
+// softmax's exponentials computed once (the per-sample kernel's version of the two functions
+// above). z, y_hat and delta hold `units` entries and have room for whole packets beyond them.
+template <class S>
+S output_sample(Output kind, const S* z, const S* target, Index units, S* y_hat, S* delta) {
+  if (kind == Output::softmax && packet_softmax_fits<S>(units)) return softmax_cross_entropy_packet(z, units, target, delta);
+  using ConstRow = Eigen::Map<const RowVector<S>>;
+  using Row = Eigen::Map<RowVector<S>>;
+  const ConstRow z_row(z, units), target_row(target, units);
+  Row y_hat_row(y_hat, units), delta_row(delta, units);
   if (kind != Output::softmax) {
-    output_activation<S>(kind, z, y_hat);
-    return output_loss<S>(kind, z, target, y_hat, &delta);
+    output_activation<S>(kind, z_row, y_hat_row);
+    return output_loss<S>(kind, z_row, target_row, y_hat_row, &delta_row);
   }
   // Whole-vector operations only: reading single entries right after a vector store of the same
   // buffer stalls on store forwarding.
-  const S top = z.maxCoeff();
-  const S sum = exp_shifted(z.data(), top, y_hat.data(), z.size());
-  y_hat *= S(1) / sum;
-  const S target_sum = target.sum();
-  delta = y_hat * target_sum - target;
-  return (top + std::log(sum)) * target_sum - target.dot(z);
+  const S top = z_row.maxCoeff();
+  const S sum = exp_shifted(z, top, y_hat, units);
+  y_hat_row *= S(1) / sum;
+  const S target_sum = target_row.sum();
+  delta_row = y_hat_row * target_sum - target_row;
+  return (top + std::log(sum)) * target_sum - target_row.dot(z_row);
 }
 
 }  // namespace fnn

@@ -68,24 +68,29 @@ inline std::pair<Index, Index> share(Index n, int t, int threads, Index per_line
   return {cut(t), cut(t + 1)};
 }
 
+// Vectors of one sample. Each has room for whole packets past its last entry (a multiple of 64
+// bytes), so that the vector kernels store whole packets: a masked or partial store would not
+// forward to the loads that read the values right after. The padding holds zeros.
 template <class S>
 struct PerSampleBuffers {
   std::vector<RowVector<S>> net_input, activation, delta, grad_activation;  // per layer
-  std::vector<RowMatrix<S>> y_hat, delta_out;  // per thread: the output layer is computed by each
+  std::vector<RowVector<S>> y_hat, delta_out;  // per thread: the output layer is computed by each
   RowMatrix<S> inputs, targets;                // the current chunk's rows of X and T, in sample order
   RowVector<S> sample_weight;                  // and their weights, when the data are weighted
+
+  static Index padded(Index units) {
+    const Index per_line = 64 / static_cast<Index>(sizeof(S));
+    return (units + per_line - 1) / per_line * per_line;
+  }
 
   PerSampleBuffers(const Network<S>& net, int threads, Index chunk)
       : inputs(chunk, net.inputs()), targets(chunk, net.outputs()), sample_weight(chunk) {
     for (const auto& layer : net.layers) {
-      net_input.emplace_back(layer.units);
-      activation.emplace_back(layer.units);
-      delta.emplace_back(layer.units);
-      grad_activation.emplace_back(layer.units);
+      for (auto* v : {&net_input, &activation, &delta, &grad_activation}) v->push_back(RowVector<S>::Zero(padded(layer.units)));
     }
     for (int t = 0; t < threads; ++t) {
-      y_hat.emplace_back(1, net.outputs());
-      delta_out.emplace_back(1, net.outputs());
+      y_hat.push_back(RowVector<S>::Zero(padded(net.outputs())));
+      delta_out.push_back(RowVector<S>::Zero(padded(net.outputs())));
     }
   }
 };
@@ -128,11 +133,16 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       return k >= chunk_begin && k < chunk_begin + chunk ? buf.inputs.row(k - chunk_begin).data()
                                                          : X.row(static_cast<Index>(order[k])).data();
     };
-    // Asks for the cache lines of sample `source`'s row of X and of T.
+    // Asks for every cache line that sample `source`'s rows of X and T touch. NumPy aligns its
+    // arrays to 16 bytes, not to a line, so a row of 64 floats usually spans five lines.
+    auto prefetch_lines = [](const S* begin, Index count) {
+      const auto first = reinterpret_cast<std::uintptr_t>(begin) & ~std::uintptr_t(63);
+      const auto last = reinterpret_cast<std::uintptr_t>(begin + count) - 1;
+      for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
+    };
     auto prefetch_sample = [&](Index source) {
-      const char* x = reinterpret_cast<const char*>(X.row(source).data());
-      for (Index offset = 0; offset < X.cols() * static_cast<Index>(sizeof(S)); offset += 64) __builtin_prefetch(x + offset);
-      __builtin_prefetch(T.row(source).data());
+      prefetch_lines(X.row(source).data(), X.cols());
+      prefetch_lines(T.row(source).data(), T.cols());
     };
     // While chunk c is trained, each thread asks for one row per sample of the rows it will
     // stage for chunk c + 1, so their memory latency hides behind arithmetic.
@@ -165,9 +175,9 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
     // z⁽¹⁾ of the first sample, for this thread's rows.
     if (n > 0) {
       const auto& first = net.layers.front();
-      const S* x = X.row(static_cast<Index>(order[0])).data();
-      for (Index i = mine[0].first; i < mine[0].second; ++i)
-        buf.net_input[0](i) = dot(first.weights + i * first.fan_in, x, first.fan_in) + first.biases[i];
+      const auto [r0, r1] = mine[0];
+      dot_rows(first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, X.row(static_cast<Index>(order[0])).data(),
+               first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
     }
 
     // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
@@ -179,9 +189,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         const Layer<S>& layer = net.layers[l];
         const auto [begin, end] = mine[l];
         if (l > 0) {
-          const S* a_prev = buf.activation[l - 1].data();
-          for (Index i = begin; i < end; ++i)
-            buf.net_input[l](i) = dot(layer.weights + i * layer.fan_in, a_prev, layer.fan_in) + layer.biases[i];
+          dot_rows(layer.weights + begin * layer.fan_in, layer.fan_in, end - begin, buf.activation[l - 1].data(),
+                   layer.fan_in, layer.biases + begin, buf.net_input[l].data() + begin);
         }
         if (l + 1 < L && end > begin) {
           auto z = buf.net_input[l].segment(begin, end - begin);
@@ -195,9 +204,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // ---- output layer, computed whole by every thread (a few exps) so none waits for another.
       auto& y_hat = buf.y_hat[t];
       auto& delta_out = buf.delta_out[t];
-      const auto& z_out = buf.net_input[L - 1];
-      const auto target = buf.targets.row(k - chunk_begin);
-      S loss = output_sample<S>(net.output, z_out, target, y_hat, delta_out);
+      S loss = output_sample<S>(net.output, buf.net_input[L - 1].data(), buf.targets.row(k - chunk_begin).data(),
+                                net.outputs(), y_hat.data(), delta_out.data());
       if (sample_weight) {  // w scales the loss and δ⁽ᴸ⁾, and through it every gradient of the step
         const S w = buf.sample_weight(k - chunk_begin);
         loss *= w;
@@ -221,13 +229,9 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         const Index width = c1 - c0;
         auto grad_a = buf.grad_activation[l - 1].segment(c0, width);
         const auto a_prev = buf.activation[l - 1].segment(c0, width);
-        grad_a.setZero();
-        for (Index i = 0; i < layer.units && width > 0; ++i) {
-          const S g = delta[i];
-          if (g == S(0) && decay == S(1)) continue;  // nothing flows back and nothing changes
-          backprop_and_update_row(g, decay, learning_rate * g, layer.weights + i * layer.fan_in + c0, a_prev.data(),
-                                  grad_a.data(), width);
-        }
+        if (width > 0)
+          backprop_and_update_rows(delta, decay, learning_rate, layer.weights + c0, layer.fan_in, layer.units,
+                                   a_prev.data(), grad_a.data(), width);
         const auto [r0, r1] = mine[l];
         for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
         if (width > 0) {
@@ -245,30 +249,16 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         const Layer<S>& first = net.layers.front();
         const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
         const S* x = x_of(k);
-        const bool has_next = k + 1 < n;
-        const S* x_next = x_of(has_next ? k + 1 : k);
         const auto [r0, r1] = mine[0];
-        Index i = r0;
-        // Blocks of four rows from r0, a multiple of a cache line's floats: every row falls in the
-        // same block (or the same tail) whatever the thread count, so its sums keep their order.
-        for (; has_next && i + 4 <= r1; i += 4) {
-          S steps[4], dots[4];
-          for (int r = 0; r < 4; ++r) {
-            steps[r] = learning_rate * delta[i + r];
-            first.biases[i + r] -= steps[r];
+        if (k + 1 < n) {
+          update_rows_then_dot_rows(decay, learning_rate, delta + r0, first.weights + r0 * first.fan_in, first.fan_in,
+                                    r1 - r0, x, x_of(k + 1), first.fan_in, first.biases + r0,
+                                    buf.net_input[0].data() + r0);
+        } else {
+          for (Index i = r0; i < r1; ++i) {
+            first.biases[i] -= learning_rate * delta[i];
+            update_row(decay, learning_rate * delta[i], first.weights + i * first.fan_in, x, first.fan_in);
           }
-          update_rows_then_dot4(decay, steps, first.weights + i * first.fan_in, first.fan_in, x, x_next, first.fan_in,
-                                dots);
-          for (int r = 0; r < 4; ++r) buf.net_input[0](i + r) = dots[r] + first.biases[i + r];
-        }
-        for (; i < r1; ++i) {
-          const S g = delta[i];
-          S* w = first.weights + i * first.fan_in;
-          first.biases[i] -= learning_rate * g;
-          if (has_next)
-            buf.net_input[0](i) = update_row_then_dot(decay, learning_rate * g, w, x, x_next, first.fan_in) + first.biases[i];
-          else
-            update_row(decay, learning_rate * g, w, x, first.fan_in);
         }
       }
 

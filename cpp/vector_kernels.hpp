@@ -1,14 +1,17 @@
 // Vector loops of the per-sample kernel. Eigen's expressions cost tens of cycles of set-up per
 // call, which dominates rows of 10-100 entries, so these use Eigen's packet primitives directly
 // (the widest SIMD the build targets) with accumulators kept in registers. Every reduction adds
-// in an order fixed by the code alone (two packets, Eigen's fixed horizontal tree, then the
-// tail), never by the data's alignment, so results do not depend on where NumPy put the arrays.
+// in an order fixed by the code alone (packet by packet, RowSums' fixed tree over the lanes, then
+// the columns past the last whole packet), never by the data's alignment or by which rows are
+// computed together, so results depend neither on where NumPy put the arrays nor on the threads.
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <limits>
 #include <type_traits>
 
+#include "row_sums.hpp"
 #include "types.hpp"
 
 namespace fnn {
@@ -29,135 +32,212 @@ template <class S>
 constexpr Index width = Eigen::internal::unpacket_traits<Packet<S>>::size;
 }  // namespace simd
 
-// aᵀb
-template <class S>
-inline S dot(const S* __restrict a, const S* __restrict b, Index n) {
-  using namespace simd;
-  constexpr Index W = width<S>;
-  Packet<S> acc0 = pset1<Packet<S>>(S(0)), acc1 = acc0;
-  Index i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    acc0 = pmadd(ploadu<Packet<S>>(a + i), ploadu<Packet<S>>(b + i), acc0);
-    acc1 = pmadd(ploadu<Packet<S>>(a + i + W), ploadu<Packet<S>>(b + i + W), acc1);
-  }
-  if (i + W <= n) {
-    acc0 = pmadd(ploadu<Packet<S>>(a + i), ploadu<Packet<S>>(b + i), acc0);
-    i += W;
-  }
-  S total = predux(padd(acc0, acc1));
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
-
-// Backpropagation through one row w of W⁽ˡ⁾ and its update, in one pass:
-// grad += g·w (the old w, (4.59)); w ← decay·w − step·a  (step = α·g).
-template <class S>
-inline void backprop_and_update_row(S g, S decay, S step, S* __restrict w, const S* __restrict a, S* __restrict grad,
-                                    Index n) {
-  using namespace simd;
-  constexpr Index W = width<S>;
-  const Packet<S> pg = pset1<Packet<S>>(g), pdecay = pset1<Packet<S>>(decay), pstep = pset1<Packet<S>>(step);
-  Index i = 0;
-  for (; i + W <= n; i += W) {
-    const Packet<S> old = ploadu<Packet<S>>(w + i);
-    pstoreu(grad + i, pmadd(pg, old, ploadu<Packet<S>>(grad + i)));
-    pstoreu(w + i, psub(pmul(pdecay, old), pmul(pstep, ploadu<Packet<S>>(a + i))));
-  }
-  for (; i < n; ++i) {
-    const S old = w[i];
-    grad[i] += g * old;
-    w[i] = decay * old - step * a[i];
-  }
-}
-
-// w ← decay·w − step·x, then return wᵀx_next: layer 1's update fused with the next sample's
-// forward product, so the row is read and written once.
-template <class S>
-inline S update_row_then_dot(S decay, S step, S* __restrict w, const S* __restrict x, const S* __restrict x_next,
-                             Index n) {
-  using namespace simd;
-  constexpr Index W = width<S>;
-  const Packet<S> pdecay = pset1<Packet<S>>(decay), pstep = pset1<Packet<S>>(step);
-  Packet<S> acc0 = pset1<Packet<S>>(S(0)), acc1 = acc0;
-  Index i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    const Packet<S> w0 = psub(pmul(pdecay, ploadu<Packet<S>>(w + i)), pmul(pstep, ploadu<Packet<S>>(x + i)));
-    const Packet<S> w1 = psub(pmul(pdecay, ploadu<Packet<S>>(w + i + W)), pmul(pstep, ploadu<Packet<S>>(x + i + W)));
-    pstoreu(w + i, w0);
-    pstoreu(w + i + W, w1);
-    acc0 = pmadd(w0, ploadu<Packet<S>>(x_next + i), acc0);
-    acc1 = pmadd(w1, ploadu<Packet<S>>(x_next + i + W), acc1);
-  }
-  if (i + W <= n) {
-    const Packet<S> w0 = psub(pmul(pdecay, ploadu<Packet<S>>(w + i)), pmul(pstep, ploadu<Packet<S>>(x + i)));
-    pstoreu(w + i, w0);
-    acc0 = pmadd(w0, ploadu<Packet<S>>(x_next + i), acc0);
-    i += W;
-  }
-  S total = predux(padd(acc0, acc1));
-  for (; i < n; ++i) {
-    w[i] = decay * w[i] - step * x[i];
-    total += w[i] * x_next[i];
-  }
-  return total;
-}
-
-// out[k] = Σ of the lanes of packet k, for four packets. With AVX-512 floats the four horizontal
-// sums share one transpose (a quarter of the shuffles of four separate reductions); elsewhere
-// each packet is reduced on its own. Either way the order is fixed by the code alone.
-template <class P, class S>
-inline void predux4(const P (&acc)[4], S* out) {
-#ifdef EIGEN_VECTORIZE_AVX512
-  if constexpr (std::is_same<P, Eigen::internal::Packet16f>::value) {
-    using namespace Eigen::internal;
-    PacketBlock<Packet16f, 4> block;
-    for (int k = 0; k < 4; ++k) block.packet[k] = acc[k];
-    ptranspose(block);  // now lane 4q + k of every packet belongs to packet k
-    const Packet16f sum = padd(padd(block.packet[0], block.packet[1]), padd(block.packet[2], block.packet[3]));
-    const Packet8f half = predux_half_dowto4(sum);  // lanes i + (i + 8): groups of 4 stay aligned
-    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
-    // Lane by lane from the register: scalar reads of a just-stored vector would stall on store
-    // forwarding.
-    out[0] = _mm_cvtss_f32(q);
-    out[1] = _mm_cvtss_f32(_mm_movehdup_ps(q));
-    out[2] = _mm_cvtss_f32(_mm_movehl_ps(q, q));
-    out[3] = _mm_cvtss_f32(_mm_shuffle_ps(q, q, 3));
-    return;
-  }
-#endif
-  for (int k = 0; k < 4; ++k) out[k] = simd::predux(acc[k]);
-}
-
-// update_row_then_dot for four rows of W at once (row r at w + r·stride, its step steps[r]):
-// x and x_next are loaded once for the four rows, and the four dot products are reduced together.
-template <class S>
-inline void update_rows_then_dot4(S decay, const S* steps, S* __restrict w, Index stride, const S* __restrict x,
-                                  const S* __restrict x_next, Index n, S* out) {
+// Backpropagation through W⁽ˡ⁾ fused with its update, for the `rows` rows of W (row i at
+// w + i·stride, its δ_i = delta[i]) over the columns [0, n) of each: grad = Σ_i δ_i·w_i with the
+// old rows, (4.59), summed in the order i = 0, 1, …, and then w_i ← decay·w_i − α·δ_i·a. The columns go in blocks of up to K packets whose sums stay in
+// registers across the rows: a sum kept in memory would make every row wait for the previous
+// row's store. Rows with δ_i = 0 are skipped when there is no weight decay (nothing changes).
+namespace detail {
+template <int K, class S>
+inline void backprop_and_update_columns(const S* __restrict delta, S decay, S learning_rate, S* __restrict w, Index stride,
+                                        Index rows, const S* __restrict a, S* __restrict grad) {
   using namespace simd;
   constexpr Index W = width<S>;
   const Packet<S> pdecay = pset1<Packet<S>>(decay);
-  Packet<S> pstep[4], acc[4];
-  for (int r = 0; r < 4; ++r) {
-    pstep[r] = pset1<Packet<S>>(steps[r]);
-    acc[r] = pset1<Packet<S>>(S(0));
+  Packet<S> acc[K], pa[K];
+  for (int k = 0; k < K; ++k) {
+    acc[k] = pset1<Packet<S>>(S(0));
+    pa[k] = ploadu<Packet<S>>(a + k * W);
   }
-  Index i = 0;
-  for (; i + W <= n; i += W) {
-    const Packet<S> px = ploadu<Packet<S>>(x + i), pnext = ploadu<Packet<S>>(x_next + i);
-    for (int r = 0; r < 4; ++r) {
-      S* row = w + r * stride + i;
+  for (Index i = 0; i < rows; ++i) {
+    const S g = delta[i];
+    if (g == S(0) && decay == S(1)) continue;
+    const Packet<S> pg = pset1<Packet<S>>(g), pstep = pset1<Packet<S>>(learning_rate * g);
+    S* row = w + i * stride;
+    for (int k = 0; k < K; ++k) {
+      const Packet<S> old = ploadu<Packet<S>>(row + k * W);
+      acc[k] = pmadd(pg, old, acc[k]);
+      pstoreu(row + k * W, psub(pmul(pdecay, old), pmul(pstep, pa[k])));
+    }
+  }
+  for (int k = 0; k < K; ++k) pstoreu(grad + k * W, acc[k]);
+}
+}  // namespace detail
+
+template <class S>
+inline void backprop_and_update_rows(const S* __restrict delta, S decay, S learning_rate, S* __restrict w, Index stride,
+                                     Index rows, const S* __restrict a, S* __restrict grad, Index n) {
+  constexpr Index W = simd::width<S>;
+  Index j = 0;
+  for (; j + 4 * W <= n; j += 4 * W)
+    detail::backprop_and_update_columns<4>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
+  switch ((n - j) / W) {
+    case 3: detail::backprop_and_update_columns<3>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j); break;
+    case 2: detail::backprop_and_update_columns<2>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j); break;
+    case 1: detail::backprop_and_update_columns<1>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j); break;
+    default: break;
+  }
+  j += (n - j) / W * W;
+  for (; j < n; ++j) {  // the last n mod W columns, one at a time
+    S sum = 0;
+    for (Index i = 0; i < rows; ++i) {
+      const S g = delta[i];
+      if (g == S(0) && decay == S(1)) continue;
+      S& weight = w[i * stride + j];
+      sum += g * weight;
+      weight = decay * weight - learning_rate * g * a[j];
+    }
+    grad[j] = sum;
+  }
+}
+
+// Forward products of a block of rows, four rows at a time: each packet of the input is loaded
+// once for the four rows, and each row keeps one accumulator packet, handed to RowSums.
+namespace detail {
+template <class S>
+using Accumulators = simd::Packet<S>[4];
+
+// acc[r] = the packet-wise products w_r·a for r < R (row r at w + r·stride); tail[r] = the
+// products of the last n mod W columns, one at a time.
+template <int R, class S>
+inline void dot_group(const S* __restrict w, Index stride, const S* __restrict a, Index n, Accumulators<S>& acc,
+                      S* __restrict tail) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  for (int r = 0; r < 4; ++r) acc[r] = pset1<Packet<S>>(S(0));
+  Index j = 0;
+  for (; j + W <= n; j += W) {
+    const Packet<S> pa = ploadu<Packet<S>>(a + j);
+    for (int r = 0; r < R; ++r) acc[r] = pmadd(ploadu<Packet<S>>(w + r * stride + j), pa, acc[r]);
+  }
+  if (j < n)
+    for (int r = 0; r < R; ++r) {
+      S sum = 0;
+      for (Index c = j; c < n; ++c) sum += w[r * stride + c] * a[c];
+      tail[r] = sum;
+    }
+}
+
+// Layer 1's update fused with the next sample's forward product: w_r ← decay·w_r − steps[r]·x,
+// then the products w_r·x_next as in dot_group, so each row is read and written once.
+template <int R, class S>
+inline void update_then_dot_group(S decay, const S* steps, S* __restrict w, Index stride, const S* __restrict x,
+                                  const S* __restrict x_next, Index n, Accumulators<S>& acc, S* __restrict tail) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  const Packet<S> pdecay = pset1<Packet<S>>(decay);
+  Packet<S> pstep[R];
+  for (int r = 0; r < R; ++r) pstep[r] = pset1<Packet<S>>(steps[r]);
+  for (int r = 0; r < 4; ++r) acc[r] = pset1<Packet<S>>(S(0));
+  Index j = 0;
+  for (; j + W <= n; j += W) {
+    const Packet<S> px = ploadu<Packet<S>>(x + j), pnext = ploadu<Packet<S>>(x_next + j);
+    for (int r = 0; r < R; ++r) {
+      S* row = w + r * stride + j;
       const Packet<S> updated = psub(pmul(pdecay, ploadu<Packet<S>>(row)), pmul(pstep[r], px));
       pstoreu(row, updated);
       acc[r] = pmadd(updated, pnext, acc[r]);
     }
   }
-  predux4(acc, out);
-  for (; i < n; ++i)
-    for (int r = 0; r < 4; ++r) {
-      S& weight = w[r * stride + i];
-      weight = decay * weight - steps[r] * x[i];
-      out[r] += weight * x_next[i];
+  if (j < n)
+    for (int r = 0; r < R; ++r) {
+      S sum = 0;
+      for (Index c = j; c < n; ++c) {
+        S& weight = w[r * stride + c];
+        weight = decay * weight - steps[r] * x[c];
+        sum += weight * x_next[c];
+      }
+      tail[r] = sum;
     }
+}
+
+// Runs group(R, first row, accumulators, tail) for the rows [0, rows) in groups of four, R the
+// group's row count, and stores each block's sums plus biases to out (updating the biases first
+// when `delta` is given, see RowSums::store).
+template <class S, class Group>
+inline void for_row_groups(Index rows, Index n, const S* biases, const S* delta, S learning_rate, S* updated_biases,
+                           S* out, Group&& group) {
+  constexpr Index B = RowSums<S>::rows_per_block;
+  S tail[B];
+  for (Index i0 = 0; i0 < rows; i0 += B) {
+    const Index count = std::min(B, rows - i0);
+    RowSums<S> sums;
+    for (Index g = 0; g < count; g += 4) {
+      Accumulators<S> acc;
+      switch (std::min<Index>(4, count - g)) {
+        case 4: group(std::integral_constant<int, 4>(), i0 + g, acc, tail + g); break;
+        case 3: group(std::integral_constant<int, 3>(), i0 + g, acc, tail + g); break;
+        case 2: group(std::integral_constant<int, 2>(), i0 + g, acc, tail + g); break;
+        default: group(std::integral_constant<int, 1>(), i0 + g, acc, tail + g); break;
+      }
+      sums.add4(acc);
+    }
+    sums.store(out + i0, count, n % simd::width<S> != 0 ? tail : nullptr, biases + i0, delta ? delta + i0 : nullptr,
+               learning_rate, delta ? updated_biases + i0 : nullptr);
+  }
+}
+}  // namespace detail
+
+// out_i = w_iᵀa + b_i for the `rows` rows of W (row i at w + i·stride, n columns). `out` must have
+// room for `rows` rounded up to a multiple of RowSums<S>::rows_per_block (see RowSums::store).
+template <class S>
+inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* __restrict a, Index n,
+                     const S* __restrict biases, S* __restrict out) {
+  detail::for_row_groups<S>(rows, n, biases, nullptr, S(0), nullptr, out,
+                            [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
+    detail::dot_group<decltype(R)::value>(w + i * stride, stride, a, n, acc, tail);
+  });
+}
+
+// Layer 1's step for the `rows` rows of W⁽¹⁾ and b⁽¹⁾ fused with the next sample's forward
+// product: b_i ← b_i − α·δ_i, w_i ← decay·w_i − α·δ_i·x, then out_i = w_iᵀx_next + b_i
+// (`out` padded as for dot_rows).
+template <class S>
+inline void update_rows_then_dot_rows(S decay, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride,
+                                      Index rows, const S* __restrict x, const S* __restrict x_next, Index n,
+                                      S* __restrict biases, S* __restrict out) {
+  detail::for_row_groups<S>(rows, n, biases, delta, learning_rate, biases, out,
+                            [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
+    constexpr int Rc = decltype(R)::value;
+    S steps[Rc];
+    for (int r = 0; r < Rc; ++r) steps[r] = learning_rate * delta[i + r];
+    detail::update_then_dot_group<Rc>(decay, steps, w + i * stride, stride, x, x_next, n, acc, tail);
+  });
+}
+
+// Softmax with cross-entropy (4.38) for one sample whose `units` outputs fit in one packet, in
+// registers from z to δ: returns the loss (log Σ exp z)·Σy − yᵀz and stores δ⁽ᴸ⁾ = ŷ·Σy − y as a
+// whole packet to `delta`, which must have room for one (lanes past `units` get 0). Only for
+// builds whose packets have lane masks (packet_softmax_fits).
+template <class S>
+constexpr bool has_lane_masks = row_sums_detail::Lanes<simd::Packet<S>>::folds;
+
+template <class S>
+inline bool packet_softmax_fits(Index units) {
+  return has_lane_masks<S> && units <= simd::width<S>;
+}
+
+template <class S>
+inline S softmax_cross_entropy_packet(const S* __restrict z, Index units, const S* __restrict target, S* __restrict delta) {
+  if constexpr (has_lane_masks<S>) {
+    using namespace simd;
+    using L = row_sums_detail::Lanes<Packet<S>>;
+    // z is read as a whole packet (its producer stored one, which a masked load would not
+    // forward); lanes past `units` are replaced here.
+    const Packet<S> pz = ploadu<Packet<S>>(z);
+    const Packet<S> shifted_in = L::first_or(pz, units, -std::numeric_limits<S>::infinity());
+    const S top = Eigen::internal::predux_max(shifted_in);
+    const Packet<S> e = Eigen::internal::pexp(psub(shifted_in, pset1<Packet<S>>(top)));  // 0 past `units`
+    const S sum = predux(e);
+    const Packet<S> y = L::load_first(target, units);
+    const S target_sum = predux(y);
+    const Packet<S> y_hat = pmul(e, pset1<Packet<S>>(S(1) / sum));
+    pstoreu(delta, psub(pmul(y_hat, pset1<Packet<S>>(target_sum)), y));
+    return (top + std::log(sum)) * target_sum - predux(pmul(y, L::first_or(pz, units, S(0))));
+  } else {
+    (void)z, (void)units, (void)target, (void)delta;
+    return S(0);  // never called: packet_softmax_fits is false
+  }
 }
 
 // out_i = exp(z_i − shift) for i < n, returning Σ out_i. Whole packets throughout: the tail is

@@ -52,3 +52,54 @@ def test_every_build_trains_the_same_network(batch):
         results.append(out)
     for out in results[1:]:
         np.testing.assert_allclose(out, results[0], rtol=1e-4, atol=1e-6)
+
+
+def engine_of(module, net):
+    """`module`'s engine viewing `net`'s parameters (as Network._core builds it for the best one)."""
+    layers = []
+    for l in range(1, net.n_layers + 1):
+        f = net.layer_activation(l)
+        p = net.parameters()
+        layers.append((f.name, f.gamma, f.pieces, p[f"weights_{l}"], p[f"biases_{l}"], p.get(f"slopes_{l}")))
+    engine_class = module.Engine32 if net.dtype == np.float32 else module.Engine64
+    return engine_class(layers, net.output)
+
+
+# Widths that give the per-sample kernel partial blocks of rows, columns past the last whole
+# packet, an output layer wider than a packet (softmax without the one-packet path) and layers
+# split unevenly between two threads (the last shape is large enough to be trained on two).
+SHAPES = [[37, 21, 10], [64, 32, 10], [20, 18, 17], [9, 40, 35, 3], [401, 134, 37, 3]]
+
+
+@pytest.mark.parametrize("widths", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_build_matches_the_reference_in_per_sample_sgd(widths, dtype):
+    from reference import Reference, one_hot
+
+    rng = np.random.default_rng(1)
+    n, classes = 40, widths[-1]
+    X = rng.normal(size=(n, widths[0]))
+    y = rng.integers(0, classes, size=n)
+    order = rng.permutation(n)
+    start = fnn.Network(widths, "relu", seed=2, dtype="float64")
+    ref = Reference.of(start)
+    ref.sgd_epoch(X, one_hot(y, classes), order, lr=0.05, l2=0.01, batch=1)
+    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-4, atol=2e-5)
+    level = baseline.cpu_level()
+    for module in built_variants():
+        if VARIANTS[module.__name__] > level:
+            continue
+        trained = []
+        for threads in (1, 2):
+            net = start.astype(dtype)
+            engine = engine_of(module, net)
+            X_typed = X.astype(dtype)
+            engine.train_epoch(X_typed, net._targets(y, n), order, 0.05, 0.01, 1, threads)
+            trained.append(net.parameters())
+            for l, layer in enumerate(ref.layers, start=1):
+                np.testing.assert_allclose(net.parameters()[f"weights_{l}"], layer["W"], **tolerance,
+                                           err_msg=f"{module.__name__}, {threads} threads, layer {l}")
+                np.testing.assert_allclose(net.parameters()[f"biases_{l}"], layer["b"], **tolerance,
+                                           err_msg=f"{module.__name__}, {threads} threads, layer {l}")
+        for name in trained[0]:  # and one thread or two change nothing, bit for bit
+            np.testing.assert_array_equal(trained[0][name], trained[1][name], err_msg=f"{module.__name__} {name}")
