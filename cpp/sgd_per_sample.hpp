@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #ifdef _OPENMP
@@ -27,6 +28,7 @@
 
 #include "network.hpp"
 #include "spin_barrier.hpp"
+#include "staging_ring.hpp"
 #include "vector_kernels.hpp"
 
 namespace fnn {
@@ -98,7 +100,7 @@ struct PerSampleBuffers {
 template <class S, class StopCheck>
 EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                                    const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, int threads,
-                                   StopCheck&& should_stop) {
+                                   bool staging_thread, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const Index L = static_cast<Index>(net.layers.size());
   const S decay = S(1) - learning_rate * l2;  // W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW)
@@ -113,14 +115,25 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
   EpochResult result;
   std::atomic<bool> stop{false};
   bool interrupted = false;
+#ifndef _OPENMP
+  staging_thread = false;
+#endif
+  // With a staging thread (thread number `threads`), the training threads read the samples from
+  // its ring; without, they stage chunks of rows themselves.
+  std::unique_ptr<StagingRing<S>> ring;
+  if (staging_thread) ring = std::make_unique<StagingRing<S>>(X, T, sample_weight, order, n);
+  const int team = threads + (staging_thread ? 1 : 0);
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(team) if (team > 1)
   {
 #ifdef _OPENMP
     const int t = omp_get_thread_num();
 #else
     const int t = 0;
 #endif
+    if (ring && t == threads) {
+      ring->produce();
+    } else {
     // This thread's neurons of every layer.
     std::vector<std::pair<Index, Index>> mine;
     for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, threads, per_line));
@@ -130,9 +143,12 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
     // Rows of the current chunk are read from the staging copy; the one sample beyond it (the
     // next sample's forward product at a chunk's end) straight from X.
     auto x_of = [&](Index k) {
+      if (ring) return ring->x(k);
       return k >= chunk_begin && k < chunk_begin + chunk ? buf.inputs.row(k - chunk_begin).data()
                                                          : X.row(static_cast<Index>(order[k])).data();
     };
+    auto target_of = [&](Index k) { return ring ? ring->target(k) : buf.targets.row(k - chunk_begin).data(); };
+    auto weight_of = [&](Index k) { return ring ? ring->weight(k) : buf.sample_weight(k - chunk_begin); };
     // Asks for every cache line that sample `source`'s rows of X and T touch. NumPy aligns its
     // arrays to 16 bytes, not to a line, so a row of 64 floats usually spans five lines.
     auto prefetch_lines = [](const S* begin, Index count) {
@@ -182,8 +198,12 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
 
     // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
     for (Index k = 0; k < n; ++k) {
-      if (k % chunk == 0) stage(k);
-      prefetch_next_chunk(k);
+      if (ring) {
+        ring->wait_for(std::min(k + 1, n - 1));  // this sample and the next one's input
+      } else {
+        if (k % chunk == 0) stage(k);
+        prefetch_next_chunk(k);
+      }
       // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
       for (Index l = 0; l < L; ++l) {
         const Layer<S>& layer = net.layers[l];
@@ -204,10 +224,10 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // ---- output layer, computed whole by every thread (a few exps) so none waits for another.
       auto& y_hat = buf.y_hat[t];
       auto& delta_out = buf.delta_out[t];
-      S loss = output_sample<S>(net.output, buf.net_input[L - 1].data(), buf.targets.row(k - chunk_begin).data(),
-                                net.outputs(), y_hat.data(), delta_out.data());
+      S loss = output_sample<S>(net.output, buf.net_input[L - 1].data(), target_of(k), net.outputs(), y_hat.data(),
+                                delta_out.data());
       if (sample_weight) {  // w scales the loss and δ⁽ᴸ⁾, and through it every gradient of the step
-        const S w = buf.sample_weight(k - chunk_begin);
+        const S w = weight_of(k);
         loss *= w;
         delta_out *= w;
       }
@@ -261,6 +281,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           }
         }
       }
+      if (ring) ring->done_with(k);
 
       if (t == 0 && (k & 7) == 7 && clock::now() >= next_check) {
         if (should_stop()) {
@@ -269,6 +290,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         }
         next_check = clock::now() + std::chrono::milliseconds(50);
       }
+    }
+    if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
     }
   }
   result.interrupted = interrupted;

@@ -93,9 +93,12 @@ template <class S, class StopCheck>
 EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                         const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
                         Index batch, int threads, StopCheck&& should_stop) {
-  if (batch == 1 && per_sample_supported(net))
-    return train_epoch_per_sample(net, X, T, sample_weight, order, n, learning_rate, l2,
-                                  per_sample_threads(net, threads), should_stop);
+  if (batch == 1 && per_sample_supported(net)) {
+    const int training_threads = per_sample_threads(net, threads);
+    // A network trained on one thread leaves the others idle: one of them stages the samples.
+    return train_epoch_per_sample(net, X, T, sample_weight, order, n, learning_rate, l2, training_threads,
+                                  training_threads == 1 && threads > 1, should_stop);
+  }
 #ifdef _OPENMP
   if (threads > 1 && batch > 1 && per_sample_supported(net))
     return train_epoch_sliced(net, X, T, sample_weight, order, n, learning_rate, l2, batch, threads, should_stop);

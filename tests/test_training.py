@@ -105,6 +105,20 @@ def test_same_seed_and_threads_give_identical_weights(batch_size, threads):
     assert not np.array_equal(other.parameters()["weights_1"], runs[0]["weights_1"])
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_staging_thread_changes_nothing(weighted):
+    # A network too small for two training threads is trained on one while the second stages the
+    # shuffled samples through a ring of chunks; 3000 samples go round that ring many times.
+    X, y = blobs(3000, seed=9, features=64)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y)) if weighted else None
+    nets = [fnn.Network([64, 32, 10], "relu", seed=0, n_threads=t) for t in (1, 2)]
+    for net in nets:
+        net.fit(X, y, max_epochs=2, validation_fraction=0, l2=1e-4, sample_weight=w)
+    for name, p in nets[0].parameters().items():
+        assert np.array_equal(p, nets[1].parameters()[name])
+    assert nets[0].history_.train_risk == nets[1].history_.train_risk
+
+
 def test_divergence_restores_finite_weights_and_explains():
     X, y = blobs(200, seed=5)
     X = X * 1e3
@@ -177,9 +191,10 @@ def test_evaluation_does_not_depend_on_the_thread_count():
 @pytest.mark.parametrize("widths", [[300, 256, 3], [401, 134, 37, 3]], ids=["even", "odd-widths"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_per_sample_training_is_identical_on_one_and_two_threads(widths, dtype):
-    # Large enough that the per-sample kernel uses two threads; every sum keeps its order. Layer 1
-    # runs in blocks of four rows plus a tail (134 = 4·33 + 2), split between the threads at a
-    # cache-line boundary, so every row is in the same block on one thread and on two.
+    # Large enough that the per-sample kernel uses two threads; every sum keeps its order. Rows
+    # are split between the threads at a cache-line boundary, so the second thread's blocks of
+    # rows differ from one thread's (134 and 37 rows leave partial blocks); a row's sum must not
+    # depend on which rows share its block.
     X, y = blobs(200, seed=8, features=widths[0])
     nets = [fnn.Network(widths, "relu", seed=0, n_threads=t, dtype=dtype) for t in (1, 2)]
     for net in nets:
