@@ -161,14 +161,14 @@ class RowSums {
     }
   }
 
-  // out_r = (sum_r + tail_r) + b_r for the block's first `count` rows; `tail` (the products of
+  // out_r = scale·(sum_r + tail_r) + b_r for the block's first `count` rows; `tail` (the products of
   // the columns past the last whole packet) may be null. With `delta`, the biases are first
   // updated, b_r ← b_r − α·δ_r, written to `updated_biases` and used. Biases go as packets:
   // a packet read of values just stored one by one waits for every one of those stores.
   // `out` must have room for a whole packet: it is stored as one (0 past `count`), because the
   // loads that soon read it would wait for a masked store to complete.
   void store(S* out, Index count, const S* tail, const S* biases, const S* delta = nullptr, S learning_rate = S(0),
-             S* updated_biases = nullptr) {
+             S* updated_biases = nullptr, S scale = S(1)) {
     using namespace Eigen::internal;
     if constexpr (folds) {
       // Whole packets where the block is whole: masked stores do not forward to later loads.
@@ -184,12 +184,12 @@ class RowSums {
         b = psub(b, pmul(pset1<P>(learning_rate), load(delta)));
         store(updated_biases, b);
       }
-      pstoreu(out, padd(sums, b));
+      pstoreu(out, padd(pmul(pset1<P>(scale), sums), b));
     } else {
       for (Index r = 0; r < count; ++r) {
         const S b = delta ? biases[r] - learning_rate * delta[r] : biases[r];
         if (delta) updated_biases[r] = b;
-        out[r] = (sums_[r] + (tail ? tail[r] : S(0))) + b;
+        out[r] = scale * (sums_[r] + (tail ? tail[r] : S(0))) + b;
       }
     }
   }

@@ -80,9 +80,13 @@ struct PerSampleBuffers {
   RowMatrix<S> inputs, targets;                // the current chunk's rows of X and T, in sample order
   RowVector<S> sample_weight;                  // and their weights, when the data are weighted
 
-  static Index padded(Index units) {
-    const Index per_line = 64 / static_cast<Index>(sizeof(S));
-    return (units + per_line - 1) / per_line * per_line;
+  static constexpr int per_line = 64 / static_cast<int>(sizeof(S));
+  static Index padded(Index units) { return (units + per_line - 1) / per_line * per_line; }
+  // The cache line of v from entry i (a multiple of per_line) as a fixed-size array: Eigen
+  // evaluates fixed-size expressions as straight-line packet code, without the set-up that a
+  // dynamic size costs on every call. Entries past the vector's end fall in the padding.
+  static Eigen::Map<Eigen::Array<S, per_line, 1>> line(RowVector<S>& v, Index i) {
+    return Eigen::Map<Eigen::Array<S, per_line, 1>>(v.data() + i);
   }
 
   PerSampleBuffers(const Network<S>& net, int threads, Index chunk)
@@ -188,6 +192,23 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       barrier.wait();
     };
 
+    // Weight decay scales all of W⁽¹⁾ at every step. Held as W⁽¹⁾ = scale·V, that is one
+    // multiplication of `scale` instead of one per weight: the step W ← decay·W − αδxᵀ becomes
+    // scale ← decay·scale, V ← V − (α/scale)·δxᵀ (the same step, rounded differently), and the
+    // forward product scale·(Vx) + b. The weights array holds V during the epoch; the scale is
+    // folded back into this thread's rows of it when it falls below ½ (against underflow) and
+    // at the end. A decay that halves W at every step (αλ ≥ ½, and 0 cannot be divided by) is
+    // applied to the rows directly instead.
+    const bool scaled_decay = decay >= S(0.5);
+    S scale = 1;
+    auto fold_scale = [&] {
+      if (scale == S(1)) return;
+      const Layer<S>& first = net.layers.front();
+      const auto [r0, r1] = mine[0];
+      scale_rows(scale, first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, first.fan_in);
+      scale = 1;
+    };
+
     // z⁽¹⁾ of the first sample, for this thread's rows.
     if (n > 0) {
       const auto& first = net.layers.front();
@@ -212,10 +233,11 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           dot_rows(layer.weights + begin * layer.fan_in, layer.fan_in, end - begin, buf.activation[l - 1].data(),
                    layer.fan_in, layer.biases + begin, buf.net_input[l].data() + begin);
         }
-        if (l + 1 < L && end > begin) {
-          auto z = buf.net_input[l].segment(begin, end - begin);
-          auto a = buf.activation[l].segment(begin, end - begin);
-          with_elementwise(layer.activation, [&](auto f) { a = decltype(f)::value(z.array(), layer.gamma).matrix(); });
+        if (l + 1 < L) {
+          with_elementwise(layer.activation, [&](auto f) {
+            for (Index i = begin; i < end; i += per_line)
+              buf.line(buf.activation[l], i) = decltype(f)::value(buf.line(buf.net_input[l], i), layer.gamma);
+          });
         }
         barrier.wait();
       }
@@ -247,18 +269,14 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         const S* delta = l == L - 1 ? delta_out.data() : buf.delta[l].data();
         const auto [c0, c1] = mine[l - 1];
         const Index width = c1 - c0;
-        auto grad_a = buf.grad_activation[l - 1].segment(c0, width);
-        const auto a_prev = buf.activation[l - 1].segment(c0, width);
         if (width > 0)
           backprop_and_update_rows(delta, decay, learning_rate, layer.weights + c0, layer.fan_in, layer.units,
-                                   a_prev.data(), grad_a.data(), width);
+                                   buf.activation[l - 1].data() + c0, buf.grad_activation[l - 1].data() + c0, width);
         const auto [r0, r1] = mine[l];
         for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
-        if (width > 0) {
-          auto z = buf.net_input[l - 1].segment(c0, width);
-          auto d = buf.delta[l - 1].segment(c0, width);
-          Network<S>::elementwise_delta(below, z, a_prev, grad_a, d);
-        }
+        for (Index i = c0; i < c1; i += per_line)
+          Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
+                                        buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
         if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
       }
 
@@ -270,16 +288,18 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
         const S* x = x_of(k);
         const auto [r0, r1] = mine[0];
+        S* own = first.weights + r0 * first.fan_in;
+        if (scaled_decay)
+          scale *= decay;
+        else
+          scale_rows(decay, own, first.fan_in, r1 - r0, first.fan_in);
         if (k + 1 < n) {
-          update_rows_then_dot_rows(decay, learning_rate, delta + r0, first.weights + r0 * first.fan_in, first.fan_in,
-                                    r1 - r0, x, x_of(k + 1), first.fan_in, first.biases + r0,
-                                    buf.net_input[0].data() + r0);
+          update_rows_then_dot_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, x_of(k + 1),
+                                    first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
         } else {
-          for (Index i = r0; i < r1; ++i) {
-            first.biases[i] -= learning_rate * delta[i];
-            update_row(decay, learning_rate * delta[i], first.weights + i * first.fan_in, x, first.fan_in);
-          }
+          update_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in, first.biases + r0);
         }
+        if (scale < S(0.5)) fold_scale();
       }
       if (ring) ring->done_with(k);
 
@@ -291,6 +311,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         next_check = clock::now() + std::chrono::milliseconds(50);
       }
     }
+    fold_scale();
     if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
     }
   }

@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <type_traits>
 
@@ -118,23 +119,22 @@ inline void dot_group(const S* __restrict w, Index stride, const S* __restrict a
     }
 }
 
-// Layer 1's update fused with the next sample's forward product: w_r ← decay·w_r − steps[r]·x,
-// then the products w_r·x_next as in dot_group, so each row is read and written once.
+// Layer 1's update fused with the next sample's forward product: v_r ← v_r − steps[r]·x (one fused
+// multiply-add), then the products v_r·x_next as in dot_group, so each row is read and written once.
 template <int R, class S>
-inline void update_then_dot_group(S decay, const S* steps, S* __restrict w, Index stride, const S* __restrict x,
+inline void update_then_dot_group(const S* steps, S* __restrict w, Index stride, const S* __restrict x,
                                   const S* __restrict x_next, Index n, Accumulators<S>& acc, S* __restrict tail) {
   using namespace simd;
   constexpr Index W = width<S>;
-  const Packet<S> pdecay = pset1<Packet<S>>(decay);
-  Packet<S> pstep[R];
-  for (int r = 0; r < R; ++r) pstep[r] = pset1<Packet<S>>(steps[r]);
+  Packet<S> minus_step[R];
+  for (int r = 0; r < R; ++r) minus_step[r] = pset1<Packet<S>>(-steps[r]);
   for (int r = 0; r < 4; ++r) acc[r] = pset1<Packet<S>>(S(0));
   Index j = 0;
   for (; j + W <= n; j += W) {
     const Packet<S> px = ploadu<Packet<S>>(x + j), pnext = ploadu<Packet<S>>(x_next + j);
     for (int r = 0; r < R; ++r) {
       S* row = w + r * stride + j;
-      const Packet<S> updated = psub(pmul(pdecay, ploadu<Packet<S>>(row)), pmul(pstep[r], px));
+      const Packet<S> updated = pmadd(minus_step[r], px, ploadu<Packet<S>>(row));
       pstoreu(row, updated);
       acc[r] = pmadd(updated, pnext, acc[r]);
     }
@@ -144,23 +144,46 @@ inline void update_then_dot_group(S decay, const S* steps, S* __restrict w, Inde
       S sum = 0;
       for (Index c = j; c < n; ++c) {
         S& weight = w[r * stride + c];
-        weight = decay * weight - steps[r] * x[c];
+        weight = std::fma(-steps[r], x[c], weight);
         sum += weight * x_next[c];
       }
       tail[r] = sum;
     }
 }
 
+// f(integral_constant<int, i>) for i = 0 … count−1, unrolled.
+template <int count, class F>
+inline void unrolled(F&& f) {
+  if constexpr (count > 0) {
+    unrolled<count - 1>(f);
+    f(std::integral_constant<int, count - 1>());
+  }
+}
+
 // Runs group(R, first row, accumulators, tail) for the rows [0, rows) in groups of four, R the
-// group's row count, and stores each block's sums plus biases to out (updating the biases first
-// when `delta` is given, see RowSums::store).
+// group's row count, and stores each block's scale·sums plus biases to out (updating the biases
+// first when `delta` is given, see RowSums::store).
 template <class S, class Group>
 inline void for_row_groups(Index rows, Index n, const S* biases, const S* delta, S learning_rate, S* updated_biases,
-                           S* out, Group&& group) {
+                           S scale, S* out, Group&& group) {
   constexpr Index B = RowSums<S>::rows_per_block;
   S tail[B];
-  for (Index i0 = 0; i0 < rows; i0 += B) {
-    const Index count = std::min(B, rows - i0);
+  const S* tail_or_null = n % simd::width<S> != 0 ? tail : nullptr;
+  Index i0 = 0;
+  // Whole blocks with their groups unrolled, so that the partial sums stay in registers.
+  for (; i0 + B <= rows; i0 += B) {
+    RowSums<S> sums;
+    unrolled<B / 4>([&](auto g) {
+      constexpr Index first = 4 * decltype(g)::value;
+      Accumulators<S> acc;
+      group(std::integral_constant<int, 4>(), i0 + first, acc, tail + first);
+      sums.add4(acc);
+    });
+    sums.store(out + i0, B, tail_or_null, biases + i0, delta ? delta + i0 : nullptr, learning_rate,
+               delta ? updated_biases + i0 : nullptr, scale);
+  }
+  if (i0 < rows) {  // the last, partial block
+    const Index count = rows - i0;
     RowSums<S> sums;
     for (Index g = 0; g < count; g += 4) {
       Accumulators<S> acc;
@@ -172,8 +195,8 @@ inline void for_row_groups(Index rows, Index n, const S* biases, const S* delta,
       }
       sums.add4(acc);
     }
-    sums.store(out + i0, count, n % simd::width<S> != 0 ? tail : nullptr, biases + i0, delta ? delta + i0 : nullptr,
-               learning_rate, delta ? updated_biases + i0 : nullptr);
+    sums.store(out + i0, count, tail_or_null, biases + i0, delta ? delta + i0 : nullptr, learning_rate,
+               delta ? updated_biases + i0 : nullptr, scale);
   }
 }
 }  // namespace detail
@@ -183,26 +206,49 @@ inline void for_row_groups(Index rows, Index n, const S* biases, const S* delta,
 template <class S>
 inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* __restrict a, Index n,
                      const S* __restrict biases, S* __restrict out) {
-  detail::for_row_groups<S>(rows, n, biases, nullptr, S(0), nullptr, out,
+  detail::for_row_groups<S>(rows, n, biases, nullptr, S(0), nullptr, S(1), out,
                             [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
     detail::dot_group<decltype(R)::value>(w + i * stride, stride, a, n, acc, tail);
   });
 }
 
 // Layer 1's step for the `rows` rows of W⁽¹⁾ and b⁽¹⁾ fused with the next sample's forward
-// product: b_i ← b_i − α·δ_i, w_i ← decay·w_i − α·δ_i·x, then out_i = w_iᵀx_next + b_i
-// (`out` padded as for dot_rows).
+// product, with W⁽¹⁾ held as scale·V (see sgd_per_sample.hpp) and w = V's rows:
+// b_i ← b_i − α·δ_i, v_i ← v_i − (α/scale)·δ_i·x, then out_i = scale·v_iᵀx_next + b_i
+// (`out` padded as for dot_rows). `scale` is the scale after this step.
 template <class S>
-inline void update_rows_then_dot_rows(S decay, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride,
+inline void update_rows_then_dot_rows(S scale, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride,
                                       Index rows, const S* __restrict x, const S* __restrict x_next, Index n,
                                       S* __restrict biases, S* __restrict out) {
-  detail::for_row_groups<S>(rows, n, biases, delta, learning_rate, biases, out,
+  const S step_per_delta = learning_rate / scale;
+  detail::for_row_groups<S>(rows, n, biases, delta, learning_rate, biases, scale, out,
                             [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
     constexpr int Rc = decltype(R)::value;
     S steps[Rc];
-    for (int r = 0; r < Rc; ++r) steps[r] = learning_rate * delta[i + r];
-    detail::update_then_dot_group<Rc>(decay, steps, w + i * stride, stride, x, x_next, n, acc, tail);
+    for (int r = 0; r < Rc; ++r) steps[r] = step_per_delta * delta[i + r];
+    detail::update_then_dot_group<Rc>(steps, w + i * stride, stride, x, x_next, n, acc, tail);
   });
+}
+
+// v_i ← v_i − (α/scale)·δ_i·x and b_i ← b_i − α·δ_i for the `rows` rows: layer 1's step for the
+// last sample of an epoch, which has no next sample to start.
+template <class S>
+inline void update_rows(S scale, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride, Index rows,
+                        const S* __restrict x, Index n, S* __restrict biases) {
+  const S step_per_delta = learning_rate / scale;
+  for (Index i = 0; i < rows; ++i) {
+    biases[i] -= learning_rate * delta[i];
+    const S step = step_per_delta * delta[i];
+    S* row = w + i * stride;
+    for (Index c = 0; c < n; ++c) row[c] = std::fma(-step, x[c], row[c]);
+  }
+}
+
+// v ← s·v for the `rows` rows: folds a scale into the weights.
+template <class S>
+inline void scale_rows(S scale, S* __restrict w, Index stride, Index rows, Index n) {
+  for (Index i = 0; i < rows; ++i)
+    for (Index c = 0; c < n; ++c) w[i * stride + c] *= scale;
 }
 
 // Softmax with cross-entropy (4.38) for one sample whose `units` outputs fit in one packet, in
@@ -265,10 +311,5 @@ inline S exp_shifted(const S* __restrict z, S shift, S* __restrict out, Index n)
   return predux(acc);
 }
 
-// w ← decay·w − step·x
-template <class S>
-inline void update_row(S decay, S step, S* __restrict w, const S* __restrict x, Index n) {
-  for (Index i = 0; i < n; ++i) w[i] = decay * w[i] - step * x[i];
-}
 
 }  // namespace fnn

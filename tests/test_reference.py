@@ -181,3 +181,20 @@ def test_sample_weight_rejections_leave_the_network_unchanged():
             net.fit(X, y, sample_weight=bad, max_epochs=1)
     for k, v in net.parameters().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("lr,l2", [(0.5, 2.0), (0.5, 1.5), (0.05, 0.5)], ids=["decay-0", "decay-0.25", "decay-0.975"])
+def test_per_sample_weight_decay_of_any_strength(lr, l2):
+    # The per-sample kernel holds W⁽¹⁾ as scale·V with the decay in the scale, folded into V
+    # when the scale falls below ½ (here after 28 of the 200 steps, several times), and applies
+    # a decay that halves W at each step (αλ ≥ ½, including W ← 0·W) to the weights directly.
+    X, y, T, m = data("softmax", n=200)
+    net = fnn.Network([5, 6, 4, m], "tanh", "softmax", dtype="float64", seed=4)
+    ref = Reference.of(net)
+    order = np.random.default_rng(9).permutation(len(X))
+    loss_sum, done, status = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, 1, 1)
+    assert (done, status) == (len(X), "ok")
+    ref.sgd_epoch(X, T, order, lr=lr, l2=l2, batch=1)
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(net.parameters()[f"weights_{l}"], layer["W"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(net.parameters()[f"biases_{l}"], layer["b"], rtol=1e-9, atol=1e-12)
