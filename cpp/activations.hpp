@@ -10,6 +10,56 @@
 
 namespace fnn {
 
+// I(z > t) and I(z < t) as Eigen functors with packet versions: a comparison cast to a number,
+// `(z > t).cast<S>()`, is evaluated one entry at a time, as Eigen 3.4 has no packets of bool.
+template <class S>
+struct IsAbove {
+  S threshold;
+  S operator()(const S& z) const { return z > threshold ? S(1) : S(0); }
+  template <class P>
+  P packetOp(const P& z) const {
+    using namespace Eigen::internal;
+    return pand(pcmp_lt(pset1<P>(threshold), z), pset1<P>(S(1)));
+  }
+};
+
+template <class S>
+struct IsBelow {
+  S threshold;
+  S operator()(const S& z) const { return z < threshold ? S(1) : S(0); }
+  template <class P>
+  P packetOp(const P& z) const {
+    using namespace Eigen::internal;
+    return pand(pcmp_lt(z, pset1<P>(threshold)), pset1<P>(S(1)));
+  }
+};
+
+template <class Z>
+auto is_above(const Z& z, typename Z::Scalar threshold) {
+  return z.unaryExpr(IsAbove<typename Z::Scalar>{threshold});
+}
+template <class Z>
+auto is_below(const Z& z, typename Z::Scalar threshold) {
+  return z.unaryExpr(IsBelow<typename Z::Scalar>{threshold});
+}
+
+}  // namespace fnn
+
+namespace Eigen {
+namespace internal {
+template <class S>
+struct functor_traits<fnn::IsAbove<S>> {
+  enum { Cost = 2, PacketAccess = packet_traits<S>::HasCmp };
+};
+template <class S>
+struct functor_traits<fnn::IsBelow<S>> {
+  enum { Cost = 2, PacketAccess = packet_traits<S>::HasCmp };
+};
+}  // namespace internal
+}  // namespace Eigen
+
+namespace fnn {
+
 enum class Activation { identity, logistic, tanh, hard_logistic, hard_tanh, relu, leaky_relu, prelu, elu, softplus, maxout };
 
 inline Activation activation_from_name(const std::string& name) {
@@ -65,7 +115,7 @@ struct HardLogistic {
   }
   template <class Z, class A> static auto derivative(const Z& z, const A&, double) {
     using S = typename Z::Scalar;
-    return S(0.25) * ((z > S(-2)) && (z < S(2))).template cast<S>();
+    return S(0.25) * is_above(z, S(-2)) * is_below(z, S(2));
   }
 };
 
@@ -77,7 +127,7 @@ struct HardTanh {
   }
   template <class Z, class A> static auto derivative(const Z& z, const A&, double) {
     using S = typename Z::Scalar;
-    return ((z > S(-1)) && (z < S(1))).template cast<S>();
+    return is_above(z, S(-1)) * is_below(z, S(1));
   }
 };
 
@@ -89,7 +139,7 @@ struct Relu {
   }
   template <class Z, class A> static auto derivative(const Z& z, const A&, double) {
     using S = typename Z::Scalar;
-    return (z > S(0)).template cast<S>();
+    return is_above(z, S(0));
   }
 };
 
@@ -101,7 +151,7 @@ struct LeakyRelu {
   }
   template <class Z, class A> static auto derivative(const Z& z, const A&, double gamma) {
     using S = typename Z::Scalar;
-    return S(gamma) + S(1 - gamma) * (z > S(0)).template cast<S>();
+    return S(gamma) + S(1 - gamma) * is_above(z, S(0));
   }
 };
 
@@ -114,8 +164,8 @@ struct Elu {
   }
   template <class Z, class A> static auto derivative(const Z& z, const A&, double gamma) {
     using S = typename Z::Scalar;
-    return (z > S(0)).select(Z::PlainObject::Constant(z.rows(), z.cols(), S(1)),
-                             S(gamma) * z.cwiseMin(S(0)).exp());
+    const auto positive = is_above(z, S(0));
+    return positive + (S(1) - positive) * (S(gamma) * z.cwiseMin(S(0)).exp());
   }
 };
 
