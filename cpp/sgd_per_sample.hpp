@@ -4,12 +4,15 @@
 //   - fuses backpropagation with the update row by row: the old row feeds (W⁽ˡ⁾)ᵀδ⁽ˡ⁾, then the
 //     row is updated while it is still in L1;
 //   - never forms (W⁽¹⁾)ᵀδ⁽¹⁾, which nothing uses;
-//   - fuses layer 1's update with the next sample's forward product, one row at a time, so W⁽¹⁾
-//     (usually most of the weights) is streamed once per sample instead of twice;
+//   - fuses layer 1's update with the next sample's forward product, row by row, so W⁽¹⁾
+//     (usually most of the weights) is streamed once per sample instead of twice, and holds
+//     W⁽¹⁾ as scale·V so that weight decay costs one multiplication per step;
 //   - on several threads, gives each thread a fixed range of every layer's neurons for the
 //     whole epoch inside one parallel region: rows of W⁽ˡ⁾ for the forward pass, the matching
 //     columns of W⁽ˡ⁺¹⁾ for backpropagation, so the two never need a reduction, and the
-//     threads meet only at spin barriers between layers.
+//     threads meet only at spin barriers between layers;
+//   - reads the shuffled samples from a staging copy, made by the training threads a chunk at a
+//     time or, for a network trained on one thread, by a second thread (staging_ring.hpp).
 // Every sum is formed in the same order whatever the thread count, so 1 and 2 threads give
 // the same weights bit for bit.
 #pragma once
@@ -109,6 +112,11 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
   const Index L = static_cast<Index>(net.layers.size());
   const S decay = S(1) - learning_rate * l2;  // W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW)
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
+  // The clock is read for the stop check every 64 samples of a small network (a read costs
+  // about a tenth of a small step) and at every sample of a large one (64 steps may take seconds).
+  Index parameters = 0;
+  for (const auto& layer : net.layers) parameters += layer.net_inputs() * (layer.fan_in + 1);
+  const Index check_mask = parameters >= 65536 ? 0 : 63;
   // Samples come in shuffled order: reading each row where it lies costs a memory latency per
   // sample that prefetching did not hide. Copying a chunk of rows at once overlaps those misses;
   // a chunk of about 32 KiB stays in L1/L2 next to the weights.
@@ -124,195 +132,198 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
 #endif
   // With a staging thread (thread number `threads`), the training threads read the samples from
   // its ring; without, they stage chunks of rows themselves.
-  std::unique_ptr<StagingRing<S>> ring;
-  if (staging_thread) ring = std::make_unique<StagingRing<S>>(X, T, sample_weight, order, n);
+  std::unique_ptr<StagingRing<S>> staging;
+  if (staging_thread) staging = std::make_unique<StagingRing<S>>(X, T, sample_weight, order, n);
   const int team = threads + (staging_thread ? 1 : 0);
 
 #pragma omp parallel num_threads(team) if (team > 1)
   {
 #ifdef _OPENMP
     const int t = omp_get_thread_num();
+    // Should OpenMP start fewer threads than asked, nobody would fill the ring.
+    StagingRing<S>* const ring = omp_get_num_threads() == team ? staging.get() : nullptr;
 #else
     const int t = 0;
+    StagingRing<S>* const ring = nullptr;
 #endif
     if (ring && t == threads) {
       ring->produce();
     } else {
-    // This thread's neurons of every layer.
-    std::vector<std::pair<Index, Index>> mine;
-    for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, threads, per_line));
-    auto next_check = clock::now() + std::chrono::milliseconds(50);
+      // This thread's neurons of every layer.
+      std::vector<std::pair<Index, Index>> mine;
+      for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, threads, per_line));
+      auto next_check = clock::now() + std::chrono::milliseconds(50);
 
-    Index chunk_begin = -chunk;
-    // Rows of the current chunk are read from the staging copy; the one sample beyond it (the
-    // next sample's forward product at a chunk's end) straight from X.
-    auto x_of = [&](Index k) {
-      if (ring) return ring->x(k);
-      return k >= chunk_begin && k < chunk_begin + chunk ? buf.inputs.row(k - chunk_begin).data()
-                                                         : X.row(static_cast<Index>(order[k])).data();
-    };
-    auto target_of = [&](Index k) { return ring ? ring->target(k) : buf.targets.row(k - chunk_begin).data(); };
-    auto weight_of = [&](Index k) { return ring ? ring->weight(k) : buf.sample_weight(k - chunk_begin); };
-    // Asks for every cache line that sample `source`'s rows of X and T touch. NumPy aligns its
-    // arrays to 16 bytes, not to a line, so a row of 64 floats usually spans five lines.
-    auto prefetch_lines = [](const S* begin, Index count) {
-      const auto first = reinterpret_cast<std::uintptr_t>(begin) & ~std::uintptr_t(63);
-      const auto last = reinterpret_cast<std::uintptr_t>(begin + count) - 1;
-      for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
-    };
-    auto prefetch_sample = [&](Index source) {
-      prefetch_lines(X.row(source).data(), X.cols());
-      prefetch_lines(T.row(source).data(), T.cols());
-    };
-    // While chunk c is trained, each thread asks for one row per sample of the rows it will
-    // stage for chunk c + 1, so their memory latency hides behind arithmetic.
-    auto prefetch_next_chunk = [&](Index k) {
-      const Index next = chunk_begin + chunk, j = k - chunk_begin;
-      if (next >= n) return;
-      const auto [p0, p1] = share(std::min(chunk, n - next), t, threads, 1);
-      if (p0 + j < p1) prefetch_sample(static_cast<Index>(order[next + p0 + j]));
-    };
-    // Copies the shuffled rows of samples k … k+chunk−1 into the staging buffers, this thread's
-    // share of them; the barriers keep the other thread from reading a row being replaced.
-    auto stage = [&](Index k) {
-      barrier.wait();
-      const Index rows = std::min(chunk, n - k);
-      const auto [r0, r1] = share(rows, t, threads, 1);
-      // Ask for every line first, so that the rows' cache misses overlap instead of queueing
-      // (only the first chunk's are not already on their way).
-      for (Index r = r0; r < r1; ++r) prefetch_sample(static_cast<Index>(order[k + r]));
-      for (Index r = r0; r < r1; ++r) {
-        const Index source = static_cast<Index>(order[k + r]);
-        // memcpy: an Eigen row assignment's set-up costs more than copying a short row.
-        std::memcpy(buf.inputs.row(r).data(), X.row(source).data(), sizeof(S) * X.cols());
-        std::memcpy(buf.targets.row(r).data(), T.row(source).data(), sizeof(S) * T.cols());
-        if (sample_weight) buf.sample_weight(r) = sample_weight[source];
-      }
-      chunk_begin = k;
-      barrier.wait();
-    };
-
-    // Weight decay scales all of W⁽¹⁾ at every step. Held as W⁽¹⁾ = scale·V, that is one
-    // multiplication of `scale` instead of one per weight: the step W ← decay·W − αδxᵀ becomes
-    // scale ← decay·scale, V ← V − (α/scale)·δxᵀ (the same step, rounded differently), and the
-    // forward product scale·(Vx) + b. The weights array holds V during the epoch; the scale is
-    // folded back into this thread's rows of it when it falls below ½ (against underflow) and
-    // at the end. A decay that halves W at every step (αλ ≥ ½, and 0 cannot be divided by) is
-    // applied to the rows directly instead.
-    const bool scaled_decay = decay >= S(0.5);
-    S scale = 1;
-    auto fold_scale = [&] {
-      if (scale == S(1)) return;
-      const Layer<S>& first = net.layers.front();
-      const auto [r0, r1] = mine[0];
-      scale_rows(scale, first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, first.fan_in);
-      scale = 1;
-    };
-
-    // z⁽¹⁾ of the first sample, for this thread's rows.
-    if (n > 0) {
-      const auto& first = net.layers.front();
-      const auto [r0, r1] = mine[0];
-      dot_rows(first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, X.row(static_cast<Index>(order[0])).data(),
-               first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
-    }
-
-    // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
-    for (Index k = 0; k < n; ++k) {
-      if (ring) {
-        ring->wait_for(std::min(k + 1, n - 1));  // this sample and the next one's input
-      } else {
-        if (k % chunk == 0) stage(k);
-        prefetch_next_chunk(k);
-      }
-      // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
-      for (Index l = 0; l < L; ++l) {
-        const Layer<S>& layer = net.layers[l];
-        const auto [begin, end] = mine[l];
-        if (l > 0) {
-          dot_rows(layer.weights + begin * layer.fan_in, layer.fan_in, end - begin, buf.activation[l - 1].data(),
-                   layer.fan_in, layer.biases + begin, buf.net_input[l].data() + begin);
-        }
-        if (l + 1 < L) {
-          with_elementwise(layer.activation, [&](auto f) {
-            for (Index i = begin; i < end; i += per_line)
-              buf.line(buf.activation[l], i) = decltype(f)::value(buf.line(buf.net_input[l], i), layer.gamma);
-          });
-        }
+      Index chunk_begin = -chunk;
+      // Rows of the current chunk are read from the staging copy; the one sample beyond it (the
+      // next sample's forward product at a chunk's end) straight from X.
+      auto x_of = [&](Index k) {
+        if (ring) return ring->x(k);
+        return k >= chunk_begin && k < chunk_begin + chunk ? buf.inputs.row(k - chunk_begin).data()
+                                                           : X.row(static_cast<Index>(order[k])).data();
+      };
+      auto target_of = [&](Index k) { return ring ? ring->target(k) : buf.targets.row(k - chunk_begin).data(); };
+      auto weight_of = [&](Index k) { return ring ? ring->weight(k) : buf.sample_weight(k - chunk_begin); };
+      // Asks for every cache line that sample `source`'s rows of X and T touch. NumPy aligns its
+      // arrays to 16 bytes, not to a line, so a row of 64 floats usually spans five lines.
+      auto prefetch_lines = [](const S* begin, Index count) {
+        const auto first = reinterpret_cast<std::uintptr_t>(begin) & ~std::uintptr_t(63);
+        const auto last = reinterpret_cast<std::uintptr_t>(begin + count) - 1;
+        for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
+      };
+      auto prefetch_sample = [&](Index source) {
+        prefetch_lines(X.row(source).data(), X.cols());
+        prefetch_lines(T.row(source).data(), T.cols());
+      };
+      // While chunk c is trained, each thread asks for one row per sample of the rows it will
+      // stage for chunk c + 1, so their memory latency hides behind arithmetic.
+      auto prefetch_next_chunk = [&](Index k) {
+        const Index next = chunk_begin + chunk, j = k - chunk_begin;
+        if (next >= n) return;
+        const auto [p0, p1] = share(std::min(chunk, n - next), t, threads, 1);
+        if (p0 + j < p1) prefetch_sample(static_cast<Index>(order[next + p0 + j]));
+      };
+      // Copies the shuffled rows of samples k … k+chunk−1 into the staging buffers, this thread's
+      // share of them; the barriers keep the other thread from reading a row being replaced.
+      auto stage = [&](Index k) {
         barrier.wait();
-      }
-      if (stop.load(std::memory_order_relaxed)) break;
+        const Index rows = std::min(chunk, n - k);
+        const auto [r0, r1] = share(rows, t, threads, 1);
+        // Ask for every line first, so that the rows' cache misses overlap instead of queueing
+        // (only the first chunk's are not already on their way).
+        for (Index r = r0; r < r1; ++r) prefetch_sample(static_cast<Index>(order[k + r]));
+        for (Index r = r0; r < r1; ++r) {
+          const Index source = static_cast<Index>(order[k + r]);
+          // memcpy: an Eigen row assignment's set-up costs more than copying a short row.
+          std::memcpy(buf.inputs.row(r).data(), X.row(source).data(), sizeof(S) * X.cols());
+          std::memcpy(buf.targets.row(r).data(), T.row(source).data(), sizeof(S) * T.cols());
+          if (sample_weight) buf.sample_weight(r) = sample_weight[source];
+        }
+        chunk_begin = k;
+        barrier.wait();
+      };
 
-      // ---- output layer, computed whole by every thread (a few exps) so none waits for another.
-      auto& y_hat = buf.y_hat[t];
-      auto& delta_out = buf.delta_out[t];
-      S loss = output_sample<S>(net.output, buf.net_input[L - 1].data(), target_of(k), net.outputs(), y_hat.data(),
-                                delta_out.data());
-      if (sample_weight) {  // w scales the loss and δ⁽ᴸ⁾, and through it every gradient of the step
-        const S w = weight_of(k);
-        loss *= w;
-        delta_out *= w;
-      }
-      if (!std::isfinite(loss)) {
-        if (t == 0) result.diverged = true;
-        break;  // every thread sees the same loss, so all leave together
-      }
-      if (t == 0) {
-        result.loss_sum += static_cast<double>(loss);
-        result.samples += 1;
-      }
-
-      // ---- backward, layer L down to 2: own columns of W⁽ˡ⁾ (= own neurons of layer l−1).
-      for (Index l = L - 1; l >= 1; --l) {
-        const Layer<S>& layer = net.layers[l];
-        const Layer<S>& below = net.layers[l - 1];
-        const S* delta = l == L - 1 ? delta_out.data() : buf.delta[l].data();
-        const auto [c0, c1] = mine[l - 1];
-        const Index width = c1 - c0;
-        if (width > 0)
-          backprop_and_update_rows(delta, decay, learning_rate, layer.weights + c0, layer.fan_in, layer.units,
-                                   buf.activation[l - 1].data() + c0, buf.grad_activation[l - 1].data() + c0, width);
-        const auto [r0, r1] = mine[l];
-        for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
-        for (Index i = c0; i < c1; i += per_line)
-          Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
-                                        buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
-        if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
-      }
-
-      // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
-      // With a single layer, z⁽¹⁾ is the output that every thread just read whole: wait first.
-      if (L == 1) barrier.wait();
-      {
+      // Weight decay scales all of W⁽¹⁾ at every step. Held as W⁽¹⁾ = scale·V, that is one
+      // multiplication of `scale` instead of one per weight: the step W ← decay·W − αδxᵀ becomes
+      // scale ← decay·scale, V ← V − (α/scale)·δxᵀ (the same step, rounded differently), and the
+      // forward product scale·(Vx) + b. The weights array holds V during the epoch; the scale is
+      // folded back into this thread's rows of it when it falls below ½ (against underflow) and
+      // at the end. A decay that halves W at every step (αλ ≥ ½, and 0 cannot be divided by) is
+      // applied to the rows directly instead.
+      const bool scaled_decay = decay >= S(0.5);
+      S scale = 1;
+      auto fold_scale = [&] {
+        if (scale == S(1)) return;
         const Layer<S>& first = net.layers.front();
-        const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
-        const S* x = x_of(k);
         const auto [r0, r1] = mine[0];
-        S* own = first.weights + r0 * first.fan_in;
-        if (scaled_decay)
-          scale *= decay;
-        else
-          scale_rows(decay, own, first.fan_in, r1 - r0, first.fan_in);
-        if (k + 1 < n) {
-          update_rows_then_dot_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, x_of(k + 1),
-                                    first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
-        } else {
-          update_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in, first.biases + r0);
-        }
-        if (scale < S(0.5)) fold_scale();
-      }
-      if (ring) ring->done_with(k);
+        scale_rows(scale, first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, first.fan_in);
+        scale = 1;
+      };
 
-      if (t == 0 && (k & 7) == 7 && clock::now() >= next_check) {
-        if (should_stop()) {
-          interrupted = true;
-          stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
-        }
-        next_check = clock::now() + std::chrono::milliseconds(50);
+      // z⁽¹⁾ of the first sample, for this thread's rows.
+      if (n > 0) {
+        const auto& first = net.layers.front();
+        const auto [r0, r1] = mine[0];
+        dot_rows(first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, X.row(static_cast<Index>(order[0])).data(),
+                 first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
       }
-    }
-    fold_scale();
-    if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
+
+      // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
+      for (Index k = 0; k < n; ++k) {
+        if (ring) {
+          ring->wait_for(std::min(k + 1, n - 1));  // this sample and the next one's input
+        } else {
+          if (k % chunk == 0) stage(k);
+          prefetch_next_chunk(k);
+        }
+        // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
+        for (Index l = 0; l < L; ++l) {
+          const Layer<S>& layer = net.layers[l];
+          const auto [begin, end] = mine[l];
+          if (l > 0) {
+            dot_rows(layer.weights + begin * layer.fan_in, layer.fan_in, end - begin, buf.activation[l - 1].data(),
+                     layer.fan_in, layer.biases + begin, buf.net_input[l].data() + begin);
+          }
+          if (l + 1 < L) {
+            with_elementwise(layer.activation, [&](auto f) {
+              for (Index i = begin; i < end; i += per_line)
+                buf.line(buf.activation[l], i) = decltype(f)::value(buf.line(buf.net_input[l], i), layer.gamma);
+            });
+          }
+          barrier.wait();
+        }
+        if (stop.load(std::memory_order_relaxed)) break;
+
+        // ---- output layer, computed whole by every thread (a few exps) so none waits for another.
+        auto& y_hat = buf.y_hat[t];
+        auto& delta_out = buf.delta_out[t];
+        S loss = output_sample<S>(net.output, buf.net_input[L - 1].data(), target_of(k), net.outputs(), y_hat.data(),
+                                  delta_out.data());
+        if (sample_weight) {  // w scales the loss and δ⁽ᴸ⁾, and through it every gradient of the step
+          const S w = weight_of(k);
+          loss *= w;
+          delta_out *= w;
+        }
+        if (!std::isfinite(loss)) {
+          if (t == 0) result.diverged = true;
+          break;  // every thread sees the same loss, so all leave together
+        }
+        if (t == 0) {
+          result.loss_sum += static_cast<double>(loss);
+          result.samples += 1;
+        }
+
+        // ---- backward, layer L down to 2: own columns of W⁽ˡ⁾ (= own neurons of layer l−1).
+        for (Index l = L - 1; l >= 1; --l) {
+          const Layer<S>& layer = net.layers[l];
+          const Layer<S>& below = net.layers[l - 1];
+          const S* delta = l == L - 1 ? delta_out.data() : buf.delta[l].data();
+          const auto [c0, c1] = mine[l - 1];
+          const Index width = c1 - c0;
+          if (width > 0)
+            backprop_and_update_rows(delta, decay, learning_rate, layer.weights + c0, layer.fan_in, layer.units,
+                                     buf.activation[l - 1].data() + c0, buf.grad_activation[l - 1].data() + c0, width);
+          const auto [r0, r1] = mine[l];
+          for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
+          for (Index i = c0; i < c1; i += per_line)
+            Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
+                                          buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
+          if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+        }
+
+        // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
+        // With a single layer, z⁽¹⁾ is the output that every thread just read whole: wait first.
+        if (L == 1) barrier.wait();
+        {
+          const Layer<S>& first = net.layers.front();
+          const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
+          const S* x = x_of(k);
+          const auto [r0, r1] = mine[0];
+          S* own = first.weights + r0 * first.fan_in;
+          if (scaled_decay)
+            scale *= decay;
+          else
+            scale_rows(decay, own, first.fan_in, r1 - r0, first.fan_in);
+          if (k + 1 < n) {
+            update_rows_then_dot_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, x_of(k + 1),
+                                      first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
+          } else {
+            update_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in, first.biases + r0);
+          }
+          if (scale < S(0.5)) fold_scale();
+        }
+        if (ring) ring->done_with(k);
+
+        if (t == 0 && (k & check_mask) == check_mask && clock::now() >= next_check) {
+          if (should_stop()) {
+            interrupted = true;
+            stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+          }
+          next_check = clock::now() + std::chrono::milliseconds(50);
+        }
+      }
+      fold_scale();
+      if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
     }
   }
   result.interrupted = interrupted;

@@ -35,9 +35,10 @@ constexpr Index width = Eigen::internal::unpacket_traits<Packet<S>>::size;
 
 // Backpropagation through W⁽ˡ⁾ fused with its update, for the `rows` rows of W (row i at
 // w + i·stride, its δ_i = delta[i]) over the columns [0, n) of each: grad = Σ_i δ_i·w_i with the
-// old rows, (4.59), summed in the order i = 0, 1, …, and then w_i ← decay·w_i − α·δ_i·a. The columns go in blocks of up to K packets whose sums stay in
-// registers across the rows: a sum kept in memory would make every row wait for the previous
-// row's store. Rows with δ_i = 0 are skipped when there is no weight decay (nothing changes).
+// old rows, (4.59), summed in the order i = 0, 1, …, and then w_i ← decay·w_i − α·δ_i·a. The
+// columns go in blocks of up to K packets whose sums stay in registers across the rows: a sum
+// kept in memory would make every row wait for the previous row's store. Rows with δ_i = 0 are
+// skipped when there is no weight decay (nothing changes).
 namespace detail {
 template <int K, class S>
 inline void backprop_and_update_columns(const S* __restrict delta, S decay, S learning_rate, S* __restrict w, Index stride,
