@@ -46,15 +46,20 @@ bool per_sample_supported(const Network<S>& net) {
   return true;
 }
 
+template <class S>
+Index parameter_count(const Network<S>& net) {
+  Index parameters = 0;
+  for (const auto& layer : net.layers) parameters += layer.net_inputs() * (layer.fan_in + 1);
+  return parameters;
+}
+
 // Threads worth using: a barrier costs about as much as a few thousand multiply-adds, so small
 // networks run faster on one thread.
 template <class S>
 int per_sample_threads(const Network<S>& net, int requested) {
 #ifdef _OPENMP
-  Index parameters = 0;
-  for (const auto& layer : net.layers) parameters += layer.net_inputs() * (layer.fan_in + 1);
   const Index per_thread_minimum = 24 * 1024;
-  return static_cast<int>(std::max<Index>(1, std::min<Index>(requested, parameters / per_thread_minimum)));
+  return static_cast<int>(std::max<Index>(1, std::min<Index>(requested, parameter_count(net) / per_thread_minimum)));
 #else
   (void)net;
   (void)requested;
@@ -114,9 +119,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
   // The clock is read for the stop check every 64 samples of a small network (a read costs
   // about a tenth of a small step) and at every sample of a large one (64 steps may take seconds).
-  Index parameters = 0;
-  for (const auto& layer : net.layers) parameters += layer.net_inputs() * (layer.fan_in + 1);
-  const Index check_mask = parameters >= 65536 ? 0 : 63;
+  const Index check_mask = parameter_count(net) >= 65536 ? 0 : 63;
   // Samples come in shuffled order: reading each row where it lies costs a memory latency per
   // sample that prefetching did not hide. Copying a chunk of rows at once overlaps those misses;
   // a chunk of about 32 KiB stays in L1/L2 next to the weights.
@@ -164,13 +167,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       };
       auto target_of = [&](Index k) { return ring ? ring->target(k) : buf.targets.row(k - chunk_begin).data(); };
       auto weight_of = [&](Index k) { return ring ? ring->weight(k) : buf.sample_weight(k - chunk_begin); };
-      // Asks for every cache line that sample `source`'s rows of X and T touch. NumPy aligns its
-      // arrays to 16 bytes, not to a line, so a row of 64 floats usually spans five lines.
-      auto prefetch_lines = [](const S* begin, Index count) {
-        const auto first = reinterpret_cast<std::uintptr_t>(begin) & ~std::uintptr_t(63);
-        const auto last = reinterpret_cast<std::uintptr_t>(begin + count) - 1;
-        for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
-      };
+      // Asks for the cache lines of sample `source`'s rows of X and T.
       auto prefetch_sample = [&](Index source) {
         prefetch_lines(X.row(source).data(), X.cols());
         prefetch_lines(T.row(source).data(), T.cols());

@@ -21,6 +21,15 @@
 
 namespace fnn {
 
+// Asks for every cache line that `count` values from `begin` touch. NumPy aligns its arrays to
+// 16 bytes, not to a line, so a row of 64 floats usually spans five lines, not four.
+template <class S>
+inline void prefetch_lines(const S* begin, Index count) {
+  const auto first = reinterpret_cast<std::uintptr_t>(begin) & ~std::uintptr_t(63);
+  const auto last = reinterpret_cast<std::uintptr_t>(begin + count) - 1;
+  for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
+}
+
 template <class S>
 class StagingRing {
  public:
@@ -83,11 +92,6 @@ class StagingRing {
  private:
   Index row_of(Index k) const { return ((k / chunk_) % slots) * chunk_ + k % chunk_; }
 
-  static void prefetch_lines(const S* begin, Index count) {
-    const auto first = reinterpret_cast<std::uintptr_t>(begin) & ~std::uintptr_t(63);
-    const auto last = reinterpret_cast<std::uintptr_t>(begin + count) - 1;
-    for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
-  }
   void prefetch_chunk(Index c) const {
     for (Index k = c * chunk_; k < std::min(n_, (c + 1) * chunk_); ++k) {
       const Index source = static_cast<Index>(order_[k]);
