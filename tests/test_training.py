@@ -119,6 +119,18 @@ def test_staging_thread_changes_nothing(weighted):
     assert nets[0].history_.train_risk == nets[1].history_.train_risk
 
 
+def test_divergence_early_in_a_staged_epoch_stops_the_staging_thread():
+    # Divergence in the first samples of a long epoch: the training thread leaves while the
+    # staging thread waits for free chunks of its ring; it must be told to stop (else: a hang).
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20000, 64)).astype(np.float32) * 1e4
+    y = rng.integers(0, 10, size=20000)
+    net = fnn.Network([64, 32, 10], "relu", seed=0, n_threads=2)
+    with pytest.raises(fnn.TrainingDiverged):
+        net.fit(X, y, learning_rate=1e6, max_epochs=3, validation_fraction=0)
+    assert all(np.isfinite(p).all() for p in net.parameters().values())
+
+
 def test_divergence_restores_finite_weights_and_explains():
     X, y = blobs(200, seed=5)
     X = X * 1e3
