@@ -58,12 +58,6 @@ void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
 }
 
-// Gradient sums and single-threaded mini-batch training run their products on the BLAS's threads
-// (the multi-threaded kernels set the BLAS to one thread and run their own).
-void set_threads(int n_threads) {
-  check_threads(n_threads);
-  set_gemm_threads(n_threads);
-}
 
 // Network parameters live in NumPy arrays owned by Python; the engine views them in place and
 // keeps a reference so they cannot be freed under it.
@@ -109,24 +103,29 @@ class Engine {
   Index inputs() const { return net_.inputs(); }
   Index outputs() const { return net_.outputs(); }
 
-  void predict(const CArray<S>& X, CArray<S>& out, Index chunk, int n_threads) {
+  // rows: None for every row of X, or the indices of the rows to evaluate (the validation part
+  // of a training set, without copying it).
+  void predict(const CArray<S>& X, CArray<S>& out, Index chunk, int n_threads, const py::object& rows) {
     auto x = matrix_view(X, net_.inputs(), "X");
-    if (out.ndim() != 2 || out.shape(0) != x.rows() || out.shape(1) != net_.outputs()) throw py::value_error("out has the wrong shape");
+    const auto [idx, n] = row_indices(rows, x.rows());
+    if (out.ndim() != 2 || out.shape(0) != n || out.shape(1) != net_.outputs()) throw py::value_error("out has the wrong shape");
     MatrixMap<S> y(out.mutable_data(), out.shape(0), out.shape(1));
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
-    fnn::predict(net_, x, y, chunk, n_threads);
+    fnn::predict(net_, x, idx, n, y, chunk, n_threads, policy_);
   }
 
-  double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads, const py::object& sample_weight) {
+  double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads, const py::object& sample_weight,
+                  const py::object& rows) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
+    const auto [idx, n] = row_indices(rows, x.rows());
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
-    return fnn::loss_sum(net_, x, t, w, chunk, n_threads);
+    return fnn::loss_sum(net_, x, t, w, idx, n, chunk, n_threads, policy_);
   }
 
   // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per layer.
@@ -147,31 +146,29 @@ class Engine {
       if (layer.slopes) layer.slopes = take(layer.n_slopes, "slope gradient");
     }
     if (next != static_cast<std::size_t>(py::len(grads))) throw py::value_error("too many gradient arrays");
-    set_threads(n_threads);
+    check_threads(n_threads);
     py::gil_scoped_release release;
+    set_gemm_threads(policy_.team(n_threads));  // the sums' products run on the BLAS's threads
     auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
     return fnn::loss_and_gradient_sums(net_, x, t, w, ws, g);
   }
 
   // One epoch of Algorithm 4.1. Returns (loss sum, samples done, status) where status is
   // "ok", "diverged" (a non-finite loss stopped the epoch before its update) or "interrupted".
-  py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::array_t<std::int64_t, py::array::c_style>& order,
+  py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order,
                         double learning_rate, double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
-    if (order.ndim() != 1) throw py::value_error("order must be 1-D");
-    const Index n = order.shape(0);
-    const std::int64_t* idx = order.data();
-    for (Index i = 0; i < n; ++i)
-      if (idx[i] < 0 || idx[i] >= x.rows()) throw py::value_error("order has an index out of range");
+    if (order.is_none()) throw py::type_error("order must be an int64 array of row indices");
+    const auto [idx, n] = row_indices(order, x.rows(), "order");
     if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
-    set_threads(n_threads);
+    check_threads(n_threads);
     EpochResult result;
     {
       py::gil_scoped_release release;
       result = fnn::train_epoch<S>(net_, x, t, w, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
-                                   n_threads,
+                                   n_threads, policy_,
                                    [] {
                                      py::gil_scoped_acquire acquire;
                                      return PyErr_CheckSignals() != 0;
@@ -183,6 +180,19 @@ class Engine {
   }
 
  private:
+  // (pointer, count) of 1-D int64 row indices, each checked against `rows`; (null, rows) for None.
+  static std::pair<const std::int64_t*, Index> row_indices(const py::object& obj, Index rows, const char* what = "rows") {
+    if (obj.is_none()) return {nullptr, rows};
+    if (!py::isinstance<py::array_t<std::int64_t>>(obj)) throw py::type_error(std::string(what) + " must be an int64 array");
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style)) throw py::value_error(std::string(what) + " must be 1-D and C-contiguous");
+    const auto* idx = static_cast<const std::int64_t*>(arr.data());
+    const Index n = arr.shape(0);
+    for (Index i = 0; i < n; ++i)
+      if (idx[i] < 0 || idx[i] >= rows) throw py::value_error(std::string(what) + " has an index out of range");
+    return {idx, n};
+  }
+
   ConstMatrixMap<S> targets(const CArray<S>& T, Index rows) const {
     auto t = matrix_view(T, net_.outputs(), "targets");
     if (t.rows() != rows) throw py::value_error("targets and X have different numbers of rows");
@@ -191,6 +201,9 @@ class Engine {
 
   Network<S> net_;
   std::vector<py::object> keep_alive_;
+
+ public:
+  ThreadPolicy policy_;  // contention seen by this network's kernels, remembered across calls
 };
 
 template <class S>
@@ -200,15 +213,21 @@ void bind_engine(py::module_& m, const char* name) {
       .def_property_readonly("inputs", &Engine<S>::inputs)
       .def_property_readonly("outputs", &Engine<S>::outputs)
       .def("predict", &Engine<S>::predict, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("chunk"),
-           py::arg("n_threads"))
+           py::arg("n_threads"), py::arg("rows") = py::none())
       .def("loss_sum", &Engine<S>::loss_sum, py::arg("X").noconvert(), py::arg("targets").noconvert(), py::arg("chunk"),
-           py::arg("n_threads"), py::arg("sample_weight") = py::none())
+           py::arg("n_threads"), py::arg("sample_weight") = py::none(), py::arg("rows") = py::none())
       .def("loss_and_gradient_sums", &Engine<S>::loss_and_gradient_sums, py::arg("X").noconvert(),
            py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"),
            py::arg("sample_weight") = py::none())
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
-           py::arg("order").noconvert(), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"),
-           py::arg("n_threads"), py::arg("sample_weight") = py::none());
+           py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"),
+           py::arg("n_threads"), py::arg("sample_weight") = py::none())
+      .def_property_readonly("contended", [](const Engine<S>& e) { return e.policy_.contended(); },
+                             "Whether this network's kernels run on one thread for now, having lost their cores.")
+      .def_property("_switch_to_one_thread_at", [](const Engine<S>& e) { return e.policy_.switch_at; },
+                    [](Engine<S>& e, long long at) { e.policy_.switch_at = at; },
+                    "For tests: the sample (per-sample kernel) or step (mini-batch kernel) after which a team "
+                    "acts as if it had lost its cores.");
 }
 
 // f(z) or f'(z) of an element-wise activation on a 1-D float64 array (for tests and figures).
@@ -273,13 +292,15 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
 #ifdef _OPENMP
   m.attr("openmp") = true;
   m.attr("max_threads") = omp_get_max_threads();
-  // Read at each call: threadpoolctl's threadpool_limits() lowers it through omp_set_num_threads.
-  m.def("openmp_thread_limit", [] { return omp_get_max_threads(); }, "OpenMP's current limit on threads.");
 #else
   m.attr("openmp") = false;
   m.attr("max_threads") = 1;
-  m.def("openmp_thread_limit", [] { return 1; }, "OpenMP's current limit on threads.");
 #endif
+  // Read at each call: threadpoolctl's threadpool_limits() lowers it through omp_set_num_threads.
+  m.def("openmp_thread_limit", &openmp_thread_limit,
+        "OpenMP's current limit on threads (OMP_NUM_THREADS, OMP_THREAD_LIMIT, threadpoolctl); 1 in a forked child.");
+  m.def("forked_child", &forked_child, "Whether this process was forked after the engine ran a team of threads.");
+  install_fork_handler();
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

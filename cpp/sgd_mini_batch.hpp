@@ -4,6 +4,9 @@
 // same weights and nothing needs a reduction. Each slice is one single-threaded BLAS call; the
 // threads meet at spin barriers between layers. On small batches this saves the hand-off that a
 // multi-threaded BLAS pays inside every product (about a fifth of the time at B = 32).
+//
+// The work is cut into `slices` (the thread count asked for) whatever team runs it: a thread of a
+// smaller team takes several slices in turn, so the weights depend on the number of slices only.
 #pragma once
 
 #include <algorithm>
@@ -13,99 +16,125 @@
 #include <cstdint>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "gemm.hpp"
 #include "network.hpp"
 #include "reductions.hpp"
 #include "sgd_per_sample.hpp"
-#include "spin_barrier.hpp"
+#include "threads.hpp"
+#include "waiting.hpp"
 
 namespace fnn {
 
 template <class S, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                               const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, Index batch, int threads,
-                               StopCheck&& should_stop) {
+                               const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, Index batch,
+                               int slices, ThreadPolicy& policy, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const std::size_t L = net.layers.size();
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
   const S decay = S(1) - learning_rate * l2;
   const bool lazy = l2 != S(0) && decay > S(0.5);  // W held as s·V, as in SgdStep
   Workspace<S> ws = net.make_workspace(std::min(batch, n));
-  SpinBarrier barrier(threads);
-  std::vector<double> loss_part(threads, 0.0);
+  const int team = policy.team(slices);
+  Barrier barrier(team);
+  std::vector<double> loss_part(slices, 0.0);
+  // Each slice's neurons of every layer.
+  std::vector<std::vector<std::pair<Index, Index>>> owned(slices);
+  for (int s = 0; s < slices; ++s)
+    for (const auto& layer : net.layers) owned[s].push_back(share(layer.units, s, slices, per_line));
   EpochResult result;
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false}, go_single{false};
   bool interrupted = false;
+  int workers = 1;
   set_gemm_threads(1);
 
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(team) if (team > 1)
   {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
-    std::vector<std::pair<Index, Index>> mine;  // this thread's neurons of every layer
-    for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, threads, per_line));
+#pragma omp single
+    {
+      workers = team_size();
+      barrier.set_threads(workers);
+    }
+    const int t = thread_number();
+    int split = workers;  // threads sharing the slices; 1 once thread 0 carries on alone
+    // Runs body(s) for every slice this thread takes.
+    auto each_slice = [&](auto&& body) {
+      for (int s = t; s < slices; s += split) body(s);
+    };
     std::vector<S> scale(L, S(1));  // every thread applies the same sequence, so all agree
     RowVector<S> scratch(ws.scratch.size());
+    TeamMonitor monitor;
+    double* const slept = t == 0 ? &monitor.slept : nullptr;
     auto next_check = clock::now() + std::chrono::milliseconds(50);
 
-    // The weights this thread updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.
-    auto own_weights = [&](std::size_t l) {
+    // The weights slice s updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.
+    auto slice_weights = [&](int s, std::size_t l) {
       auto W = net.layers[l].W();
+      const auto& mine = owned[s];
       return l == 0 ? W.block(mine[0].first, 0, mine[0].second - mine[0].first, W.cols())
                     : W.block(0, mine[l - 1].first, W.rows(), mine[l - 1].second - mine[l - 1].first);
     };
     auto fold = [&](std::size_t l) {
-      if (scale[l] != S(1)) own_weights(l) *= scale[l];
+      if (scale[l] != S(1)) each_slice([&](int s) { slice_weights(s, l) *= scale[l]; });
       scale[l] = S(1);
     };
 
-    for (Index first = 0; first < n; first += batch) {
+    bool left = false;  // this thread handed its slices to thread 0
+    Index step = 0;
+    for (Index first = 0; first < n; first += batch, ++step) {
       const Index rows = std::min(batch, n - first);
-      const auto [r0, r1] = share(rows, t, threads, 1);
-      barrier.wait();  // everyone is done with the previous batch's rows
+      barrier.wait(slept);  // everyone is done with the previous batch's rows
       if (stop.load(std::memory_order_relaxed)) break;
-      for (Index r = r0; r < r1; ++r) {
-        const Index source = static_cast<Index>(order[first + r]);
-        ws.input.row(r) = X.row(source);
-        ws.target.row(r) = T.row(source);
-        if (sample_weight) ws.sample_weight(r) = sample_weight[source];
+      if (go_single.load(std::memory_order_relaxed) && split > 1) {
+        if (t != 0) {
+          left = true;
+          break;
+        }
+        split = 1;
+        barrier.set_threads(1);
       }
-      barrier.wait();
+      each_slice([&](int s) {
+        const auto [r0, r1] = share(rows, s, slices, 1);
+        for (Index r = r0; r < r1; ++r) {
+          const Index source = static_cast<Index>(order[first + r]);
+          ws.input.row(r) = X.row(source);
+          ws.target.row(r) = T.row(source);
+          if (sample_weight) ws.sample_weight(r) = sample_weight[source];
+        }
+      });
+      barrier.wait(slept);
 
-      // ---- forward, own neurons of each layer: z = a Wᵀ + b, then a = f(z).
+      // ---- forward, each slice's neurons of each layer: z = a Wᵀ + b, then a = f(z).
       for (std::size_t l = 0; l < L; ++l) {
         const Layer<S>& layer = net.layers[l];
-        const auto [c0, c1] = mine[l];
-        if (c1 > c0) {
+        each_slice([&](int s) {
+          const auto [c0, c1] = owned[s][l];
+          if (c1 == c0) return;
           auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
           auto z = ws.net_input[l].block(0, c0, rows, c1 - c0);
           z.rowwise() = layer.b().segment(c0, c1 - c0);
           gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
           if (l + 1 < L) Network<S>::activate(layer, z, ws.activation[l].block(0, c0, rows, c1 - c0));
-        }
-        barrier.wait();
+        });
+        barrier.wait(slept);
       }
 
-      // ---- output layer and loss, own rows of the batch.
-      if (r1 > r0) {
+      // ---- output layer and loss, each slice's rows of the batch.
+      each_slice([&](int s) {
+        const auto [r0, r1] = share(rows, s, slices, 1);
+        if (r1 == r0) {
+          loss_part[s] = 0;
+          return;
+        }
         auto z = ws.net_input.back().middleRows(r0, r1 - r0);
         auto y_hat = ws.activation.back().middleRows(r0, r1 - r0);
         auto target = ws.target.middleRows(r0, r1 - r0);
         auto delta = ws.delta.back().middleRows(r0, r1 - r0);
         output_activation<S>(net.output, z, y_hat);
         const S* weight = sample_weight ? ws.sample_weight.data() + r0 : nullptr;
-        loss_part[t] = static_cast<double>(weighted_output_loss<S>(net.output, z, target, y_hat, &delta, weight));
-      } else {
-        loss_part[t] = 0;
-      }
-      barrier.wait();
+        loss_part[s] = static_cast<double>(weighted_output_loss<S>(net.output, z, target, y_hat, &delta, weight));
+      });
+      barrier.wait(slept);
       double loss = 0;
       for (double part : loss_part) loss += part;  // same order in every thread
       if (!std::isfinite(loss)) {
@@ -123,27 +152,28 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         const Layer<S>& layer = net.layers[l];
         auto delta = ws.delta[l].topRows(rows);
         auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
-        const auto [k0, k1] = l == 0 ? mine[0] : mine[l - 1];  // own rows (l = 0) or columns
-        const Index width = k1 - k0;
-        if (l > 0 && width > 0) {
-          // (4.59) for own neurons of layer l−1, with the weights before their update.
-          auto grad_a = ws.grad_activation[l - 1].block(0, k0, rows, width);
-          gemm<S>(false, false, scale[l], delta, layer.W().middleCols(k0, width), S(0), grad_a);
-        }
+        const S before = scale[l];  // the weights before their update feed (4.59)
         if (lazy) scale[l] *= decay;
-        const S alpha = lazy ? -step_size / scale[l] : -step_size;
-        const S beta = lazy ? S(1) : decay;
-        if (width > 0) {
-          if (l == 0)
-            gemm<S>(true, false, alpha, delta.middleCols(k0, width), a_prev, beta, own_weights(0));
-          else
-            gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, own_weights(l));
-        }
-        if (lazy && scale[l] < S(0.5)) fold(l);
-        const auto [b0, b1] = mine[l];
-        if (b1 > b0) add_column_sums(delta.middleCols(b0, b1 - b0), -step_size, layer.b().segment(b0, b1 - b0), scratch);
-        if (l > 0) {
+        each_slice([&](int s) {
+          const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];  // own rows (l = 0) or columns
+          const Index width = k1 - k0;
+          if (l > 0 && width > 0) {
+            // (4.59) for the slice's neurons of layer l−1, with the weights before their update.
+            auto grad_a = ws.grad_activation[l - 1].block(0, k0, rows, width);
+            gemm<S>(false, false, before, delta, layer.W().middleCols(k0, width), S(0), grad_a);
+          }
+          const S alpha = lazy ? -step_size / scale[l] : -step_size;
+          const S beta = lazy ? S(1) : decay;
           if (width > 0) {
+            if (l == 0)
+              gemm<S>(true, false, alpha, delta.middleCols(k0, width), a_prev, beta, slice_weights(s, 0));
+            else
+              gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, slice_weights(s, l));
+          }
+          const auto [b0, b1] = owned[s][l];
+          if (b1 > b0)
+            add_column_sums(delta.middleCols(b0, b1 - b0), -step_size, layer.b().segment(b0, b1 - b0), scratch);
+          if (l > 0 && width > 0) {
             const Layer<S>& below = net.layers[l - 1];
             auto z = ws.net_input[l - 1].block(0, k0, rows, width);
             auto a = ws.activation[l - 1].block(0, k0, rows, width);
@@ -151,19 +181,31 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             auto d = ws.delta[l - 1].block(0, k0, rows, width);
             Network<S>::elementwise_delta(below, z, a, g, d);
           }
-          barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
-        }
+        });
+        if (lazy && scale[l] < S(0.5)) fold(l);
+        if (l > 0) barrier.wait(slept);  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
       }
 
-      if (t == 0 && clock::now() >= next_check) {  // a step costs far more than reading the clock
-        if (should_stop()) {
-          interrupted = true;
-          stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+      if (t == 0) {
+        const auto now = clock::now();
+        if (now >= next_check) {  // a step costs far more than reading the clock
+          if (should_stop()) {
+            interrupted = true;
+            stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+          }
+          if (split > 1 && monitor.contended(now)) {
+            policy.note_contention();
+            go_single.store(true, std::memory_order_relaxed);
+          }
+          next_check = now + std::chrono::milliseconds(50);
         }
-        next_check = clock::now() + std::chrono::milliseconds(50);
+        if (step == policy.switch_at) go_single.store(true, std::memory_order_relaxed);
       }
     }
-    for (std::size_t l = 0; l < L; ++l) fold(l);
+    if (!left) {
+      for (std::size_t l = 0; l < L; ++l) fold(l);
+      if (t == 0 && split > 1 && monitor.contended(clock::now())) policy.note_contention();
+    }
   }
   result.interrupted = interrupted;
   return result;

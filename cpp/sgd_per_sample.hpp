@@ -30,8 +30,8 @@
 #endif
 
 #include "network.hpp"
-#include "spin_barrier.hpp"
 #include "staging_ring.hpp"
+#include "threads.hpp"
 #include "vector_kernels.hpp"
 
 namespace fnn {
@@ -109,10 +109,14 @@ struct PerSampleBuffers {
   }
 };
 
+// `threads` training threads (1 and 2 give the same weights bit for bit), plus a staging thread
+// if asked. The team is what OpenMP starts, and at most what `policy` allows on a busy machine;
+// should the team lose its cores during the epoch (TeamMonitor), the other threads leave and
+// thread 0 carries on with all neurons: the weights stay those of any thread count.
 template <class S, class StopCheck>
 EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                                    const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, int threads,
-                                   bool staging_thread, StopCheck&& should_stop) {
+                                   bool staging_thread, ThreadPolicy& policy, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const Index L = static_cast<Index>(net.layers.size());
   const S decay = S(1) - learning_rate * l2;  // W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW)
@@ -125,36 +129,46 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
   // a chunk of about 32 KiB stays in L1/L2 next to the weights.
   const Index row_bytes = (X.cols() + T.cols()) * static_cast<Index>(sizeof(S));
   const Index chunk = std::max<Index>(1, std::min<Index>(256, (32 * 1024) / row_bytes));
-  PerSampleBuffers<S> buf(net, threads, chunk);
-  SpinBarrier barrier(threads);
-  EpochResult result;
-  std::atomic<bool> stop{false};
-  bool interrupted = false;
 #ifndef _OPENMP
   staging_thread = false;
 #endif
-  // With a staging thread (thread number `threads`), the training threads read the samples from
-  // its ring; without, they stage chunks of rows themselves.
+  const int team = policy.team(threads + (staging_thread ? 1 : 0));
+  PerSampleBuffers<S> buf(net, team, chunk);
+  Barrier barrier(team);
+  EpochResult result;
+  std::atomic<bool> stop{false}, go_single{false};
+  bool interrupted = false;
+  int workers = 1;  // training threads of the team OpenMP started
+  // With a staging thread (the team's last), the training thread reads the samples from its ring;
+  // without, the training threads stage chunks of rows themselves.
   std::unique_ptr<StagingRing<S>> staging;
-  if (staging_thread) staging = std::make_unique<StagingRing<S>>(X, T, sample_weight, order, n);
-  const int team = threads + (staging_thread ? 1 : 0);
+  if (staging_thread && team > 1) staging = std::make_unique<StagingRing<S>>(X, T, sample_weight, order, n);
 
 #pragma omp parallel num_threads(team) if (team > 1)
   {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-    // Should OpenMP start fewer threads than asked, nobody would fill the ring.
-    StagingRing<S>* const ring = omp_get_num_threads() == team ? staging.get() : nullptr;
-#else
-    const int t = 0;
-    StagingRing<S>* const ring = nullptr;
-#endif
-    if (ring && t == threads) {
-      ring->produce();
-    } else {
+#pragma omp single
+    {
+      const int started = team_size();
+      if (staging && started < 2) staging.reset();  // nobody would fill the ring
+      workers = staging ? 1 : started;
+      barrier.set_threads(workers);
+    }  // (OpenMP's barrier: every thread sees the roles)
+    const int t = thread_number();
+    if (staging && t == workers) {
+      staging->produce();
+    } else if (t < workers) {
+      StagingRing<S>* ring = staging.get();
+      int split = workers;  // threads sharing the neurons; 1 once thread 0 carries on alone
       // This thread's neurons of every layer.
       std::vector<std::pair<Index, Index>> mine;
-      for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, threads, per_line));
+      auto share_neurons = [&] {
+        mine.clear();
+        for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, split, per_line));
+      };
+      share_neurons();
+      TeamMonitor monitor;
+      double* const slept = t == 0 ? &monitor.slept : nullptr;
+      const bool watch = t == 0 && (split > 1 || ring);
       auto next_check = clock::now() + std::chrono::milliseconds(50);
 
       Index chunk_begin = -chunk;
@@ -177,15 +191,15 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       auto prefetch_next_chunk = [&](Index k) {
         const Index next = chunk_begin + chunk, j = k - chunk_begin;
         if (next >= n) return;
-        const auto [p0, p1] = share(std::min(chunk, n - next), t, threads, 1);
+        const auto [p0, p1] = share(std::min(chunk, n - next), t, split, 1);
         if (p0 + j < p1) prefetch_sample(static_cast<Index>(order[next + p0 + j]));
       };
       // Copies the shuffled rows of samples k … k+chunk−1 into the staging buffers, this thread's
       // share of them; the barriers keep the other thread from reading a row being replaced.
       auto stage = [&](Index k) {
-        barrier.wait();
+        barrier.wait(slept);
         const Index rows = std::min(chunk, n - k);
-        const auto [r0, r1] = share(rows, t, threads, 1);
+        const auto [r0, r1] = share(rows, t, split, 1);
         // Ask for every line first, so that the rows' cache misses overlap instead of queueing
         // (only the first chunk's are not already on their way).
         for (Index r = r0; r < r1; ++r) prefetch_sample(static_cast<Index>(order[k + r]));
@@ -197,7 +211,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           if (sample_weight) buf.sample_weight(r) = sample_weight[source];
         }
         chunk_begin = k;
-        barrier.wait();
+        barrier.wait(slept);
       };
 
       // Weight decay scales all of W⁽¹⁾ at every step. Held as W⁽¹⁾ = scale·V, that is one
@@ -206,7 +220,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // forward product scale·(Vx) + b. The weights array holds V during the epoch; the scale is
       // folded back into this thread's rows of it when it falls below ½ (against underflow) and
       // at the end. A decay that halves W at every step (αλ ≥ ½, and 0 cannot be divided by) is
-      // applied to the rows directly instead.
+      // applied to the rows directly instead. Every thread applies the same sequence, so all
+      // agree on the scale, and thread 0's serves all rows once it carries on alone.
       const bool scaled_decay = decay >= S(0.5);
       S scale = 1;
       auto fold_scale = [&] {
@@ -225,12 +240,13 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
                  first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
       }
 
+      bool left = false;  // this thread handed its neurons to thread 0
       // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
       for (Index k = 0; k < n; ++k) {
         if (ring) {
-          ring->wait_for(std::min(k + 1, n - 1));  // this sample and the next one's input
+          ring->wait_for(std::min(k + 1, n - 1), slept);  // this sample and the next one's input
         } else {
-          if (k % chunk == 0) stage(k);
+          if (k >= chunk_begin + chunk) stage(k);
           prefetch_next_chunk(k);
         }
         // ---- forward: a⁽ˡ⁾ = f(z⁽ˡ⁾) for own neurons, then z⁽ˡ⁺¹⁾ for own rows once a⁽ˡ⁾ is whole.
@@ -247,9 +263,19 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
                 buf.line(buf.activation[l], i) = decltype(f)::value(buf.line(buf.net_input[l], i), layer.gamma);
             });
           }
-          barrier.wait();
+          barrier.wait(slept);
         }
         if (stop.load(std::memory_order_relaxed)) break;
+        if (go_single.load(std::memory_order_relaxed) && split > 1) {
+          // Every thread passed the barrier above; the others leave, thread 0 takes all neurons.
+          if (t != 0) {
+            left = true;
+            break;
+          }
+          split = 1;
+          barrier.set_threads(1);
+          share_neurons();
+        }
 
         // ---- output layer, computed whole by every thread (a few exps) so none waits for another.
         auto& y_hat = buf.y_hat[t];
@@ -285,12 +311,12 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           for (Index i = c0; i < c1; i += per_line)
             Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
                                           buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
-          if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+          if (l > 1) barrier.wait(slept);  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
         }
 
         // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
         // With a single layer, z⁽¹⁾ is the output that every thread just read whole: wait first.
-        if (L == 1) barrier.wait();
+        if (L == 1) barrier.wait(slept);
         {
           const Layer<S>& first = net.layers.front();
           const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
@@ -312,15 +338,35 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         if (ring) ring->done_with(k);
 
         if (t == 0 && (k & check_mask) == check_mask && clock::now() >= next_check) {
+          const auto now = clock::now();
           if (should_stop()) {
             interrupted = true;
             stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
           }
-          next_check = clock::now() + std::chrono::milliseconds(50);
+          if (watch && (split > 1 || ring) && monitor.contended(now)) {
+            policy.note_contention();
+            if (ring) {  // stage the rest of the epoch here; the staging thread returns
+              ring->stop();
+              ring = nullptr;
+              chunk_begin = -chunk;
+            }
+            go_single.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+          }
+          next_check = now + std::chrono::milliseconds(50);
+        }
+        if (k == policy.switch_at && t == 0) {
+          if (ring) {
+            ring->stop();
+            ring = nullptr;
+            chunk_begin = -chunk;
+          }
+          go_single.store(true, std::memory_order_relaxed);
         }
       }
-      fold_scale();
+      if (!left) fold_scale();
       if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
+      // A short epoch has no check inside: judge it whole.
+      if (watch && (split > 1 || ring) && monitor.contended(clock::now())) policy.note_contention();
     }
   }
   result.interrupted = interrupted;

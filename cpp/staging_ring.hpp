@@ -8,7 +8,8 @@
 // One producer (the staging thread) and one consumer (the training thread) share two counters:
 // chunks staged, and chunks the consumer is done with. Each side publishes with release and reads
 // with acquire, so the rows written before a chunk is marked staged are seen by the consumer, and
-// a slot is overwritten only after the consumer has marked it done.
+// a slot is overwritten only after the consumer has marked it done. Either side waits for the
+// other by spinning briefly, then sleeping (waiting.hpp): the other may have lost its core.
 #pragma once
 
 #include <algorithm>
@@ -16,8 +17,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "spin_barrier.hpp"  // FNN_PAUSE
 #include "types.hpp"
+#include "waiting.hpp"
 
 namespace fnn {
 
@@ -51,10 +52,10 @@ class StagingRing {
     prefetch_chunk(0);
     for (Index c = 0; c < chunks; ++c) {
       prefetch_chunk(c + 1);  // its misses overlap with this chunk's copying and the wait below
-      while (c - done_.load(std::memory_order_acquire) >= slots) {
-        if (stop_.load(std::memory_order_relaxed)) return;
-        FNN_PAUSE();
-      }
+      done_signal_.wait([&] {
+        return stop_.load(std::memory_order_relaxed) || c - done_.load(std::memory_order_acquire) < slots;
+      });
+      if (stop_.load(std::memory_order_relaxed)) return;
       const Index begin = c * chunk_, rows = std::min(chunk_, n_ - begin), slot_row = (c % slots) * chunk_;
       for (Index r = 0; r < rows; ++r) {
         const Index source = static_cast<Index>(order_[begin + r]);
@@ -63,16 +64,19 @@ class StagingRing {
         if (sample_weight_) weights_(slot_row + r) = sample_weight_[source];
       }
       staged_.store(c + 1, std::memory_order_release);
+      staged_signal_.notify();
     }
   }
 
   // Consumer: waits until sample k is staged, and asks for the lines of sample k + 1 when it is.
-  void wait_for(Index k) {
+  // Time spent asleep is added to *slept.
+  void wait_for(Index k, double* slept) {
     const Index c = k / chunk_;
-    while (c >= staged_seen_) {
-      staged_seen_ = staged_.load(std::memory_order_acquire);
-      if (c < staged_seen_) break;
-      FNN_PAUSE();
+    if (c >= staged_seen_) {
+      staged_signal_.wait([&] {
+        staged_seen_ = staged_.load(std::memory_order_acquire);
+        return c < staged_seen_;
+      }, slept);
     }
     if (k + 1 < n_ && (k + 1) / chunk_ < staged_seen_) {
       prefetch_lines(x(k + 1), X_.cols());
@@ -84,10 +88,16 @@ class StagingRing {
   S weight(Index k) const { return weights_(row_of(k)); }
   // Consumer: sample k is no longer needed (nor any before it).
   void done_with(Index k) {
-    if ((k + 1) % chunk_ == 0) done_.store((k + 1) / chunk_, std::memory_order_release);
+    if ((k + 1) % chunk_ == 0) {
+      done_.store((k + 1) / chunk_, std::memory_order_release);
+      done_signal_.notify();
+    }
   }
   // Consumer: leaving early (or at the end); the producer stops waiting for free slots.
-  void stop() { stop_.store(true, std::memory_order_relaxed); }
+  void stop() {
+    stop_.store(true, std::memory_order_relaxed);
+    done_signal_.notify();
+  }
 
  private:
   Index row_of(Index k) const { return ((k / chunk_) % slots) * chunk_ + k % chunk_; }
@@ -111,6 +121,7 @@ class StagingRing {
   alignas(64) std::atomic<Index> staged_{0};
   alignas(64) std::atomic<Index> done_{0};
   alignas(64) std::atomic<bool> stop_{false};
+  Signal staged_signal_, done_signal_;
 };
 
 }  // namespace fnn

@@ -16,7 +16,10 @@ openmp: bool
 max_threads: int
 
 def openmp_thread_limit() -> int:
-    """OpenMP's current limit on threads (lowered by threadpoolctl's threadpool_limits)."""
+    """OpenMP's current limit on threads (OMP_NUM_THREADS, OMP_THREAD_LIMIT, threadpoolctl); 1 in a forked child."""
+
+def forked_child() -> bool:
+    """Whether this process was forked after the engine ran a team of threads (it then uses one)."""
 
 def cpu_level() -> int:
     """Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1."""
@@ -38,9 +41,15 @@ class Engine32:
     def inputs(self) -> int: ...
     @property
     def outputs(self) -> int: ...
-    def predict(self, X: npt.NDArray[np.float32], out: npt.NDArray[np.float32], chunk: int, n_threads: int) -> None: ...
+    @property
+    def contended(self) -> bool:
+        """Whether this network's kernels run on one thread for now, having lost their cores."""
+    _switch_to_one_thread_at: int
+    def predict(self, X: npt.NDArray[np.float32], out: npt.NDArray[np.float32], chunk: int, n_threads: int,
+                rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def loss_sum(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], chunk: int, n_threads: int,
-                 sample_weight: Optional[npt.NDArray[np.float32]] = None) -> float: ...
+                 sample_weight: Optional[npt.NDArray[np.float32]] = None,
+                 rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
     def loss_and_gradient_sums(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32],
                                grads: Sequence[npt.NDArray[np.float32]], chunk: int, n_threads: int,
                                sample_weight: Optional[npt.NDArray[np.float32]] = None) -> float: ...
@@ -57,9 +66,15 @@ class Engine64:
     def inputs(self) -> int: ...
     @property
     def outputs(self) -> int: ...
-    def predict(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64], chunk: int, n_threads: int) -> None: ...
+    @property
+    def contended(self) -> bool:
+        """Whether this network's kernels run on one thread for now, having lost their cores."""
+    _switch_to_one_thread_at: int
+    def predict(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64], chunk: int, n_threads: int,
+                rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def loss_sum(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], chunk: int, n_threads: int,
-                 sample_weight: Optional[npt.NDArray[np.float64]] = None) -> float: ...
+                 sample_weight: Optional[npt.NDArray[np.float64]] = None,
+                 rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
     def loss_and_gradient_sums(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64],
                                grads: Sequence[npt.NDArray[np.float64]], chunk: int, n_threads: int,
                                sample_weight: Optional[npt.NDArray[np.float64]] = None) -> float: ...

@@ -11,13 +11,18 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import Activation, activation_from_dict, activation_to_dict
+from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network
 from .validation import check_positive_int, check_real, check_sample_weight
 
 
 class FNNEstimator(BaseEstimator):
-    """Base class of the scikit-learn estimators; use :class:`FNNClassifier` or :class:`FNNRegressor`."""
+    """Base class of the scikit-learn estimators; use :class:`FNNClassifier` or :class:`FNNRegressor`.
+
+    Calls from several threads on one estimator are serialised: fit, partial_fit, predict and
+    save hold the estimator's lock, so a second call waits for the first to finish.
+    """
 
     #: Whether fit requires numeric targets (regression) or accepts any labels (classification).
     _numeric_targets = True
@@ -122,6 +127,7 @@ class FNNEstimator(BaseEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=False, classes=None, callback=callback)
 
+    @serialised
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None):
         self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
@@ -166,6 +172,7 @@ class FNNEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
 
+    @serialised
     def _forward(self, X) -> np.ndarray:
         """The network's output for X: computed in the network's dtype, returned in float32 only
         when both X and the network are float32 (float32 stays float32; all else is float64)."""
@@ -184,6 +191,7 @@ class FNNEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ model files
 
+    @serialised
     def save(self, path: PathLike) -> None:
         """Write this fitted estimator to a model file (see :func:`fnn.load`), atomically.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -11,6 +10,8 @@ import numpy as np
 
 from ._engine import core as _core
 from ._memory import aligned_copy
+from .cpus import available_cpus, clamp_threads
+from .locking import lock_of, serialised
 from .activations import (
     Activation, ActivationLike, Identity, PReLU, activation_from_dict, activation_to_dict, resolve_activation,
 )
@@ -20,7 +21,7 @@ from .initialisation import SCHEMES, initial_weights
 from .model_file import PathLike, register, require, write_model
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
-    check_sample_weight,
+    check_sample_weight, mean_one,
 )
 
 OUTPUTS = ("softmax", "logistic", "identity")
@@ -32,11 +33,9 @@ class TrainingDiverged(FloatingPointError):
 
 
 def default_threads() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    """The number of CPUs this process may run on: its affinity mask, capped by a container's
+    CPU quota (see :mod:`fnn.cpus`)."""
+    return available_cpus()
 
 
 class Network:
@@ -66,12 +65,16 @@ class Network:
         Seeds the initialisation, the validation split and the shuffling of every epoch: the same
         seed and the same ``n_threads`` give the same weights, bit for bit.
     n_threads : int or None
-        Threads of the C++ engine; None uses every core available to the process.
+        Threads of the C++ engine; None uses every CPU available to the process (its affinity
+        mask and container quota, within OpenMP's limit). More than that is lowered to it with
+        a :class:`fnn.ThreadCountWarning`. The work is cut for this many threads; on a busy
+        machine, or when OpenMP starts fewer, fewer threads do it, with the same result.
 
     Notes
     -----
     The parameters live in NumPy arrays returned by :meth:`parameters`; the C++ engine reads and
-    updates them in place. Layer l (1-based, as in the chapter) has ``weights_l`` W⁽ˡ⁾ of shape
+    updates them in place. Calls from several threads on one network are serialised (one waits
+    for the other): fit, predict, save, parameters and set_parameters hold the network's lock. Layer l (1-based, as in the chapter) has ``weights_l`` W⁽ˡ⁾ of shape
     (m⁽ˡ⁾, m⁽ˡ⁻¹⁾) and ``biases_l`` b⁽ˡ⁾ of shape (m⁽ˡ⁾,); a maxout layer with K pieces has
     weights (m⁽ˡ⁾, K, m⁽ˡ⁻¹⁾) and biases (m⁽ˡ⁾, K); a PReLU layer adds ``slopes_l``.
     """
@@ -101,7 +104,7 @@ class Network:
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         if n_threads is not None:
-            n_threads = check_positive_int(n_threads, "n_threads")
+            n_threads = clamp_threads(check_positive_int(n_threads, "n_threads"))
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an integer or None, got {seed!r}")
 
@@ -135,15 +138,41 @@ class Network:
         """f_l of layer l (1-based); the output layer's is the identity before softmax/logistic."""
         return self.activations[l - 1] if l < self.n_layers else Identity()
 
+    @serialised
     def parameters(self) -> Dict[str, np.ndarray]:
         """The trainable arrays by name, in layer order: ``weights_l``, ``biases_l`` (and ``slopes_l``).
 
         These are the live arrays the C++ engine updates in place: no copy is made. Assign into
-        them (``p["weights_1"][...] = W``) to set parameters; rebinding a dictionary entry has
-        no effect on the network.
+        them (``p["weights_1"][...] = W``) to set parameters between fits, or use
+        :meth:`set_parameters`, which waits for a fit running in another thread; rebinding a
+        dictionary entry has no effect on the network. Called while another thread fits, this
+        waits until that fit has finished.
         """
         return dict(self._parameters)
 
+    @serialised
+    def set_parameters(self, values: Dict[str, object]) -> None:
+        """Copy `values` (name → array, a subset of :meth:`parameters`) into the network.
+
+        Every array is checked first (known name, shape, finite values), so a rejected call
+        changes nothing; waits for a fit running in another thread.
+        """
+        checked = {}
+        for name, value in values.items():
+            if name not in self._parameters:
+                raise KeyError(f"unknown parameter {name!r}; the network has {list(self._parameters)}")
+            target = self._parameters[name]
+            array = np.asarray(value)
+            if array.shape != target.shape:
+                raise ValueError(f"{name} must have shape {target.shape}, got {array.shape}")
+            array = array.astype(self.dtype, copy=False)
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name} contains NaN or infinity (in {self.dtype.name})")
+            checked[name] = array
+        for name, array in checked.items():
+            np.copyto(self._parameters[name], array)
+
+    @serialised
     def reset_parameters(self, seed: Optional[int] = None) -> None:
         """Draw new initial parameters (in place), from `seed` or the network's generator."""
         if seed is not None:
@@ -180,9 +209,12 @@ class Network:
         return self._engine
 
     def _threads(self) -> int:
-        """`n_threads`, or every available core within the OpenMP limit (which threadpoolctl sets)."""
-        return self.n_threads or max(1, min(default_threads(), _core.openmp_thread_limit()))
+        """The threads to cut work for: `n_threads`, or every available CPU; within OpenMP's limit
+        (OMP_THREAD_LIMIT, threadpoolctl) and 1 in a child forked after a fit."""
+        limit = max(1, _core.openmp_thread_limit())
+        return min(self.n_threads or default_threads(), limit)
 
+    @serialised
     def astype(self, dtype) -> "Network":
         """A copy of this network with parameters in `dtype` (e.g. float64 for gradient checks)."""
         twin = Network(self.widths, self.activations, self.output, init="zeros", dtype=dtype,
@@ -199,12 +231,14 @@ class Network:
 
     # ------------------------------------------------------------------ model files
 
+    @serialised
     def save(self, path: PathLike) -> None:
         """Write this network to a model file (see :func:`fnn.load`), atomically.
 
         The file holds the architecture, the parameters, the random generator's state, the last
         fit's settings and history: a loaded network predicts bit for bit the same, and goes on
-        training exactly as this one would.
+        training exactly as this one would. Called while another thread fits, this waits until
+        that fit has finished, so the file holds weights the network really had.
         """
         metadata, arrays = self._file_contents()
         write_model(path, "Network", {"network": metadata}, arrays)
@@ -248,6 +282,7 @@ class Network:
             net.history_ = History.from_dict(metadata["history"])
         return net
 
+    @serialised
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_engine"] = None  # the C++ view is rebuilt on demand
@@ -268,9 +303,17 @@ class Network:
         X = check_features(X, self.widths[0], self.dtype)
         return self._forward(X)
 
-    def _forward(self, X: np.ndarray) -> np.ndarray:
-        out = np.empty((X.shape[0], self.widths[-1]), dtype=self.dtype)
-        self._core().predict(X, out, _CHUNK, self._threads())
+    @serialised
+    def _forward(self, X: np.ndarray, rows: Optional[np.ndarray] = None) -> np.ndarray:
+        """a⁽ᴸ⁾ for the rows of X (those indexed by `rows`, if given); overflow is an error."""
+        out = np.empty((X.shape[0] if rows is None else rows.shape[0], self.widths[-1]), dtype=self.dtype)
+        self._core().predict(X, out, _CHUNK, self._threads(), rows)
+        if not np.isfinite(out).all():
+            bad = int((~np.isfinite(out).all(axis=1)).sum())
+            raise FloatingPointError(
+                f"the network's output is NaN or infinite for {bad} of {out.shape[0]} samples: a net input "
+                f"overflowed {self.dtype.name} (inputs up to {float(np.abs(X).max()):.3g} in magnitude). Scale the "
+                "inputs (e.g. sklearn.preprocessing.StandardScaler) or use dtype='float64'")
         return out
 
     def predict_proba(self, X) -> np.ndarray:
@@ -354,6 +397,7 @@ class Network:
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self._risk(X, targets, l2, weights)
 
+    @serialised
     def _risk(self, X: np.ndarray, targets: np.ndarray, l2: float, weights: Optional[np.ndarray] = None) -> float:
         total = self._core().loss_sum(X, targets, _CHUNK, self._threads(), weights)
         return total / X.shape[0] + self._penalty(l2)
@@ -371,6 +415,7 @@ class Network:
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self._loss_and_gradients(X, targets, l2, weights)
 
+    @serialised
     def _loss_and_gradients(self, X, targets, l2, weights=None):
         grads = {name: np.empty_like(p) for name, p in self._parameters.items()}
         total = self._core().loss_and_gradient_sums(X, targets, list(grads.values()), _CHUNK, self._threads(), weights)
@@ -449,7 +494,32 @@ class Network:
             before the failing epoch.
         KeyboardInterrupt
             On Ctrl-C, within about 50 ms; the weights are those of the last completed step.
+
+        Notes
+        -----
+        The validation part and the shuffled order are index arrays into X: no copy of X is
+        made beyond its conversion to the network's dtype (none when X is already C-ordered in
+        that dtype). Arguments are all checked before the random generator is touched, so a
+        rejected call leaves the network, and its generator, as they were. Holds the network's
+        lock: a second thread's fit, predict or save waits for this one.
         """
+        with lock_of(self):
+            rng_state = self._rng.bit_generator.state
+            try:
+                prepared = self._prepare_fit(X, y, learning_rate, l2, batch_size, max_epochs, patience,
+                                             validation_fraction, validation_data, tol, sample_weight, callback)
+            except BaseException:
+                self._rng.bit_generator.state = rng_state  # a rejected call draws nothing
+                raise
+            X, targets, weights, train_rows, val_rows, X_val, targets_val, weights_val, settings = prepared
+            self.training_settings_ = settings
+            return self._train(X, targets, weights, train_rows, X_val, targets_val, weights_val, val_rows,
+                               learning_rate, l2, batch_size, max_epochs, patience, tol, verbose, callback,
+                               record_gradient_norms)
+
+    def _prepare_fit(self, X, y, learning_rate, l2, batch_size, max_epochs, patience, validation_fraction,
+                     validation_data, tol, sample_weight, callback):
+        """Every check of fit's arguments, and the validation split as row indices."""
         learning_rate = check_real(learning_rate, "learning_rate", positive=True)
         l2 = check_real(l2, "l2", non_negative=True)
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -466,29 +536,31 @@ class Network:
         X = check_features(X, self.widths[0], self.dtype)
         targets = self._targets(y, X.shape[0])
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        weights_val = None
+        train_rows = val_rows = X_val = targets_val = weights_val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (X_val, y_val)")
             X_val = check_features(validation_data[0], self.widths[0], self.dtype, "X_val")
             targets_val = self._targets(validation_data[1], X_val.shape[0], "y_val")
         elif validation_fraction > 0:
+            # X stays whole: training and validation rows are index arrays into it.
             is_val = self._split(targets, validation_fraction)
-            X_val, targets_val, X, targets = X[is_val], targets[is_val], X[~is_val], targets[~is_val]
+            train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+            X_val, targets_val = X, targets
             if weights is not None:
-                weights_val, weights = weights[is_val], weights[~is_val]
-                if weights.sum() <= 0 or weights_val.sum() <= 0:
+                weights_val = weights[val_rows]
+                if weights[train_rows].sum() <= 0 or weights_val.sum() <= 0:
                     raise ValueError("sample_weight is 0 on the whole training or validation part; "
                                      "give those samples positive weights or pass validation_data")
-                weights = np.ascontiguousarray(weights * (weights.size / weights.sum()))
-        else:
-            X_val = targets_val = None
-        self.training_settings_ = settings
-        return self._train(X, targets, weights, X_val, targets_val, weights_val, learning_rate, l2, batch_size,
-                           max_epochs, patience, tol, verbose, callback, record_gradient_norms)
+                # Mean 1 over the training rows; the validation rows' weights only ever form ratios.
+                rescaled = weights.copy()
+                rescaled[train_rows] = mean_one(weights[train_rows], self.dtype)
+                weights = rescaled
+        return X, targets, weights, train_rows, val_rows, X_val, targets_val, weights_val, settings
 
     def _split(self, targets, fraction) -> np.ndarray:
-        """A boolean mask of the rows held out for validation."""
+        """A boolean mask of the rows held out for validation (draws from the generator only
+        after every check has passed)."""
         n = targets.shape[0]
         n_val = int(round(fraction * n))
         if n_val < 1 or n - n_val < 1:
@@ -521,21 +593,31 @@ class Network:
         return [float(np.sqrt(np.square(grads[f"weights_{l}"], dtype=np.float64).sum()))
                 for l in range(1, self.n_layers + 1)]
 
-    def _train(self, X, targets, weights, X_val, targets_val, weights_val, learning_rate, l2, batch_size,
-               max_epochs, patience, tol, verbose, callback=None, record_gradient_norms=False) -> History:
+    def _train(self, X, targets, weights, train_rows, X_val, targets_val, weights_val, val_rows, learning_rate, l2,
+               batch_size, max_epochs, patience, tol, verbose, callback=None, record_gradient_norms=False) -> History:
+        """The epoch loop. `train_rows` (None: all) are the rows of X trained on; `val_rows`, the
+        rows of X_val validated on (None: all)."""
         engine = self._core()
         threads = self._threads()
         history = History()
         self.history_ = history
         stopper = EarlyStopping(patience, tol) if X_val is not None else None
         last_finite = {name: p.copy() for name, p in self._parameters.items()}
-        n = X.shape[0]
+        n = X.shape[0] if train_rows is None else train_rows.shape[0]
         if record_gradient_norms:
-            history.gradient_norms.append(self._gradient_norms(X, targets, l2, weights))
+            # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
+            X_train, targets_train, weights_train = X, targets, weights
+            if train_rows is not None:
+                X_train, targets_train = X[train_rows], targets[train_rows]
+                weights_train = None if weights is None else weights[train_rows]
+            history.gradient_norms.append(self._gradient_norms(X_train, targets_train, l2, weights_train))
+        targets_for_error = targets_val if val_rows is None else targets_val[val_rows]
         train_seconds = 0.0
         for epoch in range(1, max_epochs + 1):
             start = time.perf_counter()
             order = self._rng.permutation(n)
+            if train_rows is not None:
+                order = train_rows[order]
             loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads,
                                                         weights)
             train_seconds += time.perf_counter() - start
@@ -552,12 +634,14 @@ class Network:
             history.train_risk.append(risk)
             stop = False
             if record_gradient_norms:
-                history.gradient_norms.append(self._gradient_norms(X, targets, l2, weights))
+                history.gradient_norms.append(self._gradient_norms(X_train, targets_train, l2, weights_train))
             if X_val is not None:
-                y_hat = self._forward(X_val)
-                val_loss = self._core().loss_sum(X_val, targets_val, _CHUNK, threads, weights_val)
-                val_loss /= X_val.shape[0] if weights_val is None else float(weights_val.sum())
-                val_error = val_loss if self.output == "identity" else self._error_rate(y_hat, targets_val, weights_val)
+                y_hat = self._forward(X_val, val_rows)
+                full_weights_val = weights if val_rows is not None else weights_val
+                val_loss = engine.loss_sum(X_val, targets_val, _CHUNK, threads, full_weights_val, val_rows)
+                val_loss /= y_hat.shape[0] if weights_val is None else float(weights_val.sum())
+                val_error = (val_loss if self.output == "identity"
+                             else self._error_rate(y_hat, targets_for_error, weights_val))
                 history.validation_loss.append(val_loss)
                 history.validation_error.append(val_error)
                 stop = stopper.update(val_error, epoch, self._parameters)

@@ -24,10 +24,14 @@ def check_features(X, n_features: int, dtype, what: str = "X") -> np.ndarray:
         raise ValueError(f"{what} is empty: it has 0 samples")
     if array.shape[1] != n_features:
         raise ValueError(f"{what} has {array.shape[1]} features, but the network expects {n_features}")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(converted).all():
+        if converted is not array and np.isfinite(array).all():
+            raise ValueError(f"{what} has values beyond the range of {np.dtype(dtype).name} "
+                             f"(largest magnitude {float(np.abs(array).max()):.3g}); scale the inputs or use "
+                             "dtype='float64'")
         raise ValueError(f"{what} contains NaN or infinity")
-    return array
+    return converted
 
 
 def check_labels(y, n_samples: int, n_classes: int, what: str = "y") -> np.ndarray:
@@ -139,9 +143,18 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sampl
         raise ValueError(f"{what} contains NaN or infinity")
     if (array < 0).any():
         raise ValueError(f"{what} must be >= 0, got {array.min()}")
-    total = array.sum()
-    if total <= 0:
+    if array.max() <= 0:
         raise ValueError(f"{what} is zero for every sample: at least one sample needs a positive weight")
     if np.all(array == array[0]):
         return None  # equal weights are no weights: the unweighted path, bit for bit
-    return np.ascontiguousarray(array * (n_samples / total), dtype=dtype)
+    return mean_one(array, dtype)
+
+
+def mean_one(weights: np.ndarray, dtype) -> np.ndarray:
+    """Non-negative weights (not all 0) rescaled to mean 1, in `dtype`.
+
+    Divided by their maximum first, so that the sum can neither overflow (weights near 1e308) nor
+    vanish (subnormal weights); weights below about 1e-38 of the largest become 0 in float32.
+    """
+    scaled = np.asarray(weights, dtype=np.float64) / float(np.max(weights))
+    return np.ascontiguousarray(scaled * (scaled.size / scaled.sum()), dtype=dtype)

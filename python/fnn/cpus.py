@@ -1,0 +1,121 @@
+"""How many CPUs this process may use: its affinity mask, capped by a container's CPU quota.
+
+``os.cpu_count()`` counts the machine's CPUs; a process pinned to two of them (``taskset``), or in
+a container allowed two CPUs' worth of time (``docker run --cpus 2``, a Kubernetes limit), that
+starts a thread per machine CPU only makes its threads wait for each other.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Optional
+
+
+def _affinity() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _read(path: Path) -> Optional[str]:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cgroup_cpu_quota(proc_self: Path = Path("/proc/self"), cgroup_root: Path = Path("/sys/fs/cgroup")) -> Optional[float]:
+    """The CPUs' worth of time the process's cgroup allows (e.g. 1.5), or None without a limit.
+
+    Reads cgroup v2's ``cpu.max`` ("quota period" or "max period") and cgroup v1's
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (quota −1 for none), in the process's own cgroup
+    and each of its ancestors: the tightest limit counts.
+    """
+    text = _read(proc_self / "cgroup")
+    if text is None:
+        return None
+    limits = []
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, relative = parts
+        if controllers == "":  # cgroup v2: one unified hierarchy
+            bases = [cgroup_root, cgroup_root / "unified"]
+            v2 = True
+        elif "cpu" in controllers.split(","):
+            bases = [cgroup_root / controllers, cgroup_root / "cpu", cgroup_root / "cpu,cpuacct"]
+            v2 = False
+        else:
+            continue
+        relative = relative.lstrip("/")
+        for base in bases:
+            directory = base / relative
+            if not directory.is_dir():
+                continue
+            # The cgroup and its ancestors up to the mount point.
+            while True:
+                limit = _v2_limit(directory) if v2 else _v1_limit(directory)
+                if limit is not None:
+                    limits.append(limit)
+                if directory == base:
+                    break
+                directory = directory.parent
+            break
+    return min(limits) if limits else None
+
+
+def _v2_limit(directory: Path) -> Optional[float]:
+    text = _read(directory / "cpu.max")
+    if not text:
+        return None
+    fields = text.split()
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = float(fields[0]), float(fields[1])
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _v1_limit(directory: Path) -> Optional[float]:
+    quota, period = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
+    try:
+        quota_us, period_us = float(quota), float(period)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: its affinity mask, capped by its cgroup's CPU quota
+    (rounded up: a quota of 1.5 CPUs still runs two threads part of the time)."""
+    cpus = _affinity()
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+class ThreadCountWarning(RuntimeWarning):
+    """n_threads asked for more threads than this process may run at once; fnn uses fewer."""
+
+
+def clamp_threads(n_threads: int, what: str = "n_threads") -> int:
+    """`n_threads` capped at the available CPUs, with a :class:`ThreadCountWarning` when capped.
+
+    More threads than CPUs never help fnn's kernels (their threads meet several times per
+    sample) and can starve the machine, so a larger request, from the constructor, a model file,
+    a settings file or a command-line flag, is lowered rather than refused.
+    """
+    limit = available_cpus()
+    if n_threads > limit:
+        warnings.warn(f"{what}={n_threads} is more than the {limit} CPU(s) this process may use; using {limit}",
+                      ThreadCountWarning, stacklevel=3)
+        return limit
+    return n_threads
