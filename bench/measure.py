@@ -16,7 +16,7 @@ import numpy as np
 import fnn
 
 from . import baseline_numpy, baseline_sklearn, baseline_torch
-from .workloads import L2, LEARNING_RATE, WORKLOADS, Workload, scaled, synthetic_data
+from .workloads import BY_ID, L2, LEARNING_RATE, Workload, scaled, synthetic_data
 
 
 def median_rate(run: Callable[[np.ndarray], None], n: int, repeats: int, seed: int = 1) -> float:
@@ -153,7 +153,7 @@ def isolated(kind: str, workload: Workload, scale: float, threads: int, repeats:
 
 def _main(argv) -> None:
     kind, workload_id, scale, threads, repeats, dtype = argv
-    workload = next(w for w in WORKLOADS if w.id == workload_id)
+    workload = BY_ID[workload_id]
     if float(scale) != 1.0:
         workload = scaled(workload, float(scale))
     print(TIMERS[kind](workload, int(threads), int(repeats), dtype))

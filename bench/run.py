@@ -20,8 +20,8 @@ import numpy as np
 
 import fnn
 
-from . import baseline_torch, measure
-from .workloads import WORKLOADS, Workload, scaled
+from . import baseline_torch, contended, measure
+from .workloads import DIGITS, WORKLOADS, Workload, scaled
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -191,7 +191,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--no-extras", action="store_true", help="skip 1-thread, float64, RSS and import figures")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for latest.md and latest.png")
+    parser.add_argument("--contended", action="store_true",
+                        help="instead: default threads vs one thread with busy processes competing (bench/contended.py)")
     args = parser.parse_args(argv)
+    if args.contended:
+        chosen = [w for w in WORKLOADS + [DIGITS] if not args.only or w.id in args.only]
+        contended.run(chosen, args.scale, args.repeats, args.rounds, args.out)
+        return 0
     workloads = [scaled(w, args.scale) if args.scale != 1 else w for w in WORKLOADS
                  if not args.only or w.id in args.only]
     if args.threads > fnn.network.default_threads():

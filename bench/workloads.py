@@ -41,6 +41,13 @@ WORKLOADS = [
 ]
 
 
+#: A digits-sized network (scikit-learn's 8×8 digits), per sample: small enough that a second
+#: thread buys little, so a busy machine must not make it pay for one (bench.contended).
+DIGITS = Workload("D", [64, 64, 10], 1, 200000, 20000)
+#: Every workload, by id.
+BY_ID = {w.id: w for w in WORKLOADS + [DIGITS]}
+
+
 def scaled(workload: Workload, factor: float) -> Workload:
     """The same workload on fewer samples (and, below 0.01, narrower layers) for smoke tests."""
     widths = workload.widths if factor >= 0.01 else [max(2, w // 32) for w in workload.widths[:-1]] + [10]

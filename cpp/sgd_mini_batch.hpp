@@ -43,6 +43,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   for (int s = 0; s < slices; ++s)
     for (const auto& layer : net.layers) owned[s].push_back(share(layer.units, s, slices, per_line));
   EpochResult result;
+  // Set by thread 0 at the end of a step, read by all after the next step's first barrier: every
+  // thread reads them before the barriers that thread 0 must pass to set them again.
   std::atomic<bool> stop{false}, go_single{false};
   bool interrupted = false;
   int workers = 1;

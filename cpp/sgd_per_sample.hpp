@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -136,7 +137,11 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
   PerSampleBuffers<S> buf(net, team, chunk);
   Barrier barrier(team);
   EpochResult result;
-  std::atomic<bool> stop{false}, go_single{false};
+  // Thread 0 decides at the end of a sample; every thread acts at the same later sample. (A flag
+  // read after the forward pass could be seen one sample early by a thread that was descheduled
+  // there, which would then leave while the others wait for it.)
+  constexpr Index never = std::numeric_limits<Index>::max();
+  std::atomic<Index> stop_at{never}, single_at{never};
   bool interrupted = false;
   int workers = 1;  // training threads of the team OpenMP started
   // With a staging thread (the team's last), the training thread reads the samples from its ring;
@@ -265,8 +270,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           }
           barrier.wait(slept);
         }
-        if (stop.load(std::memory_order_relaxed)) break;
-        if (go_single.load(std::memory_order_relaxed) && split > 1) {
+        if (k >= stop_at.load(std::memory_order_relaxed)) break;
+        if (k >= single_at.load(std::memory_order_relaxed) && split > 1) {
           // Every thread passed the barrier above; the others leave, thread 0 takes all neurons.
           if (t != 0) {
             left = true;
@@ -341,7 +346,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           const auto now = clock::now();
           if (should_stop()) {
             interrupted = true;
-            stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+            stop_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
           }
           if (watch && (split > 1 || ring) && monitor.contended(now)) {
             policy.note_contention();
@@ -350,7 +355,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
               ring = nullptr;
               chunk_begin = -chunk;
             }
-            go_single.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
+            single_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
           }
           next_check = now + std::chrono::milliseconds(50);
         }
@@ -360,7 +365,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
             ring = nullptr;
             chunk_begin = -chunk;
           }
-          go_single.store(true, std::memory_order_relaxed);
+          single_at.store(k + 1, std::memory_order_relaxed);
         }
       }
       if (!left) fold_scale();

@@ -228,8 +228,14 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         require(extras.get("target_kind") in ("binary", "multiclass", "multilabel-indicator"), path,
                 f"unknown target kind {extras.get('target_kind')!r}")
         classes = arrays["classes_"]
+        kind, width = extras["target_kind"], self.network_.widths[-1]
+        require(classes.ndim == 1 and classes.dtype.kind in "biufU", path, "classes_ must be a 1-D array of labels")
+        expected = 2 if kind == "binary" else width
+        require(classes.shape[0] == expected and (kind != "binary" or width == 1), path,
+                f"{classes.shape[0]} classes_ for a {kind} network with {width} output units")
+        require(len(np.unique(classes)) == classes.shape[0], path, "classes_ repeats a label")
         self.classes_ = classes.astype(object) if extras.get("classes_are_objects") else classes
-        self._target_kind = extras["target_kind"]
+        self._target_kind = kind
 
 
 register("FNNClassifier", FNNClassifier._from_file)

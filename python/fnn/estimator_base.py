@@ -221,21 +221,47 @@ class FNNEstimator(BaseEstimator):
     def _restore_private_state(self, path, extras: Dict[str, Any], arrays: Dict[str, np.ndarray]) -> None:
         pass
 
+    #: Fitted attributes a model file restores, each with the check its value must pass.
+    _FITTED = {
+        "n_features_in_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "loss_curve_": lambda v: _numbers(v),
+        "validation_scores_": lambda v: _numbers(v),
+        "validation_loss_curve_": lambda v: _numbers(v),
+        "n_iter_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "best_epoch_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "t_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    }
+
     @classmethod
     def _from_file(cls, path, header, arrays):
+        for key in ("params", "fitted", "extras"):
+            require(isinstance(header.get(key, {}), dict), path, f"{key} is not a mapping")
+        fitted = header.get("fitted", {})
+        for name, value in fitted.items():
+            require(name in cls._FITTED, path, f"unknown fitted attribute {name!r}")
+            require(cls._FITTED[name](value), path, f"fitted attribute {name} has an invalid value")
+        missing = set(cls._FITTED) - set(fitted)
+        require(not missing, path, f"fitted attributes {sorted(missing)} are missing")
         params = {name: _unplain(value) for name, value in header["params"].items()}
         estimator = cls(**params)
         estimator.network_ = Network._from_file_contents(path, header["network"], arrays, prefix="network/")
-        for name, value in header["fitted"].items():
+        for name, value in fitted.items():
             setattr(estimator, name, value)
-        if "feature_names_in_" in arrays:
-            estimator.feature_names_in_ = arrays["feature_names_in_"].astype(object)
-        estimator._restore_private_state(path, header.get("extras", {}), arrays)
         require(estimator.network_.widths[0] == estimator.n_features_in_, path,
                 "the network's input width differs from n_features_in_")
+        if "feature_names_in_" in arrays:
+            names = arrays["feature_names_in_"]
+            require(names.dtype.kind == "U" and names.shape == (estimator.n_features_in_,), path,
+                    "feature_names_in_ must hold one name per feature")
+            estimator.feature_names_in_ = names.astype(object)
+        estimator._restore_private_state(path, header.get("extras", {}), arrays)
         history = estimator.network_.history_
         estimator.history_ = history
         return estimator
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def _plain(value, name: str, owner: str):

@@ -59,6 +59,26 @@ class History:
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "History":
-        """The history :meth:`to_dict` described; unknown keys are ignored."""
+        """The history :meth:`to_dict` described; unknown keys are ignored, known ones type-checked
+        (a TypeError names the first that is not what it should be)."""
+        if not isinstance(values, dict):
+            raise TypeError(f"history must be a mapping, got {type(values).__name__}")
+
+        def number(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        checks = {
+            "train_risk": lambda v: isinstance(v, list) and all(map(number, v)),
+            "validation_error": lambda v: isinstance(v, list) and all(map(number, v)),
+            "validation_loss": lambda v: isinstance(v, list) and all(map(number, v)),
+            "epoch_time": lambda v: isinstance(v, list) and all(map(number, v)),
+            "best_epoch": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+            "stopped_early": lambda v: isinstance(v, bool),
+            "samples_per_second": number,
+            "gradient_norms": lambda v: isinstance(v, list) and all(isinstance(r, list) and all(map(number, r)) for r in v),
+        }
         names = {f.name for f in fields(cls)}
+        for name, value in values.items():
+            if name in checks and not checks[name](value):
+                raise TypeError(f"history field {name!r} has a value of the wrong type")
         return cls(**{k: v for k, v in values.items() if k in names})

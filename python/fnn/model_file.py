@@ -55,6 +55,9 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ModelFileError(f"cannot save to {path}: directory {directory} does not exist")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"cannot save to {path}: it is not a regular file (a directory or a device); "
+                             "it was left untouched")
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(descriptor, "wb") as stream:
@@ -74,8 +77,53 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
     return path
 
 
+#: The most metadata a model file may hold: far more than any real model's settings and history.
+MAX_METADATA_BYTES = 64 << 20
+
+
+def _array_headers(path: Path, archive: zipfile.ZipFile) -> Dict[str, Tuple[Tuple[int, ...], np.dtype, zipfile.ZipInfo]]:
+    """(shape, dtype, entry) of every .npy entry, read from the headers alone: nothing is allocated
+    until every size the file declares has been checked against what the file really holds."""
+    file_size = path.stat().st_size
+    declared = 0
+    headers = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ModelFileError(f"{path} is not an fnn model file (entry {info.filename!r} is not an array)")
+        if info.compress_type != zipfile.ZIP_STORED:
+            # fnn writes uncompressed entries: their sizes are bounded by the file's own.
+            raise ModelFileError(f"{path} has a compressed entry {info.filename!r}; fnn model files store arrays "
+                                 "uncompressed")
+        declared += info.file_size
+        if info.file_size != info.compress_size or declared > file_size:
+            raise ModelFileError(f"{path} is corrupted: its entries claim more bytes than the file holds")
+        with archive.open(info) as stream:
+            try:
+                version = np.lib.format.read_magic(stream)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+                else:
+                    raise ValueError(f"unsupported .npy version {version}")
+            except (ValueError, SyntaxError, TypeError, EOFError) as error:
+                raise ModelFileError(f"{path} has an unreadable array header in {info.filename!r}: {error}") from None
+            if dtype.hasobject:
+                raise ModelFileError(f"{path} holds Python objects in {info.filename!r}; fnn model files never do "
+                                     "(refused: loading them would need pickle)")
+            size = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            if size > info.file_size:
+                raise ModelFileError(f"{path} is corrupted: {info.filename!r} declares {size} bytes of data in an "
+                                     f"entry of {info.file_size}")
+        headers[info.filename[:-len(".npy")]] = (tuple(shape), dtype, info)
+    return headers
+
+
 def read_model(path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, np.ndarray]]:
     """(kind, metadata, arrays) of a model file, every entry read and checked.
+
+    Every array's header is checked against the bytes the file holds before any array is read,
+    so a file of a few kilobytes cannot make this allocate gigabytes.
 
     Raises
     ------
@@ -88,25 +136,31 @@ def read_model(path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, np.ndarra
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a directory, not a model file")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a regular file (a directory or a device), not a model file")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not an fnn model file (not an .npz archive; truncated or a different format)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = list(archive.files)
-            if _METADATA not in names:
+        with zipfile.ZipFile(path) as archive:
+            headers = _array_headers(path, archive)
+            if _METADATA not in headers:
                 raise ModelFileError(f"{path} is an .npz archive but not an fnn model file (no {_METADATA} entry)")
-            arrays = {name: archive[name] for name in names}  # reading checks each entry's CRC-32
+            shape, dtype, _ = headers[_METADATA]
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_METADATA_BYTES:
+                raise ModelFileError(f"{path} has metadata of shape {shape} and dtype {dtype}, not UTF-8 text")
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in headers}  # reading checks each entry's CRC-32
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError,
+            NotImplementedError, RuntimeError) as error:
         raise ModelFileError(f"{path} is corrupted or truncated: {error}") from None
     raw = arrays.pop(_METADATA)
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{path} has unreadable metadata: {error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise ModelFileError(f"{path} has unreadable metadata: {problem}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not an fnn model file (format {header.get('format') if isinstance(header, dict) else None!r})")
     version = header.get("format_version")
@@ -158,5 +212,6 @@ def load(path: PathLike):
         return reader(path, header, arrays)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path} has inconsistent contents: {error}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as error:
+        # The readers check what they use; whatever else a malformed file trips is still its fault.
+        raise ModelFileError(f"{path} has inconsistent contents: {type(error).__name__}: {error}") from None

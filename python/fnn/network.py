@@ -18,7 +18,7 @@ from .activations import (
 from .early_stopping import EarlyStopping
 from .history import History
 from .initialisation import SCHEMES, initial_weights
-from .model_file import PathLike, register, require, write_model
+from .model_file import ModelFileError, PathLike, register, require, write_model
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
     check_sample_weight, mean_one,
@@ -209,10 +209,11 @@ class Network:
         return self._engine
 
     def _threads(self) -> int:
-        """The threads to cut work for: `n_threads`, or every available CPU; within OpenMP's limit
-        (OMP_THREAD_LIMIT, threadpoolctl) and 1 in a child forked after a fit."""
-        limit = max(1, _core.openmp_thread_limit())
-        return min(self.n_threads or default_threads(), limit)
+        """The threads to cut work for: `n_threads`, or every available CPU within OpenMP's limit
+        (OMP_THREAD_LIMIT, threadpoolctl; 1 in a child forked after a fit). An explicit
+        `n_threads` is kept, so the weights stay those of that many threads: the engine then runs
+        the work on the threads OpenMP does start."""
+        return self.n_threads or max(1, min(default_threads(), _core.openmp_thread_limit()))
 
     @serialised
     def astype(self, dtype) -> "Network":
@@ -263,20 +264,46 @@ class Network:
 
     @classmethod
     def _from_file_contents(cls, path, metadata: dict, arrays: Dict[str, np.ndarray], prefix: str = "") -> "Network":
-        net = cls(metadata["widths"], [activation_from_dict(a) for a in metadata["activations"]], metadata["output"],
-                  init=metadata["init"], dtype=metadata["dtype"], seed=metadata["seed"],
-                  n_threads=metadata["n_threads"])
-        names = [prefix + name for name in net._parameters]
-        require(metadata["parameters"] == names, path,
-                f"its parameter list {metadata['parameters']} does not match the architecture's {names}")
-        for name, target in net._parameters.items():
+        """The network a model file describes. Everything is checked against the arrays the file
+        really holds before the network (and its parameter arrays) is made."""
+        require(isinstance(metadata, dict), path, "the network's description is not a mapping")
+        widths = metadata.get("widths")
+        require(isinstance(widths, list) and len(widths) >= 2
+                and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths), path,
+                f"widths must be a list of at least 2 positive integers, got {widths!r}")
+        specs = metadata.get("activations")
+        require(isinstance(specs, list) and len(specs) == len(widths) - 2 and all(isinstance(a, dict) for a in specs),
+                path, f"activations must be {len(widths) - 2} activation descriptions")
+        activations = [activation_from_dict(a) for a in specs]
+        require(metadata.get("dtype") in ("float32", "float64"), path, f"unknown dtype {metadata.get('dtype')!r}")
+        dtype = np.dtype(metadata["dtype"])
+        expected = {}
+        for l in range(1, len(widths)):
+            f = activations[l - 1] if l < len(widths) - 1 else Identity()
+            units, fan_in = widths[l], widths[l - 1]
+            expected[f"weights_{l}"] = (units, f.pieces, fan_in) if f.pieces > 1 else (units, fan_in)
+            expected[f"biases_{l}"] = (units, f.pieces) if f.pieces > 1 else (units,)
+            if isinstance(f, PReLU):
+                expected[f"slopes_{l}"] = (1,) if f.shared else (units,)
+        names = [prefix + name for name in expected]
+        require(metadata.get("parameters") == names, path,
+                f"its parameter list {metadata.get('parameters')} does not match the architecture's {names}")
+        for name, shape in expected.items():
             array = arrays.get(prefix + name)
             require(array is not None, path, f"the array {prefix + name} is missing")
-            require(array.shape == target.shape and array.dtype == target.dtype, path,
-                    f"{prefix + name} has shape {array.shape} and dtype {array.dtype}, expected {target.shape} "
-                    f"and {target.dtype}")
-            np.copyto(target, array)
-        net._rng.bit_generator.state = metadata["random_state"]
+            require(array.shape == shape and array.dtype == dtype, path,
+                    f"{prefix + name} has shape {array.shape} and dtype {array.dtype}, expected {shape} and {dtype}")
+            require(bool(np.isfinite(array).all()), path, f"{prefix + name} holds NaN or infinite values")
+        for key in ("training_settings", "history"):
+            require(metadata.get(key) is None or isinstance(metadata[key], dict), path, f"{key} is not a mapping")
+        net = cls(widths, activations, metadata.get("output"), init=metadata.get("init"), dtype=dtype,
+                  seed=metadata.get("seed"), n_threads=metadata.get("n_threads"))
+        for name, target in net._parameters.items():
+            np.copyto(target, arrays[prefix + name])
+        try:
+            net._rng.bit_generator.state = metadata["random_state"]
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
+            raise ModelFileError(f"{path}: the random generator's state is invalid ({error})") from None
         net.training_settings_ = dict(metadata.get("training_settings") or {})
         if metadata.get("history") is not None:
             net.history_ = History.from_dict(metadata["history"])

@@ -97,12 +97,15 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
         return extras, {"target_mean_": self.target_mean_, "target_scale_": self.target_scale_}
 
     def _restore_private_state(self, path, extras, arrays) -> None:
-        require(isinstance(extras.get("n_outputs_"), int), path, "n_outputs_ is missing")
+        require(isinstance(extras.get("n_outputs_"), int) and extras["n_outputs_"] == self.network_.widths[-1], path,
+                "n_outputs_ is missing or differs from the network's output width")
         self.n_outputs_ = extras["n_outputs_"]
         self._one_dimensional = bool(extras.get("one_dimensional"))
         for name in ("target_mean_", "target_scale_"):
-            require(name in arrays and arrays[name].shape == (self.n_outputs_,), path, f"{name} is missing or misshapen")
+            require(name in arrays and arrays[name].shape == (self.n_outputs_,) and arrays[name].dtype.kind == "f"
+                    and bool(np.isfinite(arrays[name]).all()), path, f"{name} is missing, misshapen or not finite")
             setattr(self, name, arrays[name])
+        require(bool((self.target_scale_ > 0).all()), path, "target_scale_ must be positive")
 
 
 register("FNNRegressor", FNNRegressor._from_file)

@@ -24,7 +24,8 @@ def check_features(X, n_features: int, dtype, what: str = "X") -> np.ndarray:
         raise ValueError(f"{what} is empty: it has 0 samples")
     if array.shape[1] != n_features:
         raise ValueError(f"{what} has {array.shape[1]} features, but the network expects {n_features}")
-    converted = np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):  # values beyond the dtype's range are reported below
+        converted = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(converted).all():
         if converted is not array and np.isfinite(array).all():
             raise ValueError(f"{what} has values beyond the range of {np.dtype(dtype).name} "

@@ -1,0 +1,329 @@
+"""Threads as the system gives them: fewer than asked, lost to another process, or none after a
+fork; one network used from several Python threads. Every scenario that could hang runs in a
+subprocess with a timeout, so a regression fails instead of stopping the suite."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import fnn
+from fnn.cpus import ThreadCountWarning, cgroup_cpu_quota
+
+# Large enough that the per-sample kernel splits it between two threads (≥ 48k parameters) and a
+# mini-batch step of 64 rows between two slices.
+WIDE = [100, 512, 10]
+
+
+def data(n=600, features=100, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, features)).astype(np.float32), rng.integers(0, classes, size=n)
+
+
+def trained(widths, threads, batch, epochs=2, switch_at=None, n=600, **fit):
+    X, y = data(n, widths[0], widths[-1])
+    net = fnn.Network(widths, "relu", seed=0, n_threads=threads)
+    if switch_at is not None:
+        net._core()._switch_to_one_thread_at = switch_at
+    net.fit(X, y, batch_size=batch, max_epochs=epochs, validation_fraction=0, **fit)
+    return {k: v.copy() for k, v in net.parameters().items()}
+
+
+def assert_same(a, b):
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def run_python(code, timeout=120, env=None):
+    """Runs `code` in a fresh interpreter; a hang fails the test after `timeout` seconds."""
+    full_env = dict(os.environ, **(env or {}))
+    try:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                                timeout=timeout, env=full_env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"hung for {timeout} s:\n{code}")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# ---------------------------------------------------------------------- a team that loses its cores
+
+
+@pytest.mark.parametrize("batch, switch_at", [(1, 0), (1, 137), (1, 599), (64, 0), (64, 3)])
+def test_handing_the_work_to_one_thread_mid_epoch_changes_no_weight(batch, switch_at):
+    # What the kernels do when they find another process on their cores: thread 0 carries on alone.
+    assert_same(trained(WIDE, 2, batch, switch_at=switch_at), trained(WIDE, 2, batch))
+
+
+def test_the_staging_thread_can_be_dropped_mid_epoch():
+    # A small network on many rows: one training thread, and a second that stages the samples.
+    widths, n = [64, 32, 10], 9000
+    assert_same(trained(widths, 2, 1, n=n, switch_at=1234), trained(widths, 1, 1, n=n))
+
+
+def test_training_beside_busy_processes_finishes_with_the_same_weights():
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        time.sleep(0.3)
+        code = f"""
+            import faulthandler, numpy as np, fnn
+            faulthandler.dump_traceback_later(100, exit=True)
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(3000, 100)).astype(np.float32); y = rng.integers(0, 10, 3000)
+            for batch in (1, 64):
+                nets = [fnn.Network({WIDE}, seed=0, n_threads=t) for t in (1, 2)]
+                for net in nets:
+                    net.fit(X, y, batch_size=batch, max_epochs=3, validation_fraction=0)
+                if batch == 1:  # per sample, one thread and two give the same weights
+                    assert all((nets[0].parameters()[k] == nets[1].parameters()[k]).all() for k in nets[0].parameters())
+            print("ok")
+        """
+        assert run_python(code, timeout=150).strip() == "ok"
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------------- fewer threads than asked
+
+
+@pytest.mark.parametrize("variable", ["OMP_THREAD_LIMIT=1", "OMP_DYNAMIC=true", "OMP_NUM_THREADS=1"])
+@pytest.mark.parametrize("batch", [1, 64])
+def test_openmp_giving_fewer_threads_gives_the_weights_of_the_threads_asked_for(tmp_path, variable, batch):
+    name, value = variable.split("=")
+    out = tmp_path / "weights.npz"
+    code = f"""
+        import numpy as np, fnn
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(600, 100)).astype(np.float32); y = rng.integers(0, 10, 600)
+        net = fnn.Network({WIDE}, "relu", seed=0, n_threads=2)
+        net.fit(X, y, batch_size={batch}, max_epochs=2, validation_fraction=0)
+        np.savez({str(out)!r}, **net.parameters())
+    """
+    run_python(code, env={name: value})
+    with np.load(out) as saved:
+        assert_same(dict(saved), trained(WIDE, 2, batch))
+
+
+def test_thread_limit_caps_the_default_thread_count():
+    out = run_python("import fnn; print(fnn.Network([3, 4, 2])._threads())", env={"OMP_THREAD_LIMIT": "1"})
+    assert out.strip() == "1"
+
+
+# ---------------------------------------------------------------------- fork
+
+
+FORK_PARENT = """
+    import multiprocessing as mp, numpy as np, fnn
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 100)).astype(np.float32); y = rng.integers(0, 10, 600)
+    net = fnn.Network({widths}, seed=0, n_threads=2)
+    net.fit(X, y, max_epochs=1, validation_fraction=0)       # the parent runs a team of threads
+    net.fit(X, y, max_epochs=1, batch_size=64, validation_fraction=0)
+"""
+
+
+def test_a_forked_child_trains_and_predicts():
+    code = FORK_PARENT.format(widths=WIDE) + """
+    import fnn._engine
+    def child(batch):
+        assert fnn._engine.core.forked_child() and fnn.Network([3, 4, 2])._threads() == 1
+        twin = fnn.Network({widths}, seed=0, n_threads=2)
+        twin.fit(X, y, max_epochs=1, batch_size=batch, validation_fraction=0)
+        return net.predict(X[:50]).tolist(), twin.predict(X[:50]).tolist()
+    with mp.get_context("fork").Pool(2) as pool:
+        results = pool.map(child, [1, 64])
+    assert results[0][0] == net.predict(X[:50]).tolist()
+    print("ok")
+    """.format(widths=WIDE)
+    assert run_python(code).strip().endswith("ok")
+
+
+def test_joblib_multiprocessing_backend_and_cross_val_score():
+    code = FORK_PARENT.format(widths=WIDE) + """
+    import joblib
+    from sklearn.model_selection import cross_val_score
+    clf = fnn.FNNClassifier((64,), max_epochs=3, random_state=0).fit(X, y)
+    out = joblib.Parallel(n_jobs=2, backend="multiprocessing")(joblib.delayed(clf.score)(X, y) for _ in range(2))
+    assert out[0] == out[1] == clf.score(X, y)
+    with joblib.parallel_backend("multiprocessing"):
+        scores = cross_val_score(fnn.FNNClassifier((64,), max_epochs=3, random_state=0), X, y, cv=2, n_jobs=2)
+    assert len(scores) == 2
+    print("ok")
+    """
+    assert run_python(code, timeout=180).strip().endswith("ok")
+
+
+# ---------------------------------------------------------------------- n_threads beyond the CPUs
+
+
+def test_too_many_threads_are_lowered_with_a_warning_from_every_source(tmp_path):
+    cpus = fnn.network.default_threads()
+    with pytest.warns(ThreadCountWarning, match="n_threads=10000"):
+        net = fnn.Network([3, 4, 2], n_threads=10000)
+    assert net.n_threads == cpus
+    net.n_threads = 10000  # as a model file written elsewhere would say
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.save(tmp_path / "m.npz")
+    with pytest.warns(ThreadCountWarning):
+        assert fnn.load(tmp_path / "m.npz").n_threads == cpus
+    X, y = data(60, 3, 2)
+    with pytest.warns(ThreadCountWarning):
+        fnn.FNNClassifier((4,), n_threads=10000, max_epochs=1).fit(X, y)
+
+
+def test_command_line_threads_beyond_the_cpus_warn(tmp_path):
+    settings = tmp_path / "s.toml"
+    settings.write_text("threads = 10000\nmax_epochs = 1\n")
+    for extra in (["--threads", "10000"], ["--config", str(settings)]):
+        result = subprocess.run([sys.executable, "-m", "fnn", "train", "iris", "-o", str(tmp_path / "m.npz"),
+                                 "--max-epochs", "1", *extra], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "threads=10000 is more than" in result.stderr
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_container_cpu_quota_is_read_from_cgroups(tmp_path, version):
+    proc, root = tmp_path / "proc", tmp_path / "cgroup"
+    proc.mkdir()
+    if version == 2:
+        (proc / "cgroup").write_text("0::/box/inner\n")
+        (root / "box" / "inner").mkdir(parents=True)
+        (root / "box" / "cpu.max").write_text("150000 100000\n")
+        (root / "box" / "inner" / "cpu.max").write_text("max 100000\n")
+    else:
+        (proc / "cgroup").write_text("4:memory:/box\n3:cpu,cpuacct:/box\n")
+        (root / "cpu,cpuacct" / "box").mkdir(parents=True)
+        (root / "cpu,cpuacct" / "box" / "cpu.cfs_quota_us").write_text("150000\n")
+        (root / "cpu,cpuacct" / "box" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(proc, root) == 1.5
+    (proc / "cgroup").write_text("0::/\n")
+    assert cgroup_cpu_quota(proc, tmp_path / "nothing") is None
+
+
+# ---------------------------------------------------------------------- one network, several threads
+
+
+def test_fits_from_two_threads_on_one_network_run_one_after_the_other():
+    X, y = data()
+    shared = fnn.Network(WIDE, seed=0)
+    errors = []
+
+    def fit():
+        try:
+            shared.fit(X, y, max_epochs=2, validation_fraction=0)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=fit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    alone = fnn.Network(WIDE, seed=0)
+    for _ in range(2):
+        alone.fit(X, y, max_epochs=2, validation_fraction=0)
+    assert_same(shared.parameters(), alone.parameters())
+
+
+def test_save_during_a_fit_writes_weights_the_network_had(tmp_path):
+    X, y = data(3000)
+    net = fnn.Network(WIDE, seed=0)
+    started = threading.Event()
+    fitting = threading.Thread(target=lambda: net.fit(X, y, max_epochs=4, validation_fraction=0, l2=0.01,
+                                                      callback=lambda h: started.set()))
+    fitting.start()
+    started.wait(30)
+    net.save(tmp_path / "m.npz")  # waits for the fit: never the kernel's scale·V
+    fitting.join()
+    assert_same(fnn.load(tmp_path / "m.npz").parameters(), net.parameters())
+
+
+def test_a_callback_may_save_and_predict_inside_fit(tmp_path):
+    X, y = data()
+    net = fnn.Network(WIDE, seed=0)
+    seen = []
+
+    def checkpoint(history):
+        net.save(tmp_path / f"epoch{history.n_epochs}.npz")
+        seen.append(net.predict(X[:5]))
+
+    net.fit(X, y, max_epochs=2, validation_fraction=0, callback=checkpoint)
+    assert len(seen) == 2
+    assert_same(fnn.load(tmp_path / "epoch2.npz").parameters(), net.parameters())
+
+
+def test_set_parameters_checks_everything_before_changing_anything():
+    net = fnn.Network([3, 4, 2], seed=0)
+    before = {k: v.copy() for k, v in net.parameters().items()}
+    with pytest.raises(ValueError, match="NaN"):
+        net.set_parameters({"biases_1": np.zeros(4), "weights_2": np.full((2, 4), np.nan)})
+    with pytest.raises(ValueError, match="shape"):
+        net.set_parameters({"weights_1": np.zeros((3, 3))})
+    with pytest.raises(KeyError):
+        net.set_parameters({"weights_9": np.zeros((3, 3))})
+    assert_same(net.parameters(), before)
+    net.set_parameters({"weights_1": np.ones((4, 3))})
+    assert (net.parameters()["weights_1"] == 1).all()
+
+
+def test_estimator_calls_from_two_threads_are_serialised():
+    X, y = data(400)
+    clf = fnn.FNNClassifier((32,), max_epochs=3, random_state=0, warm_start=True)
+    threads = [threading.Thread(target=clf.fit, args=(X, y)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert clf.n_iter_ == len(clf.loss_curve_)
+
+
+# ---------------------------------------------------------------------- inputs at the edges
+
+
+def test_sample_weights_neither_overflow_nor_underflow():
+    X, y = data(40, 3, 2)
+    for weights in ([1e308] * 20 + [1.0] * 20, [5e-324] * 20 + [1e-323] * 20):
+        net = fnn.Network([3, 4, 2], seed=0)
+        history = net.fit(X, y, max_epochs=2, validation_fraction=0, sample_weight=np.array(weights))
+        assert np.isfinite(history.train_risk).all()
+
+
+def test_a_rejected_fit_leaves_the_generator_as_it_was():
+    X, y = data(40, 3, 2)
+    net = fnn.Network([3, 4, 2], seed=0)
+    state = net._rng.bit_generator.state
+    weights = np.zeros(40)
+    weights[0] = 1  # whichever part does not hold sample 0 has no weight at all
+    with pytest.raises(ValueError, match="sample_weight is 0"):
+        net.fit(X, y, validation_fraction=0.5, sample_weight=weights)
+    assert net._rng.bit_generator.state == state
+
+
+def test_inputs_beyond_float32_give_a_clear_error():
+    net = fnn.Network([3, 4, 2], seed=0)
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        net.predict(np.full((2, 3), 1e39))
+    with pytest.raises(FloatingPointError, match="overflowed float32"):
+        net.predict(np.full((2, 3), 3e38, dtype=np.float32))
+
+
+def test_the_validation_split_copies_no_rows_of_X():
+    import tracemalloc
+
+    X, y = data(20000, 100)
+    net = fnn.Network([100, 16, 10], seed=0)
+    tracemalloc.start()
+    net.fit(X, y, max_epochs=1, validation_fraction=0.2)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.3 * X.nbytes  # indices and targets only; a copy of the rows would be 1.0
