@@ -396,7 +396,10 @@ class Network:
         if self.output == "softmax":
             labels = check_labels(y, n_samples, m, what)
             one_hot = np.zeros((n_samples, m), dtype=self.dtype)
-            one_hot[np.arange(n_samples), labels] = 1
+            block = 1 << 16  # rows at a time: fancy indexing makes index arrays as long as its rows
+            for first in range(0, n_samples, block):
+                part = labels[first:first + block]
+                one_hot[first + np.arange(part.size), part] = 1
             return one_hot
         if self.output == "logistic":
             return check_binary_targets(y, n_samples, m, self.dtype, what)
@@ -572,7 +575,7 @@ class Network:
         elif validation_fraction > 0:
             # X stays whole: training and validation rows are index arrays into it.
             is_val = self._split(targets, validation_fraction)
-            train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+            train_rows, val_rows = ~is_val, np.flatnonzero(is_val)  # a mask: the epochs make the indices
             X_val, targets_val = X, targets
             if weights is not None:
                 weights_val = weights[val_rows]
@@ -595,12 +598,17 @@ class Network:
                              "validation set; pass validation_data or validation_fraction=0")
         if self.output == "softmax":
             # Stratified: each class contributes its share to the validation set.
-            labels = np.argmax(targets, axis=1)
+            # (int32 labels, freed as soon as they are in shuffled order: a split of millions of rows
+            # should not hold several index arrays as large as a column of X at once.)
             order = self._rng.permutation(n)
+            ordered = np.empty(n, dtype=np.int32)  # the label of each row, in shuffled order
+            for first in range(0, n, 1 << 16):
+                ordered[first:first + (1 << 16)] = np.argmax(targets[order[first:first + (1 << 16)]], axis=1)
             val_parts = []
-            for c in np.unique(labels):
-                members = order[labels[order] == c]
+            for c in np.flatnonzero(np.bincount(ordered)):
+                members = order[ordered == c]
                 val_parts.append(members[:int(round(fraction * members.size))])
+            del ordered
             val = np.concatenate(val_parts)
             if val.size == 0 or val.size == n:
                 val = order[:n_val]
@@ -622,15 +630,15 @@ class Network:
 
     def _train(self, X, targets, weights, train_rows, X_val, targets_val, weights_val, val_rows, learning_rate, l2,
                batch_size, max_epochs, patience, tol, verbose, callback=None, record_gradient_norms=False) -> History:
-        """The epoch loop. `train_rows` (None: all) are the rows of X trained on; `val_rows`, the
-        rows of X_val validated on (None: all)."""
+        """The epoch loop. `train_rows` (None: all; else a boolean mask) are the rows of X trained
+        on; `val_rows`, the indices of the rows of X_val validated on (None: all)."""
         engine = self._core()
         threads = self._threads()
         history = History()
         self.history_ = history
         stopper = EarlyStopping(patience, tol) if X_val is not None else None
         last_finite = {name: p.copy() for name, p in self._parameters.items()}
-        n = X.shape[0] if train_rows is None else train_rows.shape[0]
+        n = X.shape[0] if train_rows is None else int(np.count_nonzero(train_rows))
         if record_gradient_norms:
             # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
             X_train, targets_train, weights_train = X, targets, weights
@@ -642,11 +650,14 @@ class Network:
         train_seconds = 0.0
         for epoch in range(1, max_epochs + 1):
             start = time.perf_counter()
-            order = self._rng.permutation(n)
-            if train_rows is not None:
-                order = train_rows[order]
+            if train_rows is None:
+                order = self._rng.permutation(n)
+            else:  # the same draws and order as train_rows[permutation(n)], with one index array
+                order = np.flatnonzero(train_rows)
+                self._rng.shuffle(order)
             loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads,
                                                         weights)
+            del order
             train_seconds += time.perf_counter() - start
             risk = loss_sum / max(done, 1) + self._penalty(l2)
             if status == "diverged" or not math.isfinite(risk) or not self._finite():

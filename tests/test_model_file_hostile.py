@@ -1,0 +1,203 @@
+"""Model files written to hurt: every malformed file is a ModelFileError naming the file, before
+anything large is allocated; the command line reports it in one line."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fnn
+from fnn.model_file import ModelFileError
+
+X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+y = np.arange(60) % 3
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """The bytes of a saved Network, a saved classifier and a saved regressor."""
+    folder = tmp_path_factory.mktemp("models")
+    net = fnn.Network([4, 5, 3], "maxout", seed=0)
+    net.fit(X, y, max_epochs=2)
+    net.save(folder / "net.npz")
+    fnn.FNNClassifier((5,), max_epochs=2, random_state=0).fit(X, np.array(["a", "b", "c"])[y]).save(folder / "clf.npz")
+    fnn.FNNRegressor((5,), max_epochs=2, random_state=0).fit(X, X[:, 0]).save(folder / "reg.npz")
+    return {kind: (folder / f"{kind}.npz").read_bytes() for kind in ("net", "clf", "reg")}
+
+
+def entries(blob):
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def metadata_of(blob):
+    raw = entries(blob)["__metadata__.npy"]
+    return json.loads(np.load(io.BytesIO(raw)).tobytes())
+
+
+def rebuild(path, blob, metadata=None, replace=None, compression=zipfile.ZIP_STORED):
+    """`blob` written to `path` with its metadata and entries replaced as given."""
+    files = entries(blob)
+    if metadata is not None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8))
+        files["__metadata__.npy"] = buffer.getvalue()
+    files.update(replace or {})
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def assert_refused(path, match=None):
+    with pytest.raises(ModelFileError, match=match) as error:
+        fnn.load(path)
+    assert str(path) in str(error.value)
+
+
+def test_metadata_claiming_a_huge_network_is_refused_before_allocating(saved, tmp_path):
+    meta = metadata_of(saved["net"])
+    meta["network"]["widths"] = [50000, 50000, 2]
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], meta), "weights_1|parameter list")
+    meta = metadata_of(saved["net"])
+    meta["network"]["activations"][0]["pieces"] = 10 ** 9
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], meta), "weights_1 has shape")
+
+
+def test_an_array_header_claiming_more_than_the_file_holds_is_refused(saved, tmp_path):
+    header = b"\x93NUMPY\x01\x00" + b"v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000), }"
+    header = header.ljust(8 + 2 + 118, b" ") + b"\n"
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], replace={"network/weights_1.npy": header}),
+                   "declares")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("history", []), ("history", {"train_risk": "x"}), ("random_state", {"state": {"state": 2 ** 200}}),
+    ("random_state", None), ("training_settings", 3), ("dtype", "int8"), ("widths", [4, -1, 3]),
+    ("activations", [7]), ("n_threads", "many"), ("output", "banana"),
+])
+def test_malformed_network_metadata_is_a_model_file_error(saved, tmp_path, field, value):
+    meta = metadata_of(saved["net"])
+    meta["network"][field] = value
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], meta))
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.update(params=[]), lambda m: m.update(fitted="x"), lambda m: m.update(extras=None),
+    lambda m: m["fitted"].update(predict=None), lambda m: m["fitted"].update(n_iter_="3"),
+    lambda m: m["fitted"].pop("t_"), lambda m: m["params"].update(bogus=1),
+    lambda m: m["extras"].update(target_kind="binary"),
+])
+def test_malformed_estimator_metadata_is_a_model_file_error(saved, tmp_path, change):
+    meta = metadata_of(saved["clf"])
+    change(meta)
+    assert_refused(rebuild(tmp_path / "m.npz", saved["clf"], meta))
+
+
+def test_classes_must_match_the_output_width(saved, tmp_path):
+    assert_refused(rebuild(tmp_path / "m.npz", saved["clf"], replace={"classes_.npy": npy(np.array(["a", "b"]))}),
+                   "classes_")
+
+
+def test_non_finite_parameters_are_refused(saved, tmp_path):
+    with zipfile.ZipFile(io.BytesIO(saved["net"])) as archive:
+        weights = np.load(io.BytesIO(archive.read("weights_2.npy")))
+    weights[0, 0] = np.nan
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], replace={"weights_2.npy": npy(weights)}), "NaN")
+
+
+def test_deeply_nested_json_and_compressed_entries_are_refused(saved, tmp_path):
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("__metadata__.npy", npy(np.frombuffer(b"[" * 100000 + b"]" * 100000, dtype=np.uint8)))
+    assert_refused(path, "nested too deeply")
+    assert_refused(rebuild(path, saved["net"], compression=zipfile.ZIP_DEFLATED), "compressed")
+
+
+def test_object_arrays_are_refused_without_running_them(saved, tmp_path):
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([print], dtype=object), allow_pickle=True)
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], replace={"weights_1.npy": buffer.getvalue()}),
+                   "Python objects")
+
+
+def test_save_refuses_a_directory_and_leaves_it_untouched(tmp_path):
+    target = tmp_path / "model.npz"
+    target.mkdir()
+    (target / "keep").write_text("x")
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        fnn.Network([2, 2], output="identity").save(target)
+    assert (target / "keep").read_text() == "x"
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        fnn.Network([2, 2], output="identity").save("/dev/null")
+
+
+def test_the_command_line_reports_a_hostile_file_in_one_line(saved, tmp_path):
+    meta = metadata_of(saved["clf"])
+    meta["fitted"] = []
+    path = rebuild(tmp_path / "m.npz", saved["clf"], meta)
+    for command in (["info", str(path)], ["predict", str(path), "iris"], ["evaluate", str(path), "iris"]):
+        result = subprocess.run([sys.executable, "-m", "fnn", *command], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("fnn: error:") and "Traceback" not in result.stderr, result.stderr
+
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_bytes_load_or_fail_cleanly(saved, tmp_path, data):
+    blob = bytearray(saved[data.draw(st.sampled_from(["net", "clf", "reg"]))])
+    action = data.draw(st.sampled_from(["flip", "truncate"]))
+    if action == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            blob[data.draw(st.integers(0, len(blob) - 1))] ^= data.draw(st.integers(1, 255))
+    else:
+        del blob[data.draw(st.integers(0, len(blob) - 1)):]
+    path = tmp_path / "fuzz.npz"
+    path.write_bytes(bytes(blob))
+    try:
+        model = fnn.load(path)
+    except ModelFileError:
+        return
+    model.predict(X)  # a file that loads (a flip in padding, say) is a working model
+
+
+def mutate(value, draw):
+    """`value` with one nested entry replaced by a random JSON value."""
+    json_values = st.recursive(st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | st.text(max_size=5),
+                               lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                               max_leaves=6)
+    if isinstance(value, dict) and value and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(value)))
+        return {**value, key: mutate(value[key], draw)}
+    if isinstance(value, list) and value and draw(st.booleans()):
+        index = draw(st.integers(0, len(value) - 1))
+        return value[:index] + [mutate(value[index], draw)] + value[index + 1:]
+    return draw(json_values)
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_metadata_loads_or_fails_cleanly(saved, tmp_path, data):
+    kind = data.draw(st.sampled_from(["net", "clf", "reg"]))
+    meta = mutate(metadata_of(saved[kind]), data.draw)
+    path = rebuild(tmp_path / "fuzz.npz", saved[kind], meta)
+    try:
+        model = fnn.load(path)
+    except ModelFileError:
+        return
+    model.predict(X)
