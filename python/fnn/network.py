@@ -601,15 +601,27 @@ class Network:
             # (int32 labels, freed as soon as they are in shuffled order: a split of millions of rows
             # should not hold several index arrays as large as a column of X at once.)
             order = self._rng.permutation(n)
+            block = 1 << 16
             ordered = np.empty(n, dtype=np.int32)  # the label of each row, in shuffled order
-            for first in range(0, n, 1 << 16):
-                ordered[first:first + (1 << 16)] = np.argmax(targets[order[first:first + (1 << 16)]], axis=1)
+            for first in range(0, n, block):
+                ordered[first:first + block] = np.argmax(targets[order[first:first + block]], axis=1)
+            # The first round(fraction · count) members of each class in shuffled order, collected a
+            # block at a time so that no array as long as the data is made per class.
+            counts = sum(np.bincount(ordered[first:first + block], minlength=targets.shape[1])
+                         for first in range(0, n, block))  # (bincount copies its input to int64)
+            wanted = np.rint(fraction * counts).astype(np.int64)
+            taken = np.zeros_like(wanted)
             val_parts = []
-            for c in np.flatnonzero(np.bincount(ordered)):
-                members = order[ordered == c]
-                val_parts.append(members[:int(round(fraction * members.size))])
+            for first in range(0, n, block):
+                if (taken >= wanted).all():
+                    break
+                labels, rows = ordered[first:first + block], order[first:first + block]
+                for c in np.flatnonzero(taken < wanted):
+                    chosen = rows[labels == c][:wanted[c] - taken[c]]
+                    val_parts.append(chosen)
+                    taken[c] += chosen.size
             del ordered
-            val = np.concatenate(val_parts)
+            val = np.concatenate(val_parts) if val_parts else order[:0]
             if val.size == 0 or val.size == n:
                 val = order[:n_val]
         else:

@@ -44,7 +44,8 @@ def all_finite(array: np.ndarray, rows: int = 1 << 14) -> bool:
 
 
 def check_labels(y, n_samples: int, n_classes: int, what: str = "y") -> np.ndarray:
-    """Integer class labels 0 … n_classes−1 as a 1-D int64 array of length n_samples."""
+    """Integer class labels 0 … n_classes−1 as a 1-D integer array of length n_samples (y itself
+    when it already holds integers: a large y is not widened to int64)."""
     array = np.asarray(y)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -67,7 +68,7 @@ def check_labels(y, n_samples: int, n_classes: int, what: str = "y") -> np.ndarr
     if low < 0 or high >= n_classes:
         bad = low if low < 0 else high
         raise ValueError(f"{what} has label {bad}, outside 0..{n_classes - 1} for a network with {n_classes} classes")
-    return array.astype(np.int64, copy=False)
+    return array
 
 
 def _target_matrix(y, n_samples: int, n_outputs: int, what: str, holding: str = "") -> np.ndarray:
