@@ -227,7 +227,10 @@ void bind_engine(py::module_& m, const char* name) {
       .def_property("_switch_to_one_thread_at", [](const Engine<S>& e) { return e.policy_.switch_at; },
                     [](Engine<S>& e, long long at) { e.policy_.switch_at = at; },
                     "For tests: the sample (per-sample kernel) or step (mini-batch kernel) after which a team "
-                    "acts as if it had lost its cores.");
+                    "acts as if it had lost its cores.")
+      .def_property("_mini_batch_block_rows", [](const Engine<S>& e) { return e.policy_.block_rows; },
+                    [](Engine<S>& e, long long rows) { e.policy_.block_rows = rows; },
+                    "For tests: rows per block of a long mini-batch step (0: chosen from the network's size).");
 }
 
 // f(z) or f'(z) of an element-wise activation on a 1-D float64 array (for tests and figures).

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "gemm.hpp"
@@ -46,17 +47,31 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   // Set by thread 0 at the end of a step, read by all after the next step's first barrier: every
   // thread reads them before the barriers that thread 0 must pass to set them again.
   std::atomic<bool> stop{false}, go_single{false};
+  // Raised by thread 0 during a long step's forward pass or its backward pass: two flags, because
+  // each is read at its own barrier, and thread 0 may raise the second while a slower thread is
+  // still reading the first.
+  std::atomic<bool> abandon_forward{false}, abandon_backward{false};
   bool interrupted = false;
+  // A step of more rows than this runs its products a block of rows at a time, so that Ctrl-C is
+  // heard within about 100 ms: blocks of about 2^28 multiply-adds. Steps of up to 512 rows are one
+  // block (the weights of such steps are those of whole products).
+  const Index block_rows =
+      policy.block_rows > 0 ? std::min<Index>(batch, policy.block_rows)
+      : batch <= 512        ? batch
+                            : std::min(batch, std::max<Index>(64, (Index(1) << 28) / std::max<Index>(1, parameter_count(net)) / 16 * 16));
   int workers = 1;
   set_gemm_threads(1);
 
+  std::vector<long> team_ids(team, 0);  // for reading each thread's scheduler statistics
+
 #pragma omp parallel num_threads(team) if (team > 1)
   {
+    team_ids[thread_number()] = thread_id();
 #pragma omp single
     {
       workers = team_size();
       barrier.set_threads(workers);
-    }
+    }  // (OpenMP's barrier: every thread sees the team and the ids)
     const int t = thread_number();
     int split = workers;  // threads sharing the slices; 1 once thread 0 carries on alone
     // Runs body(s) for every slice this thread takes.
@@ -65,8 +80,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     };
     std::vector<S> scale(L, S(1));  // every thread applies the same sequence, so all agree
     RowVector<S> scratch(ws.scratch.size());
-    TeamMonitor monitor;
-    double* const slept = t == 0 ? &monitor.slept : nullptr;
+    std::unique_ptr<TeamMonitor> monitor;
+    if (t == 0 && split > 1) monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + workers));
     auto next_check = clock::now() + std::chrono::milliseconds(50);
 
     // The weights slice s updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.
@@ -81,11 +96,55 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       scale[l] = S(1);
     };
 
+    // Ctrl-C during a long step: thread 0 asks Python between blocks of rows and, if so, raises
+    // `flag`; every thread then skips the rest of the step's work (but not its barriers), and
+    // puts back its own weights as they were before the step, from the backup.
+    auto poll = [&](std::atomic<bool>& flag) {
+      if (t != 0) return;
+      const auto now = clock::now();
+      if (now < next_check) return;
+      if (should_stop()) {
+        interrupted = true;
+        flag.store(true, std::memory_order_relaxed);
+      }
+      next_check = now + std::chrono::milliseconds(20);
+    };
+    auto abandoned = [&] {
+      return abandon_forward.load(std::memory_order_relaxed) || abandon_backward.load(std::memory_order_relaxed);
+    };
+    std::vector<RowMatrix<S>> backup_weights;
+    std::vector<RowVector<S>> backup_biases;
+    std::vector<S> backup_scale;
+    auto take_backup = [&] {
+      backup_weights.clear();
+      backup_biases.clear();
+      each_slice([&](int s) {
+        for (std::size_t l = 0; l < L; ++l) {
+          backup_weights.emplace_back(slice_weights(s, l));
+          const auto [b0, b1] = owned[s][l];
+          backup_biases.emplace_back(net.layers[l].b().segment(b0, b1 - b0));
+        }
+      });
+      backup_scale = scale;
+    };
+    auto restore_backup = [&] {
+      std::size_t i = 0;
+      each_slice([&](int s) {
+        for (std::size_t l = 0; l < L; ++l, ++i) {
+          slice_weights(s, l) = backup_weights[i];
+          const auto [b0, b1] = owned[s][l];
+          net.layers[l].b().segment(b0, b1 - b0) = backup_biases[i];
+        }
+      });
+      scale = backup_scale;
+    };
+
     bool left = false;  // this thread handed its slices to thread 0
     Index step = 0;
     for (Index first = 0; first < n; first += batch, ++step) {
       const Index rows = std::min(batch, n - first);
-      barrier.wait(slept);  // everyone is done with the previous batch's rows
+      const bool long_step = rows > block_rows;
+      barrier.wait();  // everyone is done with the previous batch's rows
       if (stop.load(std::memory_order_relaxed)) break;
       if (go_single.load(std::memory_order_relaxed) && split > 1) {
         if (t != 0) {
@@ -104,79 +163,100 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           if (sample_weight) ws.sample_weight(r) = sample_weight[source];
         }
       });
-      barrier.wait(slept);
+      barrier.wait();
 
-      // ---- forward, each slice's neurons of each layer: z = a Wᵀ + b, then a = f(z).
+      // ---- forward, each slice's neurons of each layer: z = a Wᵀ + b, then a = f(z), a block
+      // of rows at a time in a long step.
       for (std::size_t l = 0; l < L; ++l) {
         const Layer<S>& layer = net.layers[l];
-        each_slice([&](int s) {
-          const auto [c0, c1] = owned[s][l];
-          if (c1 == c0) return;
-          auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
-          auto z = ws.net_input[l].block(0, c0, rows, c1 - c0);
-          z.rowwise() = layer.b().segment(c0, c1 - c0);
-          gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
-          if (l + 1 < L) Network<S>::activate(layer, z, ws.activation[l].block(0, c0, rows, c1 - c0));
-        });
-        barrier.wait(slept);
+        for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
+          const Index count = std::min(block_rows, rows - r0);
+          each_slice([&](int s) {
+            const auto [c0, c1] = owned[s][l];
+            if (c1 == c0) return;
+            auto a_prev = l == 0 ? ws.input.middleRows(r0, count) : ws.activation[l - 1].middleRows(r0, count);
+            auto z = ws.net_input[l].block(r0, c0, count, c1 - c0);
+            z.rowwise() = layer.b().segment(c0, c1 - c0);
+            gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
+            if (l + 1 < L) Network<S>::activate(layer, z, ws.activation[l].block(r0, c0, count, c1 - c0));
+          });
+          if (long_step) poll(abandon_forward);
+        }
+        barrier.wait();
       }
 
       // ---- output layer and loss, each slice's rows of the batch.
-      each_slice([&](int s) {
-        const auto [r0, r1] = share(rows, s, slices, 1);
-        if (r1 == r0) {
-          loss_part[s] = 0;
-          return;
-        }
-        auto z = ws.net_input.back().middleRows(r0, r1 - r0);
-        auto y_hat = ws.activation.back().middleRows(r0, r1 - r0);
-        auto target = ws.target.middleRows(r0, r1 - r0);
-        auto delta = ws.delta.back().middleRows(r0, r1 - r0);
-        output_activation<S>(net.output, z, y_hat);
-        const S* weight = sample_weight ? ws.sample_weight.data() + r0 : nullptr;
-        loss_part[s] = static_cast<double>(weighted_output_loss<S>(net.output, z, target, y_hat, &delta, weight));
-      });
-      barrier.wait(slept);
+      if (!abandoned()) {
+        each_slice([&](int s) {
+          const auto [r0, r1] = share(rows, s, slices, 1);
+          if (r1 == r0) {
+            loss_part[s] = 0;
+            return;
+          }
+          auto z = ws.net_input.back().middleRows(r0, r1 - r0);
+          auto y_hat = ws.activation.back().middleRows(r0, r1 - r0);
+          auto target = ws.target.middleRows(r0, r1 - r0);
+          auto delta = ws.delta.back().middleRows(r0, r1 - r0);
+          output_activation<S>(net.output, z, y_hat);
+          const S* weight = sample_weight ? ws.sample_weight.data() + r0 : nullptr;
+          loss_part[s] = static_cast<double>(weighted_output_loss<S>(net.output, z, target, y_hat, &delta, weight));
+        });
+      }
+      barrier.wait();
+      // Everyone sees the same abandon_forward here: thread 0 raises it only before this barrier.
+      if (abandon_forward.load(std::memory_order_relaxed)) break;
       double loss = 0;
       for (double part : loss_part) loss += part;  // same order in every thread
       if (!std::isfinite(loss)) {
         if (t == 0) result.diverged = true;
         break;
       }
-      if (t == 0) {
-        result.loss_sum += loss;
-        result.samples += rows;
-      }
+      if (long_step) take_backup();  // the updates below can no longer be left half done
 
-      // ---- backward and update, layer L down to 1.
+      // ---- backward and update, layer L down to 1; a long step's products a block of rows at a
+      // time: (4.59) rows of δ⁽ˡ⁻¹⁾, and the update's sum over the rows in blocks added in order.
       const S step_size = learning_rate / static_cast<S>(rows);
       for (std::size_t l = L; l-- > 0;) {
         const Layer<S>& layer = net.layers[l];
-        auto delta = ws.delta[l].topRows(rows);
-        auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
         const S before = scale[l];  // the weights before their update feed (4.59)
         if (lazy) scale[l] *= decay;
         each_slice([&](int s) {
+          if (abandoned()) return;
           const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];  // own rows (l = 0) or columns
           const Index width = k1 - k0;
-          if (l > 0 && width > 0) {
+          if (width == 0) return;
+          if (l > 0) {
             // (4.59) for the slice's neurons of layer l−1, with the weights before their update.
-            auto grad_a = ws.grad_activation[l - 1].block(0, k0, rows, width);
-            gemm<S>(false, false, before, delta, layer.W().middleCols(k0, width), S(0), grad_a);
+            for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
+              const Index count = std::min(block_rows, rows - r0);
+              auto grad_a = ws.grad_activation[l - 1].block(r0, k0, count, width);
+              gemm<S>(false, false, before, ws.delta[l].middleRows(r0, count), layer.W().middleCols(k0, width), S(0),
+                      grad_a);
+              if (long_step) poll(abandon_backward);
+            }
           }
           const S alpha = lazy ? -step_size / scale[l] : -step_size;
-          const S beta = lazy ? S(1) : decay;
-          if (width > 0) {
+          for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
+            const Index count = std::min(block_rows, rows - r0);
+            const S beta = lazy || r0 > 0 ? S(1) : decay;
+            auto delta = ws.delta[l].middleRows(r0, count);
+            auto a_prev = l == 0 ? ws.input.middleRows(r0, count) : ws.activation[l - 1].middleRows(r0, count);
             if (l == 0)
               gemm<S>(true, false, alpha, delta.middleCols(k0, width), a_prev, beta, slice_weights(s, 0));
             else
               gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, slice_weights(s, l));
+            if (long_step) poll(abandon_backward);
           }
+        });
+        each_slice([&](int s) {
           const auto [b0, b1] = owned[s][l];
-          if (b1 > b0)
-            add_column_sums(delta.middleCols(b0, b1 - b0), -step_size, layer.b().segment(b0, b1 - b0), scratch);
-          if (l > 0 && width > 0) {
+          if (b1 > b0 && !abandoned())
+            add_column_sums(ws.delta[l].topRows(rows).middleCols(b0, b1 - b0), -step_size,
+                            layer.b().segment(b0, b1 - b0), scratch);
+          const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
+          if (l > 0 && k1 > k0 && !abandoned()) {
             const Layer<S>& below = net.layers[l - 1];
+            const Index width = k1 - k0;
             auto z = ws.net_input[l - 1].block(0, k0, rows, width);
             auto a = ws.activation[l - 1].block(0, k0, rows, width);
             auto g = ws.grad_activation[l - 1].block(0, k0, rows, width);
@@ -185,7 +265,18 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           }
         });
         if (lazy && scale[l] < S(0.5)) fold(l);
-        if (l > 0) barrier.wait(slept);  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+        if (l > 0) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+      }
+      if (long_step) {
+        barrier.wait();  // thread 0's last word on abandon_backward reaches everyone
+        if (abandon_backward.load(std::memory_order_relaxed)) {
+          restore_backup();
+          break;
+        }
+      }
+      if (t == 0) {
+        result.loss_sum += loss;
+        result.samples += rows;
       }
 
       if (t == 0) {
@@ -195,7 +286,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             interrupted = true;
             stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
           }
-          if (split > 1 && monitor.contended(now)) {
+          if (split > 1 && monitor->contended(now)) {
             policy.note_contention();
             go_single.store(true, std::memory_order_relaxed);
           }
@@ -206,7 +297,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     }
     if (!left) {
       for (std::size_t l = 0; l < L; ++l) fold(l);
-      if (t == 0 && split > 1 && monitor.contended(clock::now())) policy.note_contention();
+      if (t == 0 && split > 1 && monitor->contended_at_end(clock::now())) policy.note_contention();
     }
   }
   result.interrupted = interrupted;

@@ -149,15 +149,19 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
   std::unique_ptr<StagingRing<S>> staging;
   if (staging_thread && team > 1) staging = std::make_unique<StagingRing<S>>(X, T, sample_weight, order, n);
 
+  std::vector<long> team_ids(team, 0);  // for reading each thread's scheduler statistics
+  int started = 1;
+
 #pragma omp parallel num_threads(team) if (team > 1)
   {
+    team_ids[thread_number()] = thread_id();
 #pragma omp single
     {
-      const int started = team_size();
+      started = team_size();
       if (staging && started < 2) staging.reset();  // nobody would fill the ring
       workers = staging ? 1 : started;
       barrier.set_threads(workers);
-    }  // (OpenMP's barrier: every thread sees the roles)
+    }  // (OpenMP's barrier: every thread sees the roles and the ids)
     const int t = thread_number();
     if (staging && t == workers) {
       staging->produce();
@@ -171,9 +175,9 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         for (const auto& layer : net.layers) mine.push_back(share(layer.units, t, split, per_line));
       };
       share_neurons();
-      TeamMonitor monitor;
-      double* const slept = t == 0 ? &monitor.slept : nullptr;
       const bool watch = t == 0 && (split > 1 || ring);
+      std::unique_ptr<TeamMonitor> monitor;
+      if (watch) monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + started));
       auto next_check = clock::now() + std::chrono::milliseconds(50);
 
       Index chunk_begin = -chunk;
@@ -202,7 +206,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // Copies the shuffled rows of samples k … k+chunk−1 into the staging buffers, this thread's
       // share of them; the barriers keep the other thread from reading a row being replaced.
       auto stage = [&](Index k) {
-        barrier.wait(slept);
+        barrier.wait();
         const Index rows = std::min(chunk, n - k);
         const auto [r0, r1] = share(rows, t, split, 1);
         // Ask for every line first, so that the rows' cache misses overlap instead of queueing
@@ -216,7 +220,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           if (sample_weight) buf.sample_weight(r) = sample_weight[source];
         }
         chunk_begin = k;
-        barrier.wait(slept);
+        barrier.wait();
       };
 
       // Weight decay scales all of W⁽¹⁾ at every step. Held as W⁽¹⁾ = scale·V, that is one
@@ -249,7 +253,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
       for (Index k = 0; k < n; ++k) {
         if (ring) {
-          ring->wait_for(std::min(k + 1, n - 1), slept);  // this sample and the next one's input
+          ring->wait_for(std::min(k + 1, n - 1));  // this sample and the next one's input
         } else {
           if (k >= chunk_begin + chunk) stage(k);
           prefetch_next_chunk(k);
@@ -268,7 +272,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
                 buf.line(buf.activation[l], i) = decltype(f)::value(buf.line(buf.net_input[l], i), layer.gamma);
             });
           }
-          barrier.wait(slept);
+          barrier.wait();
         }
         if (k >= stop_at.load(std::memory_order_relaxed)) break;
         if (k >= single_at.load(std::memory_order_relaxed) && split > 1) {
@@ -316,12 +320,12 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           for (Index i = c0; i < c1; i += per_line)
             Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
                                           buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
-          if (l > 1) barrier.wait(slept);  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+          if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
         }
 
         // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
         // With a single layer, z⁽¹⁾ is the output that every thread just read whole: wait first.
-        if (L == 1) barrier.wait(slept);
+        if (L == 1) barrier.wait();
         {
           const Layer<S>& first = net.layers.front();
           const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
@@ -348,7 +352,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
             interrupted = true;
             stop_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
           }
-          if (watch && (split > 1 || ring) && monitor.contended(now)) {
+          if (watch && (split > 1 || ring) && monitor->contended(now)) {
             policy.note_contention();
             if (ring) {  // stage the rest of the epoch here; the staging thread returns
               ring->stop();
@@ -371,7 +375,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       if (!left) fold_scale();
       if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
       // A short epoch has no check inside: judge it whole.
-      if (watch && (split > 1 || ring) && monitor.contended(clock::now())) policy.note_contention();
+      if (watch && (split > 1 || ring) && monitor->contended_at_end(clock::now())) policy.note_contention();
     }
   }
   result.interrupted = interrupted;

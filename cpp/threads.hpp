@@ -10,10 +10,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
+#include <algorithm>
 
 #if defined(__linux__)
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #endif
 
@@ -80,13 +83,26 @@ inline int thread_number() {
 #endif
 }
 
-// The time this thread has spent runnable but waiting for a CPU (the second field of
-// /proc/thread-self/schedstat): the direct measure of another process holding our core.
+// The calling thread's id, for reading its scheduler statistics from another thread.
+inline long thread_id() {
+#if defined(__linux__)
+  return static_cast<long>(syscall(SYS_gettid));
+#else
+  return 0;
+#endif
+}
+
+// The time a thread has spent runnable but waiting for a CPU (the second field of
+// /proc/self/task/<tid>/schedstat): the direct measure of another process holding our core.
 class RunDelay {
  public:
-  RunDelay() {
+  explicit RunDelay(long tid) {
 #if defined(__linux__)
-    fd_ = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+    fd_ = open(path, O_RDONLY | O_CLOEXEC);
+#else
+    (void)tid;
 #endif
   }
   ~RunDelay() {
@@ -94,6 +110,7 @@ class RunDelay {
     if (fd_ >= 0) close(fd_);
 #endif
   }
+  RunDelay(RunDelay&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   RunDelay(const RunDelay&) = delete;
   RunDelay& operator=(const RunDelay&) = delete;
 
@@ -116,36 +133,49 @@ class RunDelay {
   int fd_ = -1;
 };
 
-// Kept by the thread that leads a team: the time it lost over a window, asleep in waits for the
-// other threads (they were descheduled) or waiting for a CPU itself. More than a tenth of the
-// window lost means the team does not have its cores.
+// Kept by the thread that leads a team: how long each thread of the team waited for a CPU over a
+// window. A thread waiting at a barrier for a slower one is not evidence of anything (slices
+// are rarely equal), nor is a kernel thread taking a core for a few milliseconds (seen here on
+// an idle machine); a thread that was runnable but not running for a fifth of two windows in a
+// row means another process holds the cores, and the team only makes its threads wait.
 class TeamMonitor {
  public:
-  TeamMonitor() { restart(WaitClock::now()); }
+  explicit TeamMonitor(const std::vector<long>& team_ids) {
+    for (long tid : team_ids) threads_.emplace_back(tid);
+    start_ = WaitClock::now();
+    for (const auto& t : threads_) delay_at_start_.push_back(t.seconds());
+  }
 
-  double slept = 0;  // waits of the leading thread add their sleep here
-
-  // Whether the window that ends now lost too much; starts the next window. Windows shorter than
-  // `minimum` say nothing (a single late wake-up would decide them).
-  bool contended(WaitClock::time_point now, std::chrono::milliseconds minimum = std::chrono::milliseconds(2)) {
-    const double window = std::chrono::duration<double>(now - start_).count();
-    if (window < std::chrono::duration<double>(minimum).count()) return false;
-    const double delay = run_delay_.seconds();
-    const bool lost = (delay - delay_at_start_) + slept > 0.1 * window;
-    restart(now, delay);
-    return lost;
+  // Whether this window (ending now) and the one before each lost a fifth; starts the next.
+  bool contended(WaitClock::time_point now) {
+    judged_ = true;
+    lost_windows_ = window_lost(now) ? lost_windows_ + 1 : 0;
+    return lost_windows_ >= 2;
+  }
+  // At the end of a call too short to have had a window judged inside: whether it lost a fifth,
+  // if it lasted 10 ms at least.
+  bool contended_at_end(WaitClock::time_point now) {
+    return !judged_ && now - start_ >= std::chrono::milliseconds(10) && window_lost(now);
   }
 
  private:
-  void restart(WaitClock::time_point now, double delay = -1) {
+  bool window_lost(WaitClock::time_point now) {
+    const double window = std::chrono::duration<double>(now - start_).count();
+    double lost = 0;
+    for (std::size_t i = 0; i < threads_.size(); ++i) {
+      const double delay = threads_[i].seconds();
+      lost = std::max(lost, delay - delay_at_start_[i]);
+      delay_at_start_[i] = delay;
+    }
     start_ = now;
-    delay_at_start_ = delay >= 0 ? delay : run_delay_.seconds();
-    slept = 0;
+    return window > 0 && lost > 0.2 * window;
   }
 
-  RunDelay run_delay_;
+  std::vector<RunDelay> threads_;
+  std::vector<double> delay_at_start_;
   WaitClock::time_point start_;
-  double delay_at_start_ = 0;
+  int lost_windows_ = 0;
+  bool judged_ = false;
 };
 
 // An engine's memory of contention across calls: once its team lost its cores, its kernels run
@@ -167,6 +197,8 @@ class ThreadPolicy {
 
   // For tests: the sample (or step) at which a team's kernels act as if they had found contention.
   long long switch_at = -1;
+  // For tests: rows per block of a long mini-batch step (0: chosen from the network's size).
+  long long block_rows = 0;
 
  private:
   std::atomic<WaitClock::rep> single_until_{0};

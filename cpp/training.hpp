@@ -113,14 +113,9 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
     return train_epoch_per_sample(net, X, T, sample_weight, order, n, learning_rate, l2, training_threads, staging,
                                   policy, should_stop);
   }
-#ifdef _OPENMP
-  if (batch > 1 && per_sample_supported(net)) {
-    const int slices = mini_batch_slices(net, std::min(batch, n), threads);
-    if (slices > 1)
-      return train_epoch_sliced(net, X, T, sample_weight, order, n, learning_rate, l2, batch, slices, policy,
-                                should_stop);
-  }
-#endif
+  if (batch > 1 && per_sample_supported(net))  // (one slice on one thread when it is not worth more)
+    return train_epoch_sliced(net, X, T, sample_weight, order, n, learning_rate, l2, batch,
+                              mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop);
   set_gemm_threads(policy.team(threads));
   using clock = std::chrono::steady_clock;
   EpochResult result;

@@ -2,8 +2,7 @@
 // a barrier several times per microsecond-scale step, far below a futex round trip, so a wait
 // first spins; but a thread the OS has descheduled (another process wants the core) may not come
 // for milliseconds, and spinning then only steals the core it needs. So a wait spins for at most
-// `spin_limit`, then blocks in the kernel (a futex on Linux) until it is woken, and records how
-// long it slept: that is how the kernels notice that they are not getting their cores.
+// `spin_limit`, then blocks in the kernel (a futex on Linux) until it is woken.
 #pragma once
 
 #include <atomic>
@@ -67,9 +66,9 @@ class Signal {
     if (sleepers_.load(std::memory_order_seq_cst) > 0) detail::futex_wake_all(sequence_);
   }
 
-  // Returns once ready() holds; adds the time spent asleep to *slept (if given).
+  // Returns once ready() holds.
   template <class Ready>
-  void wait(Ready&& ready, double* slept = nullptr) {
+  void wait(Ready&& ready) {
     if (ready()) return;
     const auto start = WaitClock::now();
     for (unsigned i = 1;; ++i) {
@@ -77,7 +76,6 @@ class Signal {
       if (ready()) return;
       if ((i & 31) == 0 && WaitClock::now() - start > spin_limit) break;
     }
-    const auto asleep = WaitClock::now();
     for (;;) {
       const std::uint32_t seen = sequence_.load(std::memory_order_seq_cst);
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -86,7 +84,6 @@ class Signal {
       sleepers_.fetch_sub(1, std::memory_order_seq_cst);
       if (done || ready()) break;
     }
-    if (slept) *slept += std::chrono::duration<double>(WaitClock::now() - asleep).count();
   }
 
  private:
@@ -104,7 +101,7 @@ class Barrier {
   // Only while no other thread is inside wait() or will call it again.
   void set_threads(int threads) { threads_ = threads; }
 
-  void wait(double* slept = nullptr) {
+  void wait() {
     if (threads_ == 1) return;
     const std::uint32_t generation = generation_.load(std::memory_order_acquire);
     if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
@@ -112,7 +109,7 @@ class Barrier {
       generation_.store(generation + 1, std::memory_order_release);
       signal_.notify();
     } else {
-      signal_.wait([&] { return generation_.load(std::memory_order_acquire) != generation; }, slept);
+      signal_.wait([&] { return generation_.load(std::memory_order_acquire) != generation; });
     }
   }
 

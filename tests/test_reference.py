@@ -198,3 +198,24 @@ def test_per_sample_weight_decay_of_any_strength(lr, l2):
     for l, layer in enumerate(ref.layers, start=1):
         np.testing.assert_allclose(net.parameters()[f"weights_{l}"], layer["W"], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(net.parameters()[f"biases_{l}"], layer["b"], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("lr,l2", [(0.05, 0.01), (0.1, 6.0)], ids=["scaled-decay", "direct-decay"])
+def test_a_long_step_in_blocks_of_rows_matches_the_reference(threads, lr, l2):
+    # Steps longer than a block (hundreds of millions of multiply-adds) run their products a block
+    # of rows at a time, the update's sum over the rows in blocks: the same step, summed in parts.
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(300, 12)), rng.integers(0, 3, 300)
+    net = fnn.Network([12, 40, 3], "relu", dtype="float64", seed=0)
+    ref = Reference.of(net)
+    engine = net._core()
+    engine._mini_batch_block_rows = 16
+    order = rng.permutation(300)
+    loss_sum, done, status = engine.train_epoch(X, net._targets(y, 300), order, lr, l2, 100, threads)
+    assert (done, status) == (300, "ok")
+    ref.sgd_epoch(X, one_hot(y, 3), order, lr=lr, l2=l2, batch=100)
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)

@@ -327,3 +327,24 @@ def test_the_validation_split_copies_no_rows_of_X():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 0.3 * X.nbytes  # indices and targets only; a copy of the rows would be 1.0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_during_one_long_mini_batch_step_leaves_the_weights_before_it(threads):
+    import signal
+
+    # One step of 4096 rows through 5.8M parameters takes over a second: the interrupt lands in it.
+    rng = np.random.default_rng(0)
+    X = rng.random((4096, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 4096)
+    net = fnn.Network([784, 2048, 2048, 10], seed=0, n_threads=threads)
+    before = {k: v.copy() for k, v in net.parameters().items()}
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.fit(X, y, batch_size=4096, max_epochs=1, validation_fraction=0, l2=1e-3)
+    finally:
+        timer.cancel()
+    assert_same(net.parameters(), before)
+    net.fit(X[:64], y[:64], batch_size=32, max_epochs=1, validation_fraction=0)  # still usable

@@ -45,6 +45,7 @@ class Engine32:
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
     _switch_to_one_thread_at: int
+    _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float32], out: npt.NDArray[np.float32], chunk: int, n_threads: int,
                 rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def loss_sum(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], chunk: int, n_threads: int,
@@ -70,6 +71,7 @@ class Engine64:
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
     _switch_to_one_thread_at: int
+    _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64], chunk: int, n_threads: int,
                 rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def loss_sum(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], chunk: int, n_threads: int,
