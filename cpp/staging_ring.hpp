@@ -69,13 +69,15 @@ class StagingRing {
   }
 
   // Consumer: waits until sample k is staged, and asks for the lines of sample k + 1 when it is.
-  void wait_for(Index k) {
+  // Time spent asleep (the staging thread fell behind, which on its own it never does) is added
+  // to *slept.
+  void wait_for(Index k, double* slept) {
     const Index c = k / chunk_;
     if (c >= staged_seen_) {
       staged_signal_.wait([&] {
         staged_seen_ = staged_.load(std::memory_order_acquire);
         return c < staged_seen_;
-      });
+      }, slept);
     }
     if (k + 1 < n_ && (k + 1) / chunk_ < staged_seen_) {
       prefetch_lines(x(k + 1), X_.cols());

@@ -146,6 +146,10 @@ class TeamMonitor {
     for (const auto& t : threads_) delay_at_start_.push_back(t.seconds());
   }
 
+  // Time the leading thread slept waiting for a thread that is normally far ahead of it (the
+  // staging thread): lost time as well.
+  double waited = 0;
+
   // Whether this window (ending now) and the one before each lost a fifth; starts the next.
   bool contended(WaitClock::time_point now) {
     judged_ = true;
@@ -161,7 +165,8 @@ class TeamMonitor {
  private:
   bool window_lost(WaitClock::time_point now) {
     const double window = std::chrono::duration<double>(now - start_).count();
-    double lost = 0;
+    double lost = waited;
+    waited = 0;
     for (std::size_t i = 0; i < threads_.size(); ++i) {
       const double delay = threads_[i].seconds();
       lost = std::max(lost, delay - delay_at_start_[i]);

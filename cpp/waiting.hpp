@@ -66,9 +66,9 @@ class Signal {
     if (sleepers_.load(std::memory_order_seq_cst) > 0) detail::futex_wake_all(sequence_);
   }
 
-  // Returns once ready() holds.
+  // Returns once ready() holds; adds the time spent asleep to *slept, if given.
   template <class Ready>
-  void wait(Ready&& ready) {
+  void wait(Ready&& ready, double* slept = nullptr) {
     if (ready()) return;
     const auto start = WaitClock::now();
     for (unsigned i = 1;; ++i) {
@@ -76,6 +76,7 @@ class Signal {
       if (ready()) return;
       if ((i & 31) == 0 && WaitClock::now() - start > spin_limit) break;
     }
+    const auto asleep = WaitClock::now();
     for (;;) {
       const std::uint32_t seen = sequence_.load(std::memory_order_seq_cst);
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -84,6 +85,7 @@ class Signal {
       sleepers_.fetch_sub(1, std::memory_order_seq_cst);
       if (done || ready()) break;
     }
+    if (slept) *slept += std::chrono::duration<double>(WaitClock::now() - asleep).count();
   }
 
  private:

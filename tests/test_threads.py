@@ -166,6 +166,7 @@ def test_joblib_multiprocessing_backend_and_cross_val_score():
 
 def test_too_many_threads_are_lowered_with_a_warning_from_every_source(tmp_path):
     cpus = fnn.network.default_threads()
+    assert fnn.ThreadCountWarning is ThreadCountWarning
     with pytest.warns(ThreadCountWarning, match="n_threads=10000"):
         net = fnn.Network([3, 4, 2], n_threads=10000)
     assert net.n_threads == cpus

@@ -5,6 +5,7 @@ from ._version import __version__
 from .activations import (
     ELU, Activation, HardLogistic, HardTanh, Identity, LeakyReLU, Logistic, Maxout, PReLU, ReLU, Softplus, Tanh,
 )
+from .cpus import ThreadCountWarning
 from .gradient_check import check_gradients
 from .history import History
 from .network import Network, TrainingDiverged
@@ -30,7 +31,7 @@ def __dir__():
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
-    "FNNClassifier", "FNNRegressor", "load", "ModelFileError",
+    "FNNClassifier", "FNNRegressor", "load", "ModelFileError", "ThreadCountWarning",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]
