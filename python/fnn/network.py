@@ -527,7 +527,7 @@ class Network:
 
         Notes
         -----
-        The validation part and the shuffled order are index arrays into X: no copy of X is
+        The validation part and the shuffled order index into X (a mask, index arrays): no copy of X is
         made beyond its conversion to the network's dtype (none when X is already C-ordered in
         that dtype). Arguments are all checked before the random generator is touched, so a
         rejected call leaves the network, and its generator, as they were. Holds the network's
@@ -541,9 +541,9 @@ class Network:
             except BaseException:
                 self._rng.bit_generator.state = rng_state  # a rejected call draws nothing
                 raise
-            X, targets, weights, train_rows, val_rows, X_val, targets_val, weights_val, settings = prepared
+            X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
             self.training_settings_ = settings
-            return self._train(X, targets, weights, train_rows, X_val, targets_val, weights_val, val_rows,
+            return self._train(X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows,
                                learning_rate, l2, batch_size, max_epochs, patience, tol, verbose, callback,
                                record_gradient_norms)
 
@@ -566,27 +566,27 @@ class Network:
         X = check_features(X, self.widths[0], self.dtype)
         targets = self._targets(y, X.shape[0])
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        train_rows = val_rows = X_val = targets_val = weights_val = None
+        train_mask = val_rows = X_val = targets_val = weights_val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (X_val, y_val)")
             X_val = check_features(validation_data[0], self.widths[0], self.dtype, "X_val")
             targets_val = self._targets(validation_data[1], X_val.shape[0], "y_val")
         elif validation_fraction > 0:
-            # X stays whole: training and validation rows are index arrays into it.
+            # X stays whole: the training rows are a mask and the validation rows indices into it.
             is_val = self._split(targets, validation_fraction)
-            train_rows, val_rows = ~is_val, np.flatnonzero(is_val)  # a mask: the epochs make the indices
+            train_mask, val_rows = ~is_val, np.flatnonzero(is_val)  # a mask: the epochs make the indices
             X_val, targets_val = X, targets
             if weights is not None:
                 weights_val = weights[val_rows]
-                if weights[train_rows].sum() <= 0 or weights_val.sum() <= 0:
+                if weights[train_mask].sum() <= 0 or weights_val.sum() <= 0:
                     raise ValueError("sample_weight is 0 on the whole training or validation part; "
                                      "give those samples positive weights or pass validation_data")
                 # Mean 1 over the training rows; the validation rows' weights only ever form ratios.
                 rescaled = weights.copy()
-                rescaled[train_rows] = mean_one(weights[train_rows], self.dtype)
+                rescaled[train_mask] = mean_one(weights[train_mask], self.dtype)
                 weights = rescaled
-        return X, targets, weights, train_rows, val_rows, X_val, targets_val, weights_val, settings
+        return X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings
 
     def _split(self, targets, fraction) -> np.ndarray:
         """A boolean mask of the rows held out for validation (draws from the generator only
@@ -640,9 +640,9 @@ class Network:
         return [float(np.sqrt(np.square(grads[f"weights_{l}"], dtype=np.float64).sum()))
                 for l in range(1, self.n_layers + 1)]
 
-    def _train(self, X, targets, weights, train_rows, X_val, targets_val, weights_val, val_rows, learning_rate, l2,
+    def _train(self, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, learning_rate, l2,
                batch_size, max_epochs, patience, tol, verbose, callback=None, record_gradient_norms=False) -> History:
-        """The epoch loop. `train_rows` (None: all; else a boolean mask) are the rows of X trained
+        """The epoch loop. `train_mask` (None: all) marks the rows of X trained
         on; `val_rows`, the indices of the rows of X_val validated on (None: all)."""
         engine = self._core()
         threads = self._threads()
@@ -650,22 +650,22 @@ class Network:
         self.history_ = history
         stopper = EarlyStopping(patience, tol) if X_val is not None else None
         last_finite = {name: p.copy() for name, p in self._parameters.items()}
-        n = X.shape[0] if train_rows is None else int(np.count_nonzero(train_rows))
+        n = X.shape[0] if train_mask is None else int(np.count_nonzero(train_mask))
         if record_gradient_norms:
             # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
             X_train, targets_train, weights_train = X, targets, weights
-            if train_rows is not None:
-                X_train, targets_train = X[train_rows], targets[train_rows]
-                weights_train = None if weights is None else weights[train_rows]
+            if train_mask is not None:
+                X_train, targets_train = X[train_mask], targets[train_mask]
+                weights_train = None if weights is None else weights[train_mask]
             history.gradient_norms.append(self._gradient_norms(X_train, targets_train, l2, weights_train))
         targets_for_error = targets_val if val_rows is None else targets_val[val_rows]
         train_seconds = 0.0
         for epoch in range(1, max_epochs + 1):
             start = time.perf_counter()
-            if train_rows is None:
+            if train_mask is None:
                 order = self._rng.permutation(n)
-            else:  # the same draws and order as train_rows[permutation(n)], with one index array
-                order = np.flatnonzero(train_rows)
+            else:  # the same draws and order as flatnonzero(train_mask)[permutation(n)], one index array
+                order = np.flatnonzero(train_mask)
                 self._rng.shuffle(order)
             loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads,
                                                         weights)
