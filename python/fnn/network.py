@@ -527,9 +527,9 @@ class Network:
 
         Notes
         -----
-        The validation part and the shuffled order index into X (a mask, index arrays): no copy of X is
-        made beyond its conversion to the network's dtype (none when X is already C-ordered in
-        that dtype). Arguments are all checked before the random generator is touched, so a
+        The validation part and the shuffled order index into X (a mask and index arrays): no
+        copy of X is made beyond its conversion to the network's dtype (none when X is already
+        C-ordered in that dtype). Arguments are all checked before the random generator is touched, so a
         rejected call leaves the network, and its generator, as they were. Holds the network's
         lock: a second thread's fit, predict or save waits for this one.
         """
