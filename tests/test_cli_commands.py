@@ -107,7 +107,7 @@ def test_built_in_data_set(tmp_path, capsys):
     ("continuous", ["train", "{csv}", "--task", "classification"], "Unknown label type"),
     ("good", ["train", "{csv}", "--config", "{dir}/absent.toml"], "no such settings file"),
     ("bad_toml", ["train", "{csv}", "--config", "{dir}/bad.toml"], "unknown setting(s) speed"),
-    ("good", ["train", "{csv}", "--learning-rate", "-1"], "learning_rate must be > 0"),
+    ("good", ["train", "{csv}", "--learning-rate", "-1"], "--learning-rate must be > 0"),
     ("empty", ["train", "{csv}"], "the file is empty"),
     ("good", ["predict", "{dir}/absent.npz", "{csv}"], "no model file"),
     ("not_a_model", ["info", "{csv}"], "not an fnn model file"),

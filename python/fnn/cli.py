@@ -84,7 +84,8 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="target column: name or 0-based index (default: the last column)")
     parser.add_argument("--task", choices=("auto", "classification", "regression"),
                         help="auto: class labels → classification, real numbers → regression (default: auto)")
-    parser.add_argument("--hidden", type=int, nargs="+", metavar="M", help="hidden widths (default: 64)")
+    parser.add_argument("--hidden", type=_widths, nargs="+", metavar="M",
+                        help="hidden widths, as --hidden 64 32 or --hidden 64,32 (default: 64)")
     parser.add_argument("--activation", help="hidden activation (default: relu)")
     parser.add_argument("--learning-rate", dest="learning_rate", type=float, help="α (default: 0.01)")
     parser.add_argument("--l2", type=float, help="λ of the risk (4.39) (default: 1e-4)")
@@ -98,6 +99,46 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")
 
 
+def _widths(text: str) -> List[int]:
+    """One or more hidden widths: "64" or "64,32"."""
+    try:
+        widths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a width or a comma-separated list of widths") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: widths must be positive integers")
+    return widths
+
+
+#: The flag of each estimator parameter, so that messages name what the user can type.
+_FLAGS = {"validation_fraction": "--validation-fraction", "learning_rate": "--learning-rate",
+          "batch_size": "--batch-size", "max_epochs": "--max-epochs", "hidden_layer_sizes": "--hidden",
+          "n_threads": "--threads", "patience": "--patience", "activation": "--activation", "l2": "--l2",
+          "dtype": "--dtype", "random_state": "--seed"}
+
+
+def _in_flags(message: str) -> str:
+    """`message` with the Python parameter names it mentions replaced by their flags."""
+    import re
+
+    return re.sub(r"\b(" + "|".join(_FLAGS) + r")\b", lambda m: _FLAGS[m.group(1)], message)
+
+
+def _check_writable(path: Optional[Path], flag: str) -> None:
+    """Fail before training, not after it, when an output cannot be written."""
+    if path is None:
+        return
+    import os
+
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CommandError(f"{flag} {path}: directory {directory} does not exist")
+    if path.is_dir():
+        raise CommandError(f"{flag} {path}: is a directory")
+    if not os.access(directory, os.W_OK):
+        raise CommandError(f"{flag} {path}: directory {directory} is not writable")
+
+
 def _train(args: argparse.Namespace) -> int:
     from .classifier import FNNClassifier
     from .config import merge, read_config
@@ -105,7 +146,11 @@ def _train(args: argparse.Namespace) -> int:
     from .progress import EpochProgress
     from .regressor import FNNRegressor
 
+    if args.hidden is not None:  # --hidden 64 32 and --hidden 64,32 alike
+        args.hidden = [width for group in args.hidden for width in group]
     settings = merge(read_config(args.config) if args.config else None, vars(args))
+    _check_writable(args.output, "-o")
+    _check_writable(args.curve, "--curve")
     table = read_table(args.data, settings["target"])
     task = settings["task"] if settings["task"] != "auto" else task_of(table.y)
     if task == "regression" and table.y.dtype == object:
@@ -121,6 +166,16 @@ def _train(args: argparse.Namespace) -> int:
                                                 stratify=stratify)
     estimator_class = FNNClassifier if task == "classification" else FNNRegressor
     validation = settings["validation_fraction"]
+    n_val = int(round(validation * X.shape[0]))
+    if validation > 0 and (n_val < 1 or X.shape[0] - n_val < 1):
+        given = args.validation_fraction is not None or (args.config is not None and "validation_fraction" in
+                                                         read_config(args.config))
+        if given:
+            raise CommandError(f"--validation-fraction {validation} of {X.shape[0]} samples leaves an empty training "
+                               "or validation set; use a larger fraction, or --validation-fraction 0")
+        print(f"{X.shape[0]} samples are too few to hold some out for early stopping: training for --max-epochs "
+              "without it (as --validation-fraction 0)")
+        validation = 0.0
     estimator = estimator_class(
         tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=settings["l2"],
         batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
@@ -132,6 +187,8 @@ def _train(args: argparse.Namespace) -> int:
     progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train)
     try:
         estimator.fit(X, y, callback=progress)
+    except (ValueError, TypeError) as error:  # a setting the estimator rejects: name its flag
+        raise CommandError(_in_flags(str(error))) from None
     finally:
         if progress is not None:
             progress.close()

@@ -34,7 +34,8 @@ def _sklearn_loader(name):
         import sklearn.datasets as datasets
 
         bunch = getattr(datasets, f"load_{name}")()
-        return bunch.data, bunch.target, list(getattr(bunch, "feature_names", []) or [])
+        names = getattr(bunch, "feature_names", None)  # a list for some sets, an array for others
+        return bunch.data, bunch.target, [] if names is None else [str(n) for n in names]
     return load
 
 

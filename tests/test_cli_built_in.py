@@ -1,0 +1,55 @@
+"""The command line at its defaults on every built-in data set, and the mistakes a user makes
+with flags and output paths: each is named by its flag, before any training."""
+
+import pytest
+
+from fnn.cli import main
+from fnn.data_files import BUILT_IN
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
+def test_every_built_in_data_set_trains_at_its_defaults(capsys, tmp_path, name):
+    status, out, err = run(capsys, "train", name, "-o", tmp_path / "m.npz", "-q")
+    assert status == 0, err
+    assert "model saved" in out and (tmp_path / "m.npz").exists()
+
+
+def test_too_few_samples_for_early_stopping_train_without_it_unless_asked(capsys, tmp_path):
+    status, out, _ = run(capsys, "train", "xor", "-o", tmp_path / "m.npz", "-q")
+    assert status == 0 and "--validation-fraction 0" in out
+    status, _, err = run(capsys, "train", "xor", "-o", tmp_path / "m.npz", "--validation-fraction", "0.1")
+    assert status == 2 and "--validation-fraction 0.1 of 4 samples" in err
+
+
+@pytest.mark.parametrize("hidden", [["16,8"], ["16", "8"], ["16,8", "4"]])
+def test_hidden_widths_with_commas_or_spaces(capsys, tmp_path, hidden):
+    status, out, err = run(capsys, "train", "iris", "-o", tmp_path / "m.npz", "-q", "--hidden", *hidden)
+    assert status == 0, err
+    expected = [4, *[int(w) for h in hidden for w in h.split(",")], 3]
+    assert f"network {expected}" in out
+
+
+def test_bad_hidden_widths_are_a_usage_error(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "iris", "-o", str(tmp_path / "m.npz"), "--hidden", "4,x"])
+    assert exit_.value.code == 2
+    assert "comma-separated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["-o", "--curve"])
+def test_output_paths_are_checked_before_training(capsys, tmp_path, flag):
+    argv = ["train", "digits", "-o", tmp_path / "m.npz", flag, tmp_path / "nodir" / "out"]
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and err.startswith(f"fnn: error: {flag} ") and "does not exist" in err
+    assert "trained" not in out and "samples ×" not in out  # nothing was read or trained
+
+
+def test_errors_name_the_flag_not_the_python_parameter(capsys, tmp_path):
+    status, _, err = run(capsys, "train", "iris", "-o", tmp_path / "m.npz", "--learning-rate", "-1")
+    assert status == 2 and "--learning-rate must be > 0" in err and "learning_rate" not in err
