@@ -61,6 +61,12 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         If True, ``fit`` continues from the weights of the previous fit.
     verbose : bool, default False
         Print one line per epoch.
+    input_scaling : bool, default True
+        Standardise each input feature (zero mean, unit variance, learned in the first ``fit``
+        and applied by ``predict``, ``predict_proba``, ``score`` and ``partial_fit``) inside the
+        model, so that raw data of any scale (pixels 0–255, incomes in the millions) trains as
+        well as scaled data. Constant features are centred and left unscaled. The scaling is saved
+        in the model file. False feeds X to the network as given.
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into ``sample_weight``: a class's samples take
         steps scaled by its weight. "balanced" weights classes by n_samples / (C · count).
@@ -95,11 +101,12 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
                  max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
                  dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 class_weight=None):
+                 input_scaling=True, class_weight=None):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
-                         n_threads=n_threads, random_state=random_state, warm_start=warm_start, verbose=verbose)
+                         n_threads=n_threads, random_state=random_state, warm_start=warm_start, verbose=verbose,
+                         input_scaling=input_scaling)
         self.class_weight = class_weight
 
     # ------------------------------------------------------------------ targets

@@ -16,20 +16,29 @@ class EarlyStopping:
         Stop after this many epochs in a row without an improvement.
     tol : float
         An epoch improves on the best only if its score is below ``best - tol``.
+
+    On a small validation set the error rate takes few values and ties often: an epoch whose
+    score ties the best (within ``tol``) but whose validation loss is lower also counts as an
+    improvement, so training is not stopped at the first epoch that reached a lucky error rate.
     """
 
     def __init__(self, patience: int, tol: float = 0.0):
         self.patience = patience
         self.tol = tol
         self.best_score = np.inf
+        self.best_loss = np.inf
         self.best_epoch: Optional[int] = None
         self.epochs_without_improvement = 0
         self._best: Dict[str, np.ndarray] = {}
 
-    def update(self, score: float, epoch: int, parameters: Dict[str, np.ndarray]) -> bool:
-        """Record the score of `epoch` (1-based); return True when training should stop."""
-        if score < self.best_score - self.tol:
-            self.best_score = score
+    def update(self, score: float, epoch: int, parameters: Dict[str, np.ndarray], loss: float = np.inf) -> bool:
+        """Record the score (and validation loss) of `epoch` (1-based); return True when
+        training should stop."""
+        better = score < self.best_score - self.tol
+        tie = not better and score <= self.best_score + self.tol and loss < self.best_loss
+        if better or tie:
+            self.best_score = min(score, self.best_score) if tie else score
+            self.best_loss = loss
             self.best_epoch = epoch
             self.epochs_without_improvement = 0
             for name, array in parameters.items():

@@ -29,7 +29,8 @@ class FNNEstimator(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
                  max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
-                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False):
+                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
+                 input_scaling=True):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate = learning_rate
@@ -46,6 +47,7 @@ class FNNEstimator(BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.input_scaling = input_scaling
 
     # ------------------------------------------------------------------ hooks of the subclasses
 
@@ -132,6 +134,8 @@ class FNNEstimator(BaseEstimator):
         self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         X, y = self._validate_X_y(X, y, reset=not continuing)
+        scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X)
+        X = self._scaled(X, scaler)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes)
         weights = self._weights(y, sample_weight, target_state)
         validation = 0.0
@@ -156,6 +160,7 @@ class FNNEstimator(BaseEstimator):
             callback=callback)
         for name, value in target_state.items():
             setattr(self, name, value)
+        self.input_scaler_ = scaler
         self.network_ = network
         self.history_ = history
         self.loss_curve_ = curves[0] + list(history.train_risk)
@@ -165,6 +170,21 @@ class FNNEstimator(BaseEstimator):
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
         self.t_ = seen + X.shape[0] * history.n_epochs
         return self
+
+    def _new_input_scaler(self, X):
+        """A StandardScaler fitted on X, or None without ``input_scaling``."""
+        if not self.input_scaling:
+            return None
+        from sklearn.preprocessing import StandardScaler
+
+        return StandardScaler().fit(X)
+
+    @staticmethod
+    def _scaled(X: np.ndarray, scaler) -> np.ndarray:
+        """X as the network sees it: standardised by `scaler` (if any), in X's dtype, C-ordered."""
+        if scaler is None:
+            return X
+        return np.ascontiguousarray(scaler.transform(X), dtype=X.dtype)
 
     def _validation_score(self, validation_error: float) -> float:
         """The validation score recorded per epoch: accuracy (1 − error rate) for classifiers."""
@@ -179,7 +199,7 @@ class FNNEstimator(BaseEstimator):
         check_is_fitted(self, "network_")
         keep_float32 = getattr(X, "dtype", None) == np.float32 and self.network_.dtype == np.float32
         X = validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
-        out = self.network_.forward(X)
+        out = self.network_.forward(self._scaled(X, getattr(self, "input_scaler_", None)))
         return out if keep_float32 else out.astype(np.float64, copy=False)
 
     # ------------------------------------------------------------------ scikit-learn plumbing
@@ -211,6 +231,11 @@ class FNNEstimator(BaseEstimator):
             arrays["feature_names_in_"] = np.asarray(self.feature_names_in_, dtype=str)
         extras, more_arrays = self._private_state()
         arrays.update(more_arrays)
+        scaler = getattr(self, "input_scaler_", None)
+        if scaler is not None:
+            for name in ("mean_", "scale_", "var_"):
+                arrays[f"input_scaler/{name}"] = np.asarray(getattr(scaler, name), dtype=np.float64)
+            arrays["input_scaler/n_samples_seen_"] = np.asarray(scaler.n_samples_seen_, dtype=np.int64)
         write_model(path, type(self).__name__,
                     {"params": params, "fitted": fitted, "extras": extras, "network": network}, arrays)
 
@@ -255,9 +280,36 @@ class FNNEstimator(BaseEstimator):
                     "feature_names_in_ must hold one name per feature")
             estimator.feature_names_in_ = names.astype(object)
         estimator._restore_private_state(path, header.get("extras", {}), arrays)
+        estimator.input_scaler_ = _input_scaler_from(path, arrays, estimator.n_features_in_)
         history = estimator.network_.history_
         estimator.history_ = history
         return estimator
+
+
+def _input_scaler_from(path, arrays: Dict[str, np.ndarray], n_features: int):
+    """The StandardScaler a model file stores (None if it stores none), every array checked."""
+    names = ("mean_", "scale_", "var_", "n_samples_seen_")
+    present = [f"input_scaler/{name}" in arrays for name in names]
+    if not any(present):
+        return None
+    require(all(present), path, "the input scaling is incomplete")
+    state = {name: arrays[f"input_scaler/{name}"] for name in names}
+    for name in ("mean_", "scale_", "var_"):
+        array = state[name]
+        require(array.shape == (n_features,) and array.dtype == np.float64 and bool(np.isfinite(array).all()),
+                path, f"input_scaler/{name} must hold {n_features} finite float64 values")
+    require(bool((state["scale_"] > 0).all()) and bool((state["var_"] >= 0).all()), path,
+            "the input scaling has a non-positive scale")
+    seen = state["n_samples_seen_"]
+    require(seen.dtype.kind in "iu" and seen.size >= 1 and bool((seen > 0).all()), path,
+            "input_scaler/n_samples_seen_ must be positive")
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_, scaler.var_ = state["mean_"], state["scale_"], state["var_"]
+    scaler.n_samples_seen_ = int(seen) if seen.ndim == 0 else seen
+    scaler.n_features_in_ = n_features
+    return scaler
 
 
 def _numbers(values) -> bool:

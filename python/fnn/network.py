@@ -694,7 +694,7 @@ class Network:
                              else self._error_rate(y_hat, targets_for_error, weights_val))
                 history.validation_loss.append(val_loss)
                 history.validation_error.append(val_error)
-                stop = stopper.update(val_error, epoch, self._parameters)
+                stop = stopper.update(val_error, epoch, self._parameters, val_loss)
             history.epoch_time.append(time.perf_counter() - start)
             if verbose:
                 line = f"epoch {epoch:4d}  risk {risk:.6f}"

@@ -1,0 +1,98 @@
+"""Inputs standardised inside the estimators (issue 11, part): raw data of any scale trains at
+the defaults; the scaling is learned once, applied everywhere, and saved exactly."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.model_selection import train_test_split
+
+import fnn
+from fnn.early_stopping import EarlyStopping
+from fnn.model_file import ModelFileError
+
+
+@pytest.mark.parametrize("loader, chance", [(load_breast_cancer, 0.63), (load_wine, 0.40)])
+def test_defaults_on_raw_real_data_are_far_above_chance(loader, chance):
+    X, y = loader(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
+    score = fnn.FNNClassifier(random_state=0).fit(X_train, y_train).score(X_test, y_test)
+    assert score > 0.9, score  # without input scaling: 0.63 and 0.40, the majority class
+    unscaled = fnn.FNNClassifier(random_state=0, input_scaling=False).fit(X_train, y_train).score(X_test, y_test)
+    assert unscaled < chance + 0.05
+
+
+def test_the_network_sees_standardised_inputs_and_constant_columns_are_only_centred():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(1e6, 1e5, 200), np.full(200, 7.0), rng.normal(0, 1e-3, 200)])
+    y = (X[:, 0] > 1e6).astype(int)
+    clf = fnn.FNNClassifier((8,), max_epochs=3, random_state=0).fit(X, y)
+    scaler = clf.input_scaler_
+    np.testing.assert_allclose(scaler.mean_, X.mean(axis=0))
+    assert scaler.scale_[1] == 1.0  # constant: centred, not divided by 0
+    X32 = X.astype(np.float32)
+    np.testing.assert_allclose(scaler.transform(X32), (X - scaler.mean_) / scaler.scale_, rtol=1e-5, atol=1e-5)
+    expected = clf.network_.forward(scaler.transform(X32))
+    np.testing.assert_array_equal(clf.predict_proba(X32)[:, 1], expected[:, 0])
+    off = fnn.FNNClassifier((8,), max_epochs=3, random_state=0, input_scaling=False).fit(X, y)
+    assert off.input_scaler_ is None
+
+
+def test_partial_fit_keeps_the_scaling_of_its_first_call():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(50, 10, (100, 3)), rng.integers(0, 2, 100)
+    clf = fnn.FNNClassifier((8,), random_state=0).partial_fit(X, y, classes=[0, 1])
+    mean = clf.input_scaler_.mean_.copy()
+    clf.partial_fit(X + 1000, y)
+    np.testing.assert_array_equal(clf.input_scaler_.mean_, mean)
+
+
+@pytest.mark.parametrize("estimator", [fnn.FNNClassifier, fnn.FNNRegressor])
+def test_the_scaling_round_trips_through_a_model_file_exactly(tmp_path, estimator):
+    rng = np.random.default_rng(2)
+    X = rng.normal(300, 40, (120, 4))
+    y = (X[:, 0] > 300).astype(int) if estimator is fnn.FNNClassifier else X[:, 1] / 100
+    model = estimator((8,), max_epochs=4, random_state=0).fit(X, y)
+    model.save(tmp_path / "m.npz")
+    loaded = fnn.load(tmp_path / "m.npz")
+    for name in ("mean_", "scale_", "var_"):
+        np.testing.assert_array_equal(getattr(loaded.input_scaler_, name), getattr(model.input_scaler_, name))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("scale_", np.zeros(4), "non-positive"), ("mean_", np.zeros(3), "4 finite"), ("var_", np.full(4, np.nan), "finite"),
+    ("n_samples_seen_", None, "incomplete"),
+])
+def test_corrupt_scaling_in_a_model_file_is_refused(tmp_path, name, value, match):
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(0, 5, (60, 4)), rng.integers(0, 2, 60)
+    fnn.FNNClassifier((4,), max_epochs=2, random_state=0).fit(X, y).save(tmp_path / "m.npz")
+    with zipfile.ZipFile(tmp_path / "m.npz") as archive:
+        files = {info.filename: archive.read(info) for info in archive.infolist()}
+    key = f"input_scaler/{name}.npy"
+    if value is None:
+        del files[key]
+    else:
+        buffer = io.BytesIO()
+        np.save(buffer, value)
+        files[key] = buffer.getvalue()
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as archive:
+        for entry, data in files.items():
+            archive.writestr(entry, data)
+    with pytest.raises(ModelFileError, match=match):
+        fnn.load(tmp_path / "bad.npz")
+
+
+def test_early_stopping_breaks_ties_of_the_error_rate_by_the_validation_loss():
+    stopper = EarlyStopping(patience=2)
+    params = {"w": np.zeros(1)}
+    for epoch, (error, loss) in enumerate([(0.1, 0.9), (0.1, 0.5), (0.1, 0.6), (0.1, 0.4), (0.1, 0.45), (0.1, 0.5)], 1):
+        params["w"][0] = epoch
+        stop = stopper.update(error, epoch, params, loss)
+    assert stopper.best_epoch == 4 and stop
+    stopper.restore(params)
+    assert params["w"][0] == 4
+    assert not EarlyStopping(patience=1).update(0.2, 1, params, 0.1)  # a first epoch always improves
