@@ -596,18 +596,34 @@ class Network:
         if n_val < 1 or n - n_val < 1:
             raise ValueError(f"validation_fraction={fraction} of {n} samples leaves an empty training or "
                              "validation set; pass validation_data or validation_fraction=0")
-        if self.output == "softmax":
-            # Stratified: each class contributes its share to the validation set.
-            # (int32 labels, freed as soon as they are in shuffled order: a split of millions of rows
+        if self.output == "identity":
+            val = self._rng.permutation(n)[:n_val]
+        else:
+            # Stratified: each class (softmax), each 0/1 label (one logistic unit) or each
+            # combination of labels (multi-label) contributes its share to the validation set.
+            # (int32 strata, put in shuffled order a block at a time: a split of millions of rows
             # should not hold several index arrays as large as a column of X at once.)
-            order = self._rng.permutation(n)
             block = 1 << 16
-            ordered = np.empty(n, dtype=np.int32)  # the label of each row, in shuffled order
+            if self.output == "softmax":
+                strata, n_strata = None, targets.shape[1]
+            else:
+                bits = targets > 0.5
+                if bits.shape[1] == 1:
+                    strata, n_strata = bits[:, 0].astype(np.int32), 2
+                else:
+                    _, inverse = np.unique(bits, axis=0, return_inverse=True)
+                    strata = inverse.reshape(-1).astype(np.int32)
+                    n_strata = int(strata.max()) + 1
+                del bits
+            order = self._rng.permutation(n)
+            ordered = np.empty(n, dtype=np.int32)  # the stratum of each row, in shuffled order
             for first in range(0, n, block):
-                ordered[first:first + block] = np.argmax(targets[order[first:first + block]], axis=1)
-            # The first round(fraction · count) members of each class in shuffled order, collected a
-            # block at a time so that no array as long as the data is made per class.
-            counts = sum(np.bincount(ordered[first:first + block], minlength=targets.shape[1])
+                rows = order[first:first + block]
+                ordered[first:first + block] = strata[rows] if strata is not None else np.argmax(targets[rows], axis=1)
+            del strata
+            # The first round(fraction · count) members of each stratum in shuffled order, collected
+            # a block at a time so that no array as long as the data is made per stratum.
+            counts = sum(np.bincount(ordered[first:first + block], minlength=n_strata)
                          for first in range(0, n, block))  # (bincount copies its input to int64)
             wanted = np.rint(fraction * counts).astype(np.int64)
             taken = np.zeros_like(wanted)
@@ -624,8 +640,6 @@ class Network:
             val = np.concatenate(val_parts) if val_parts else order[:0]
             if val.size == 0 or val.size == n:
                 val = order[:n_val]
-        else:
-            val = self._rng.permutation(n)[:n_val]
         is_val = np.zeros(n, dtype=bool)
         is_val[val] = True
         return is_val
