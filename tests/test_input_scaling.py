@@ -20,8 +20,17 @@ def test_defaults_on_raw_real_data_are_far_above_chance(loader, chance):
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
     score = fnn.FNNClassifier(random_state=0).fit(X_train, y_train).score(X_test, y_test)
     assert score > 0.9, score  # without input scaling: 0.63 and 0.40, the majority class
-    unscaled = fnn.FNNClassifier(random_state=0, input_scaling=False).fit(X_train, y_train).score(X_test, y_test)
-    assert unscaled < chance + 0.05
+    # Unscaled, the same fit ends at the majority class, or its ReLUs die: now a warning or an error.
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fnn.FNNClassifier(random_state=0, input_scaling=False).fit(X_train, y_train)
+        except fnn.TrainingDiverged as error:
+            assert "died" in str(error)
+        else:
+            assert any(issubclass(w.category, fnn.FitWarning) and "chance level" in str(w.message) for w in caught)
 
 
 def test_the_network_sees_standardised_inputs_and_constant_columns_are_only_centred():
@@ -36,7 +45,9 @@ def test_the_network_sees_standardised_inputs_and_constant_columns_are_only_cent
     np.testing.assert_allclose(scaler.transform(X32), (X - scaler.mean_) / scaler.scale_, rtol=1e-5, atol=1e-5)
     expected = clf.network_.forward(scaler.transform(X32))
     np.testing.assert_array_equal(clf.predict_proba(X32)[:, 1], expected[:, 0])
-    off = fnn.FNNClassifier((8,), max_epochs=3, random_state=0, input_scaling=False).fit(X, y)
+    with pytest.raises(fnn.TrainingDiverged, match="died"):  # unscaled inputs of 1e6 kill every ReLU
+        fnn.FNNClassifier((8,), max_epochs=3, random_state=0, input_scaling=False).fit(X, y)
+    off = fnn.FNNClassifier((8,), max_epochs=3, random_state=0, input_scaling=False).fit(X / 1e6, y)
     assert off.input_scaler_ is None
 
 
@@ -45,7 +56,7 @@ def test_partial_fit_keeps_the_scaling_of_its_first_call():
     X, y = rng.normal(50, 10, (100, 3)), rng.integers(0, 2, 100)
     clf = fnn.FNNClassifier((8,), random_state=0).partial_fit(X, y, classes=[0, 1])
     mean = clf.input_scaler_.mean_.copy()
-    clf.partial_fit(X + 1000, y)
+    clf.partial_fit(X + 1, y)
     np.testing.assert_array_equal(clf.input_scaler_.mean_, mean)
 
 
@@ -84,6 +95,20 @@ def test_corrupt_scaling_in_a_model_file_is_refused(tmp_path, name, value, match
             archive.writestr(entry, data)
     with pytest.raises(ModelFileError, match=match):
         fnn.load(tmp_path / "bad.npz")
+
+
+def test_warnings_for_a_fit_cut_short_and_for_chance_level():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    with pytest.warns(fnn.FitWarning, match="max_epochs=2"):
+        fnn.FNNClassifier((16,), max_epochs=2, random_state=0).fit(X, y)
+    with pytest.warns(fnn.FitWarning, match="chance level"):  # a learning rate too small to move
+        fnn.FNNClassifier((16,), learning_rate=1e-9, max_epochs=3, random_state=0, early_stopping=False).fit(
+            X, np.r_[np.zeros(150, int), np.ones(50, int)])
+    with pytest.warns(fnn.FitWarning, match="mean"):
+        fnn.FNNRegressor((16,), learning_rate=1e-9, max_epochs=2, random_state=0, early_stopping=False).fit(
+            X, rng.normal(size=200))
 
 
 def test_early_stopping_breaks_ties_of_the_error_rate_by_the_validation_loss():

@@ -13,7 +13,7 @@ from .model_file import ModelFileError, load
 from . import datasets
 
 # The estimators import scikit-learn (most of a second): load them on first use only.
-_LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor"}
+_LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor", "FitWarning": ".convergence"}
 
 
 def __getattr__(name):
@@ -31,7 +31,7 @@ def __dir__():
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
-    "FNNClassifier", "FNNRegressor", "load", "ModelFileError", "ThreadCountWarning",
+    "FNNClassifier", "FNNRegressor", "load", "ModelFileError", "ThreadCountWarning", "FitWarning",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]

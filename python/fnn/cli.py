@@ -185,13 +185,21 @@ def _train(args: argparse.Namespace) -> int:
           + (f", target column {table.target_name!r}" if table.target_name else ""))
     n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
     progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train)
+    import warnings
+
+    from .network import TrainingDiverged
+
     try:
-        estimator.fit(X, y, callback=progress)
-    except (ValueError, TypeError) as error:  # a setting the estimator rejects: name its flag
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.fit(X, y, callback=progress)
+    except (ValueError, TypeError, TrainingDiverged) as error:  # name the flags, not the parameters
         raise CommandError(_in_flags(str(error))) from None
     finally:
         if progress is not None:
             progress.close()
+    for warning in caught:  # after the progress line, one line each, naming the flag to change
+        print(f"fnn: warning: {_in_flags(str(warning.message))}", file=sys.stderr)
     net, history = estimator.network_, estimator.history_
     print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
           f"parameters, {net.dtype.name}")

@@ -11,9 +11,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import Activation, activation_from_dict, activation_to_dict
+from .convergence import check_fit, dead_layers
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
-from .network import Network
+from .network import Network, TrainingDiverged
 from .validation import check_positive_int, check_real, check_sample_weight
 
 
@@ -135,7 +136,7 @@ class FNNEstimator(BaseEstimator):
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         X, y = self._validate_X_y(X, y, reset=not continuing)
         scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X)
-        X = self._scaled(X, scaler)
+        raw_X, X = X, self._scaled(X, scaler)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes)
         weights = self._weights(y, sample_weight, target_state)
         validation = 0.0
@@ -158,6 +159,12 @@ class FNNEstimator(BaseEstimator):
             max_epochs=1 if incremental else self.max_epochs, patience=self.patience,
             validation_fraction=validation, tol=self.tol, verbose=bool(self.verbose), sample_weight=weights,
             callback=callback)
+        layers = dead_layers(network, X)
+        if layers:
+            raise TrainingDiverged(
+                f"every ReLU unit of hidden layer(s) {layers} died in training (learning_rate={self.learning_rate}): "
+                "they output 0 for every sample, so the network computes a constant. Try a smaller learning_rate "
+                "or activation='leaky_relu'; the estimator was left as it was.")
         for name, value in target_state.items():
             setattr(self, name, value)
         self.input_scaler_ = scaler
@@ -169,6 +176,8 @@ class FNNEstimator(BaseEstimator):
         self.n_iter_ = first_epoch + history.n_epochs
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
         self.t_ = seen + X.shape[0] * history.n_epochs
+        if not incremental:
+            check_fit(self, raw_X, y, history)
         return self
 
     def _new_input_scaler(self, X):
