@@ -1,0 +1,60 @@
+"""Defaults on raw data: `python -m bench.defaults [--seeds N]`.
+
+fnn's estimators and scikit-learn's MLPClassifier / MLPRegressor, each at its default
+parameters, on the raw (unscaled) features of every real data set scikit-learn ships: iris, wine,
+breast cancer, digits (pixels 0–16) and diabetes. Each seed draws a stratified (classification)
+quarter for testing and seeds both estimators; the table gives the median test score (accuracy,
+or R² for diabetes) and fit time over the seeds. Goal (issue 11): fnn ≥ scikit-learn − 0.01."""
+
+import argparse
+import statistics
+import time
+import warnings
+
+from sklearn import datasets
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+import fnn
+
+SETS = [("iris", datasets.load_iris, True), ("wine", datasets.load_wine, True),
+        ("breast cancer", datasets.load_breast_cancer, True), ("digits", datasets.load_digits, True),
+        ("diabetes", datasets.load_diabetes, False)]
+
+
+def fit_score(model, X_train, y_train, X_test, y_test):
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # both warn at their defaults on some sets
+        model.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    return model.score(X_test, y_test), seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.defaults", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(f"| data set | fnn score | scikit-learn score | fnn − sklearn | goal met | fnn fit s | sklearn fit s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, loader, classification in SETS:
+        X, y = loader(return_X_y=True)
+        scores = {"fnn": [], "sklearn": []}
+        times = {"fnn": [], "sklearn": []}
+        for seed in range(args.seeds):
+            split = train_test_split(X, y, random_state=seed, stratify=y if classification else None)
+            ours = fnn.FNNClassifier(random_state=seed) if classification else fnn.FNNRegressor(random_state=seed)
+            theirs = MLPClassifier(random_state=seed) if classification else MLPRegressor(random_state=seed)
+            for key, model in (("fnn", ours), ("sklearn", theirs)):
+                score, seconds = fit_score(model, *split[:1], split[2], split[1], split[3])
+                scores[key].append(score)
+                times[key].append(seconds)
+        ours, theirs = statistics.median(scores["fnn"]), statistics.median(scores["sklearn"])
+        print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours - theirs:+.3f} | {'yes' if ours >= theirs - 0.01 else 'no'} "
+              f"| {statistics.median(times['fnn']):.2f} | {statistics.median(times['sklearn']):.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
