@@ -26,7 +26,10 @@ EXPECTED_FAILURES = {
 
 
 @parametrize_with_checks(
-    [fnn.FNNClassifier(hidden_layer_sizes=(16,), random_state=0), fnn.FNNRegressor(hidden_layer_sizes=(16,), random_state=0)],
+    # The classifier at its defaults, as users construct it. The regressor at its defaults fails
+    # check_methods_subset_invariance by ~2e-7: in float32 a row's prediction depends on which rows
+    # share its matrix product (OpenBLAS chooses kernels by size), which issue 11 leaves open.
+    [fnn.FNNClassifier(), fnn.FNNRegressor(hidden_layer_sizes=(16,), random_state=0)],
     expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
