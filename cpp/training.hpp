@@ -89,8 +89,9 @@ struct GradientSum {
   }
 };
 
-// Slices worth cutting a mini-batch step into: each slice's products must outweigh the barriers
-// between them (measured: a 64-64-10 network at B = 32 runs faster on one thread).
+// Slices worth cutting a mini-batch step into: each slice's forward products must be about a
+// million multiply-adds or more, to outweigh the barriers between them and the start of a team
+// (so a 64-64-10 network at B = 32 is one slice, 784-256-256-10 at B = 32 two).
 template <class S>
 int mini_batch_slices(const Network<S>& net, Index rows, int requested) {
   const Index per_slice_minimum = Index(1) << 20;  // multiply-adds of one step's forward pass
