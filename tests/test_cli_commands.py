@@ -168,3 +168,20 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_lines_otherwise():
     assert terminal.getvalue() == ("\r\033[Kepoch 2/4  [####....]  risk 0.2500  val error 0.1000  "
                                    "10,000 samples/s  ETA 0.2s\n")
     assert pipe.getvalue() == "epoch 2/4  risk 0.2500  val error 0.1000  10,000 samples/s  ETA 0.2s\n"
+
+
+def test_the_eta_counts_the_epochs_early_stopping_would_still_run():
+    import io
+
+    from fnn.progress import EpochProgress
+
+    # Best at epoch 2 (epoch 3 ties its error with a higher loss): with patience 3, training stops
+    # after epoch 5 unless the score improves, so 2 more epochs of 0.1 s; at most 97 more (max 100).
+    history = fnn.History(train_risk=[0.5, 0.3, 0.2], validation_error=[0.2, 0.1, 0.1],
+                          validation_loss=[0.9, 0.5, 0.6], epoch_time=[0.1, 0.1, 0.1])
+    pipe = io.StringIO()
+    EpochProgress(max_epochs=100, n_samples=1000, stream=pipe, patience=3)(history)
+    assert pipe.getvalue().rstrip().endswith("ETA 0.2s–9.7s")
+    pipe = io.StringIO()
+    EpochProgress(max_epochs=100, n_samples=1000, stream=pipe)(history)  # no early stopping
+    assert pipe.getvalue().rstrip().endswith("ETA 9.7s")

@@ -184,7 +184,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
           + (f", target column {table.target_name!r}" if table.target_name else ""))
     n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
-    progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train)
+    progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train,
+                                                     patience=settings["patience"] if validation > 0 else None)
     import warnings
 
     from .network import TrainingDiverged

@@ -16,16 +16,31 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
+def _best_epoch(history: History) -> int:
+    """The epoch early stopping holds as best so far: the lowest validation score, ties broken by
+    the validation loss (fnn.early_stopping)."""
+    best, key = 1, None
+    losses = history.validation_loss or [0.0] * len(history.validation_error)
+    for epoch, (error, loss) in enumerate(zip(history.validation_error, losses), 1):
+        if key is None or error < key[0] or (error == key[0] and loss < key[1]):
+            best, key = epoch, (error, loss)
+    return best
+
+
 class EpochProgress:
     """A ``fit`` callback printing epoch, training risk, validation error, samples/s and ETA.
 
-    The ETA assumes every remaining epoch up to ``max_epochs`` runs; early stopping may end
-    sooner. On a terminal the line is redrawn in place; otherwise (a file, a pipe, CI logs) each
+    With early stopping (``patience`` given and validation scores in the history) the ETA is a
+    range: to the epoch at which training stops if the validation score does not improve again
+    (the best epoch so far + ``patience``), and to ``max_epochs``; otherwise to ``max_epochs``.
+    On a terminal the line is redrawn in place; otherwise (a file, a pipe, CI logs) each
     epoch gets its own line, so the output stays readable.
     """
 
-    def __init__(self, max_epochs: int, n_samples: int, stream: Optional[TextIO] = None, width: int = 24):
+    def __init__(self, max_epochs: int, n_samples: int, stream: Optional[TextIO] = None, width: int = 24,
+                 patience: Optional[int] = None):
         self.max_epochs = max_epochs
+        self.patience = patience
         self.n_samples = n_samples
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
@@ -36,7 +51,12 @@ class EpochProgress:
         epoch = history.n_epochs
         spent = history.total_time
         rate = self.n_samples * epoch / spent if spent > 0 else float("inf")
-        eta = spent / epoch * (self.max_epochs - epoch)
+        per_epoch = spent / epoch
+        eta = _duration(per_epoch * (self.max_epochs - epoch))
+        if self.patience is not None and history.validation_error:
+            stop = min(self.max_epochs, _best_epoch(history) + self.patience)
+            if stop < self.max_epochs:
+                eta = f"{_duration(per_epoch * (stop - epoch))}–{eta}"
         parts = [f"epoch {epoch:>{len(str(self.max_epochs))}}/{self.max_epochs}"]
         if self.interactive:
             filled = int(self.width * epoch / self.max_epochs)
@@ -45,7 +65,7 @@ class EpochProgress:
         if history.validation_error:
             parts.append(f"val error {history.validation_error[-1]:.4f}")
         parts.append(f"{rate:,.0f} samples/s")
-        parts.append(f"ETA {_duration(eta)}")
+        parts.append(f"ETA {eta}")
         return "  ".join(parts)
 
     def __call__(self, history: History) -> None:
