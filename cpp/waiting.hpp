@@ -99,7 +99,6 @@ class Barrier {
  public:
   explicit Barrier(int threads) : threads_(threads) {}
 
-  int threads() const { return threads_; }
   // Only while no other thread is inside wait() or will call it again.
   void set_threads(int threads) { threads_ = threads; }
 

@@ -257,13 +257,13 @@ class FNNEstimator(BaseEstimator):
 
     #: Fitted attributes a model file restores, each with the check its value must pass.
     _FITTED = {
-        "n_features_in_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "n_features_in_": lambda v: _count(v) and v >= 1,
         "loss_curve_": lambda v: _numbers(v),
         "validation_scores_": lambda v: _numbers(v),
         "validation_loss_curve_": lambda v: _numbers(v),
-        "n_iter_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-        "best_epoch_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-        "t_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "n_iter_": lambda v: _count(v),
+        "best_epoch_": lambda v: _count(v),
+        "t_": lambda v: _count(v),
     }
 
     @classmethod
@@ -319,6 +319,10 @@ def _input_scaler_from(path, arrays: Dict[str, np.ndarray], n_features: int):
     scaler.n_samples_seen_ = int(seen) if seen.ndim == 0 else seen
     scaler.n_features_in_ = n_features
     return scaler
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _numbers(values) -> bool:
