@@ -18,7 +18,7 @@ def test_main_job_trains_on_digits_and_reports(capsys):
 def test_bad_setting_gives_one_line_and_exit_code_2(capsys):
     assert main(["--learning-rate", "-1", "--max-epochs", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "fnn: error: learning_rate must be > 0, got -1.0"
+    assert err.strip() == "fnn: error: --learning-rate must be > 0, got -1.0"
 
 
 def test_python_dash_m_fnn_runs():

@@ -51,9 +51,10 @@ def test_train_predict_evaluate_info(tmp_path, csv_file, capsys):
     image = matplotlib.image.imread(curve)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
-    loaded = fnn.load(model)
-    assert isinstance(loaded, fnn.FNNClassifier) and loaded.hidden_layer_sizes == (16,)
-    assert loaded.learning_rate == 0.05 and loaded.n_iter_ == 30
+    loaded = fnn.load(model)  # the network behind the command line's preprocessing
+    assert isinstance(loaded[-1], fnn.FNNClassifier) and loaded[-1].hidden_layer_sizes == (16,)
+    assert loaded[-1].learning_rate == 0.05 and loaded[-1].n_iter_ == 30
+    assert list(loaded.feature_names_in_) == ["length", "width", "depth"] and loaded[-1].target_name_ == "species"
 
     predictions = tmp_path / "predictions.csv"
     status, out, err = run(capsys, "predict", model, csv_file, "--target", "species", "-o", predictions)
@@ -101,7 +102,7 @@ def test_built_in_data_set(tmp_path, capsys):
 @pytest.mark.parametrize("setup,argv,message", [
     (None, ["train", "missing.csv"], "no such file, and not a built-in data set"),
     ("bad_cell", ["train", "{csv}"], "line 3, column 'b': 'oops' is not a number"),
-    ("ragged", ["train", "{csv}"], "line 3: 2 columns, but the header has 3"),
+    ("ragged", ["train", "{csv}"], "line 3: 4 columns, but the header has 3"),
     ("good", ["train", "{csv}", "--target", "nope"], "no column 'nope' (columns: a, b, label)"),
     ("good", ["train", "{csv}", "--target", "label", "--task", "regression"], "holds text labels"),
     ("continuous", ["train", "{csv}", "--task", "classification"], "Unknown label type"),
@@ -111,7 +112,8 @@ def test_built_in_data_set(tmp_path, capsys):
     ("empty", ["train", "{csv}"], "the file is empty"),
     ("good", ["predict", "{dir}/absent.npz", "{csv}"], "no model file"),
     ("not_a_model", ["info", "{csv}"], "not an fnn model file"),
-    ("model", ["predict", "{dir}/m.npz", "{csv}"], "3 feature columns, but the model expects 2; name the target"),
+    ("model", ["predict", "{dir}/m.npz", "{dir}/other_labels.csv", "--drop", "b"],
+     "no column 'b', which the model needs (it was trained on 'a', 'b')"),
     ("model", ["evaluate", "{dir}/m.npz", "{dir}/other_labels.csv"], "labels ['z'] that the model was not trained on"),
 ])
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, setup, argv, message):
@@ -119,7 +121,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, setup, argv,
     contents = {
         "good": "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n1,1,x\n2,2,y\n3,3,x\n4,4,y\n5,5,x\n6,6,y\n",
         "bad_cell": "a,b,label\n1,2,x\n3,oops,y\n",
-        "ragged": "a,b,label\n1,2,x\n3,4\n",
+        "ragged": "a,b,label\n1,2,x\n3,4,y,5\n",
         "continuous": "a,b,t\n" + "".join(f"{i},{i % 3},{i * 0.37:.2f}\n" for i in range(20)),
         "empty": "",
     }

@@ -9,7 +9,7 @@ from .cpus import ThreadCountWarning
 from .gradient_check import check_gradients
 from .history import History
 from .network import Network, TrainingDiverged
-from .model_file import ModelFileError, load
+from .model_file import ModelFileError, load, save
 from . import datasets
 
 # The estimators import scikit-learn (most of a second): load them on first use only.
@@ -31,7 +31,7 @@ def __dir__():
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
-    "FNNClassifier", "FNNRegressor", "load", "ModelFileError", "ThreadCountWarning", "FitWarning",
+    "FNNClassifier", "FNNRegressor", "load", "save", "ModelFileError", "ThreadCountWarning", "FitWarning",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]

@@ -19,6 +19,8 @@ import numpy as np
 from . import __version__
 
 EXIT_ERROR = 2
+#: Exit status after an unexpected exception (a bug).
+EXIT_BUG = 70
 
 
 class CommandError(ValueError):
@@ -58,15 +60,21 @@ def _main_job(argv: List[str]) -> int:
 
     X, y = load_digits(args.dtype)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=args.seed)
-    net = Network([X.shape[1], *args.hidden, 10], args.activation, "softmax", dtype=args.dtype,
-                  seed=args.seed, n_threads=args.threads)
+    try:
+        net = Network([X.shape[1], *args.hidden, 10], args.activation, "softmax", dtype=args.dtype,
+                      seed=args.seed, n_threads=args.threads)
+    except (ValueError, TypeError) as error:
+        raise CommandError(_in_flags(str(error))) from None
     print(f"fnn {__version__}: digits, {X_train.shape[0]} training and {X_test.shape[0]} test samples, "
           f"{X.shape[1]} features, 10 classes")
     print(f"network {net.widths} ({args.activation} hidden, softmax output), {net.n_parameters} parameters, "
           f"{args.dtype}, {net._threads()} thread(s)")
-    history = net.fit(X_train, y_train, learning_rate=args.learning_rate, l2=args.l2,
-                      batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
-                      verbose=args.verbose)
+    try:
+        history = net.fit(X_train, y_train, learning_rate=args.learning_rate, l2=args.l2,
+                          batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
+                          verbose=args.verbose)
+    except (ValueError, TypeError) as error:
+        raise CommandError(_in_flags(str(error))) from None
     accuracy = net.score(X_test, y_test)
     stop = "early stopping" if history.stopped_early else "max epochs"
     print(f"trained {history.n_epochs} epochs ({stop}; best validation error "
@@ -97,6 +105,32 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=("float32", "float64"), help="(default: float32)")
     parser.add_argument("--seed", type=int, help="(default: 0)")
     parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")
+
+
+def _add_file_flags(parser: argparse.ArgumentParser, *, selection: bool = True) -> None:
+    """How to read a CSV file: the same flags for train, predict and evaluate."""
+    parser.add_argument("--delimiter", help="column separator (default: detected among , ; tab; tab for .tsv)")
+    parser.add_argument("--decimal", help="decimal mark (default: . , or , in ;-separated files that use it)")
+    parser.add_argument("--na-values", dest="na_values", nargs="+", default=[], metavar="MARK",
+                        help="cell values that mean 'missing', besides empty cells, NA, NaN, null, …")
+    if selection:
+        parser.add_argument("--drop", nargs="+", default=[], metavar="COL", help="columns to leave out")
+        parser.add_argument("--features", nargs="+", metavar="COL", help="use only these columns as features")
+
+
+def _csv_options(args: argparse.Namespace):
+    from .data_files import CsvOptions
+
+    return CsvOptions(delimiter=args.delimiter, decimal=args.decimal, na_values=tuple(args.na_values),
+                      drop=tuple(getattr(args, "drop", ())), features=getattr(args, "features", None))
+
+
+def _print_notes(notes: List[str], stream) -> None:
+    for note in notes:
+        if note.startswith("warning: "):
+            print(f"fnn: {note}", file=sys.stderr)
+        else:
+            print(note, file=stream)
 
 
 def _widths(text: str) -> List[int]:
@@ -143,6 +177,8 @@ def _train(args: argparse.Namespace) -> int:
     from .classifier import FNNClassifier
     from .config import merge, read_config
     from .data_files import read_table, task_of
+    from .model_file import save
+    from .preprocessing import with_preprocessing
     from .progress import EpochProgress
     from .regressor import FNNRegressor
 
@@ -151,12 +187,15 @@ def _train(args: argparse.Namespace) -> int:
     settings = merge(read_config(args.config) if args.config else None, vars(args))
     _check_writable(args.output, "-o")
     _check_writable(args.curve, "--curve")
-    table = read_table(args.data, settings["target"])
+    table = read_table(args.data, settings["target"], _csv_options(args))
+    _print_notes(table.notes, sys.stdout)
     task = settings["task"] if settings["task"] != "auto" else task_of(table.y)
     if task == "regression" and table.y.dtype == object:
         raise CommandError(f"{table.source}: the target column {table.target_name!r} holds text labels; "
                            "regression needs numbers (use --task classification)")
-    X, y = table.X, table.y
+    import pandas as pd
+
+    X, y = table.X, pd.Series(table.y, name=table.target_name) if table.y.ndim == 1 else table.y
     X_test = y_test = None
     if args.test_fraction:
         from sklearn.model_selection import train_test_split
@@ -181,8 +220,12 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
         early_stopping=validation > 0, validation_fraction=validation if validation > 0 else 0.1,
         dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"])
+    numeric = [name for name in table.feature_names if name not in table.text_columns]
+    model = with_preprocessing(estimator, numeric, table.text_columns)
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
           + (f", target column {table.target_name!r}" if table.target_name else ""))
+    if table.text_columns:
+        print(f"text columns, one-hot encoded: {', '.join(table.text_columns)}")
     n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
     progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train,
                                                      patience=settings["patience"] if validation > 0 else None)
@@ -193,14 +236,15 @@ def _train(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            estimator.fit(X, y, callback=progress)
+            model.fit(X, y, model__callback=progress)
     except (ValueError, TypeError, TrainingDiverged) as error:  # name the flags, not the parameters
         raise CommandError(_in_flags(str(error))) from None
     finally:
         if progress is not None:
             progress.close()
     for warning in caught:  # after the progress line, one line each, naming the flag to change
-        print(f"fnn: warning: {_in_flags(str(warning.message))}", file=sys.stderr)
+        if issubclass(warning.category, (UserWarning, RuntimeWarning)):
+            print(f"fnn: warning: {_in_flags(str(warning.message))}", file=sys.stderr)
     net, history = estimator.network_, estimator.history_
     print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
           f"parameters, {net.dtype.name}")
@@ -212,10 +256,10 @@ def _train(args: argparse.Namespace) -> int:
         line += f", {what} {history.validation_error[history.best_epoch - 1]:.4f}"
     print(line)
     score_name = "accuracy" if task == "classification" else "R²"
-    print(f"training {score_name}: {estimator.score(X, y):.4f}")
+    print(f"training {score_name}: {model.score(X, y):.4f}")
     if X_test is not None:
-        print(f"test {score_name}: {estimator.score(X_test, y_test):.4f} ({len(X_test)} held-out samples)")
-    estimator.save(args.output)
+        print(f"test {score_name}: {model.score(X_test, y_test):.4f} ({len(X_test)} held-out samples)")
+    save(model, args.output)
     print(f"model saved to {args.output}")
     if args.curve:
         from .plots import learning_curve
@@ -234,23 +278,44 @@ def _load_model(path: Path):
     return load(path)
 
 
-def _model_features(model) -> int:
-    from .network import Network
-
-    return model.widths[0] if isinstance(model, Network) else model.n_features_in_
+def _final_step(model):
+    """The network or estimator at the end of a model (the model itself unless a Pipeline)."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
 
 
 def _features_and_targets(model, args, need_target: bool):
-    from .data_files import DataError, read_table
+    """(table, X for the model): DATA's columns matched to the model's features by name when
+    both have names, else by position; with `need_target`, the target column too."""
+    from .data_files import DataError, read_features
+    from .network import Network
 
-    expected = _model_features(model)
-    table = read_table(args.data, args.target, need_target=need_target, expected_features=expected)
-    if table.X.shape[1] != expected:
-        hint = ""
-        if table.X.shape[1] == expected + 1 and args.target is None:
-            hint = "; name the target column with --target to leave it out"
-        raise DataError(f"{table.source}: {table.X.shape[1]} feature columns, but the model expects {expected}{hint}")
-    return table
+    final = _final_step(model)
+    n_features = final.widths[0] if isinstance(final, Network) else model.n_features_in_
+    names = getattr(model, "feature_names_in_", None)
+    table = read_features(args.data, None if names is None else [str(n) for n in names], n_features,
+                          target=args.target, model_target=getattr(final, "target_name_", None),
+                          need_target=need_target, options=_csv_options(args))
+    _print_notes(table.notes, sys.stderr)
+    if hasattr(model, "steps"):
+        return table, table.X  # the pipeline's own transformers handle text and missing values
+    if table.text_columns:
+        column = table.text_columns[0]
+        raise DataError(f"{table.source}: column {column!r} holds text; this model was trained on numbers only")
+    if table.has_missing_values:
+        missing = table.X.isna().to_numpy()
+        row, col = np.argwhere(missing)[0]
+        line = int(table.X.index[row]) + (2 if table.has_header else 1)
+        raise DataError(f"{table.source}, line {line}, column {table.X.columns[col]!r}: a missing value; this model "
+                        "was trained without missing values (models trained by fnn train impute them)")
+    return table, (table.X if names is not None else table.X.to_numpy(dtype=np.float64))
+
+
+def _applied(method, X, source: str):
+    """`method(X)`, with a rejection of DATA (columns the model cannot use) as one line."""
+    try:
+        return method(X)
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"{source} does not fit this model: {error}") from None
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -259,18 +324,18 @@ def _predict(args: argparse.Namespace) -> int:
     from .network import Network
 
     model = _load_model(args.model)
-    table = _features_and_targets(model, args, need_target=False)
+    table, X = _features_and_targets(model, args, need_target=False)
     if args.proba:
         if isinstance(model, Network):
-            probabilities, names = model.predict_proba(table.X), None
+            probabilities, names = model.predict_proba(X), None
         elif hasattr(model, "predict_proba"):
-            probabilities, names = model.predict_proba(table.X), [str(c) for c in model.classes_]
+            probabilities, names = _applied(model.predict_proba, X, table.source), [str(c) for c in model.classes_]
         else:
             raise CommandError("--proba needs a classifier; this model is a regressor")
         header = [f"p({name})" for name in (names or range(probabilities.shape[1]))]
         rows = [[f"{v:.9g}" for v in row] for row in probabilities]
     else:
-        predictions = np.asarray(model.predict(table.X))
+        predictions = np.asarray(_applied(model.predict, X, table.source))
         if predictions.ndim == 1:
             header, rows = ["prediction"], [[_cell(v)] for v in predictions]
         else:
@@ -299,8 +364,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .network import Network
 
     model = _load_model(args.model)
-    table = _features_and_targets(model, args, need_target=True)
-    X, y = table.X, table.y
+    table, X = _features_and_targets(model, args, need_target=True)
+    y = table.y
     print(f"{table.source}: {X.shape[0]} samples")
     is_classifier = (isinstance(model, Network) and model.output != "identity") or hasattr(model, "predict_proba")
     if is_classifier and not isinstance(model, Network):
@@ -315,13 +380,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     if is_classifier:
         print(f"accuracy: {score:.4f}  error rate: {1 - score:.4f}  ({int(round(score * X.shape[0]))}/{X.shape[0]} correct)")
         if not isinstance(model, Network) and y.ndim == 1:
-            p = model.predict_proba(X).astype(np.float64)
+            p = _applied(model.predict_proba, X, table.source).astype(np.float64)
             p_true = p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
             cross_entropy = -np.mean(np.log(np.maximum(p_true, np.finfo(np.float64).tiny)))
             print(f"mean cross-entropy: {cross_entropy:.4f}")
     else:
-        residual = np.asarray(model.predict(X), dtype=np.float64) - np.asarray(y, dtype=np.float64).reshape(
-            np.shape(model.predict(X)))
+        predictions = np.asarray(_applied(model.predict, X, table.source), dtype=np.float64)
+        residual = predictions - np.asarray(y, dtype=np.float64).reshape(predictions.shape)
         print(f"R²: {score:.4f}  mean squared error: {np.mean(residual ** 2):.6g}")
     return 0
 
@@ -331,9 +396,17 @@ def _info(args: argparse.Namespace) -> int:
     from .network import Network
 
     kind, header, _ = read_model(args.model)
-    model = _load_model(args.model)
+    pipeline = _load_model(args.model)
+    model = _final_step(pipeline)
     net = model if isinstance(model, Network) else model.network_
     print(f"{args.model}: {kind}, written by fnn {header.get('fnn_version')} (format version {header['format_version']})")
+    if hasattr(pipeline, "steps"):
+        for name, step in pipeline.steps[:-1]:
+            print(f"preprocessing step {name!r}: {_describe_step(step)}")
+        print(f"model step {pipeline.steps[-1][0]!r}: {type(model).__name__}")
+        if hasattr(pipeline, "feature_names_in_"):
+            names = [str(n) for n in pipeline.feature_names_in_]
+            print(f"input columns ({len(names)}): {names[:20]}{' …' if len(names) > 20 else ''}")
     activations = ", ".join(repr(f) for f in net.activations) or "none"
     print(f"architecture: widths {net.widths}; hidden activations {activations}; output {net.output}")
     print(f"parameters: {net.n_parameters:,} ({net.dtype.name})")
@@ -349,6 +422,8 @@ def _info(args: argparse.Namespace) -> int:
             print(f"classes ({len(classes)}): {classes[:20]}{' …' if len(classes) > 20 else ''}")
         if hasattr(model, "feature_names_in_"):
             print(f"features: {model.feature_names_in_.tolist()[:20]}")
+        if hasattr(model, "target_name_"):
+            print(f"target column: {model.target_name_!r}")
         print(f"n_features_in_: {model.n_features_in_}; epochs: {model.n_iter_}; best epoch: {model.best_epoch_}")
     if net.training_settings_:
         print("last fit: " + ", ".join(f"{k}={v!r}" for k, v in net.training_settings_.items()))
@@ -359,6 +434,28 @@ def _info(args: argparse.Namespace) -> int:
             line += f", validation error at best epoch {h.validation_error[h.best_epoch - 1]:.4f}"
         print(line)
     return 0
+
+
+def _describe_step(step) -> str:
+    """One line on a fitted transformer: what it does to which columns."""
+    if isinstance(step, str) or step is None:
+        return str(step)
+    if hasattr(step, "transformers_"):
+        parts = []
+        for name, inner, columns in step.transformers_:
+            if isinstance(inner, str) and inner == "drop":
+                continue
+            shown = columns if isinstance(columns, str) else ", ".join(map(str, list(columns)[:8])) + \
+                (" …" if len(columns) > 8 else "")
+            parts.append(f"{name} [{shown}]: {_describe_step(inner)}")
+        return type(step).__name__ + " — " + "; ".join(parts)
+    if hasattr(step, "steps"):
+        return " → ".join(_describe_step(inner) for _, inner in step.steps)
+    if hasattr(step, "categories_"):
+        return f"OneHotEncoder ({sum(len(c) for c in step.categories_)} categories)"
+    if hasattr(step, "strategy"):
+        return f"SimpleImputer ({step.strategy})"
+    return type(step).__name__
 
 
 # ---------------------------------------------------------------------------------- dispatch
@@ -380,20 +477,25 @@ def _subcommand_parser() -> argparse.ArgumentParser:
                        help="hold out this share of DATA and report the score on it (default: 0)")
     train.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
     _add_training_flags(train)
+    _add_file_flags(train)
 
     predict = commands.add_parser("predict", help="predict with a saved model",
                                   description="Write one prediction per row of DATA as CSV (stdout by default).")
     predict.add_argument("model", metavar="MODEL", type=Path)
     predict.add_argument("data", metavar="DATA")
-    predict.add_argument("--target", help="a target column in DATA to leave out")
+    predict.add_argument("--target", help="a target column in DATA to leave out (the model's own target column is "
+                                          "left out without it)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
     predict.add_argument("-o", "--output", type=Path, help="CSV file to write (default: stdout)")
+    _add_file_flags(predict)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on labelled data",
                                    description="Accuracy (classifier) or R² (regressor) of MODEL on DATA.")
     evaluate.add_argument("model", metavar="MODEL", type=Path)
     evaluate.add_argument("data", metavar="DATA")
-    evaluate.add_argument("--target", help="target column: name or 0-based index (default: the last column)")
+    evaluate.add_argument("--target", help="target column: name or 0-based index (default: the model's target "
+                                           "column if DATA has it, else the last column)")
+    _add_file_flags(evaluate)
 
     info = commands.add_parser("info", help="describe a saved model",
                                description="Architecture, parameter count and training settings of MODEL.")
@@ -436,8 +538,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .model_file import ModelFileError
     from .network import TrainingDiverged
 
-    expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, FileNotFoundError,
-                ValueError, TypeError, OSError)
+    from .experiments import ExperimentError
+
+    # Problems with what the user gave; anything else is a bug, and keeps its traceback.
+    expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, ExperimentError, OSError)
     started = time.perf_counter()
     try:
         if argv and argv[0] in COMMANDS:
@@ -456,3 +560,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"fnn: interrupted after {time.perf_counter() - started:.1f} s", file=sys.stderr)
         return 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"fnn: internal error: this is a bug in fnn {__version__}, not a problem with your data or settings; "
+              "please report it with the command you ran and the traceback above", file=sys.stderr)
+        return EXIT_BUG

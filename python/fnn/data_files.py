@@ -1,15 +1,19 @@
-"""Reading data for the command line: CSV files, NPZ archives and the built-in data sets.
+"""Reading data for the command line: CSV/TSV files, NPZ archives and the built-in data sets.
 
-Every problem with a file raises :class:`DataError` with one sentence naming the file and, where
-it applies, the row and column, so the command line can print it and exit.
+CSV files are parsed by pandas (its C parser); this module decides what the columns are:
+numbers, dates (turned into days since 1970-01-01), text (class labels, or categorical features
+that the model one-hot encodes) and missing values. Every problem with a file raises
+:class:`DataError` with one sentence naming the file and, where it applies, the line and
+column, so the command line can print it and exit.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -19,14 +23,35 @@ class DataError(ValueError):
 
 
 @dataclass
-class Table:
-    """Features and, when present, the target column, read from one source."""
+class CsvOptions:
+    """How to read a CSV file; every field's default detects or keeps what the file has."""
 
-    X: np.ndarray
+    delimiter: Optional[str] = None  # None: the first of , ; tab that splits the first lines evenly
+    decimal: Optional[str] = None  # None: "," for ;-separated files written with decimal commas, else "."
+    na_values: Sequence[str] = ()  # marks of a missing value, besides pandas' (empty, NA, NaN, null, …)
+    drop: Sequence[str] = ()  # columns to leave out
+    features: Optional[Sequence[str]] = None  # the only columns to use as features
+
+
+@dataclass
+class Table:
+    """Features and, when present, the target column, read from one source.
+
+    `X` is a pandas DataFrame whose columns are the features: float64 columns (NaN where a
+    value is missing) and object columns of text (categorical features)."""
+
+    X: "object"
     y: Optional[np.ndarray]
     source: str
     feature_names: List[str] = field(default_factory=list)
     target_name: Optional[str] = None
+    has_header: bool = True
+    text_columns: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def has_missing_values(self) -> bool:
+        return bool(self.X.isna().to_numpy().any())
 
 
 def _sklearn_loader(name):
@@ -63,36 +88,334 @@ BUILT_IN = {
     "xor": _xor,
 }
 
+_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
 
-def read_table(source: str, target: Optional[str] = None, *, need_target: bool = True,
-               expected_features: Optional[int] = None) -> Table:
-    """Read `source`: a built-in data set name, a ``.csv`` file or a ``.npz`` archive.
 
-    CSV: comma-separated numbers, optionally with a header row of column names. The target is
-    the column named (or numbered from 0) by `target`, else the last column; its cells may be
-    class names. Without `need_target`, a file holding exactly the features is also accepted
-    (for prediction): then `target` must not be given, and every column is a feature.
-    `expected_features`, when given, is checked before any cell is parsed.
-    NPZ: arrays ``X`` (n, d) and, for training, ``y`` (n,) or (n, k).
+def read_table(source: str, target: Optional[str] = None, options: Optional[CsvOptions] = None) -> Table:
+    """Read training data from `source`: a built-in data set name, a CSV/TSV file or an NPZ archive.
+
+    CSV: a header row of column names is optional; the target is the column named (or numbered
+    from 0) by `target`, else the last one. Rows whose target is missing are left out (and said
+    so in `notes`). NPZ: arrays ``X`` (n, d) and ``y`` (n,) or (n, k).
     """
+    options = options or CsvOptions()
     if source in BUILT_IN:
+        import pandas as pd
+
         X, y, names = BUILT_IN[source]()
-        return Table(np.asarray(X, dtype=np.float64), np.asarray(y), source, names, "target")
+        frame = pd.DataFrame(np.asarray(X, dtype=np.float64), columns=names or None)
+        return Table(frame, np.asarray(y), source, list(frame.columns), "target")
+    path = _existing(source)
+    if path.suffix.lower() == ".npz":
+        return _read_npz(path, need_target=True)
+    frame, has_header, notes = _read_frame(path, options)
+    column = _target_column(path, frame, target)
+    if frame.shape[1] < 2:
+        raise DataError(f"{path}: only one column; there are no features besides the target (if the columns are "
+                        "separated by another character, give it with --delimiter)")
+    y_column = frame[column]
+    missing = y_column.isna().to_numpy()
+    if missing.all():
+        raise DataError(f"{path}: the target column {column!r} has no values")
+    if missing.any():
+        lines = _lines(np.flatnonzero(missing), frame, has_header)
+        notes.append(f"{int(missing.sum())} row(s) without a value in the target column {column!r} left out "
+                     f"(line {lines})")
+        frame = frame.loc[~missing]
+        y_column = y_column.loc[~missing]
+    features = _select_features(path, frame.drop(columns=[column]), options)
+    y = y_column.to_numpy()
+    if y.dtype == object:
+        numbers = _as_numbers(y_column)
+        y = numbers if numbers is not None else y
+    return _table(features, y, str(path), column, has_header, notes)
+
+
+def read_features(source: str, feature_names: Optional[Sequence[str]], n_features: int, *,
+                  target: Optional[str] = None, model_target: Optional[str] = None, need_target: bool = False,
+                  options: Optional[CsvOptions] = None) -> Table:
+    """Read data for a fitted model: its features (by name when the file has a header and the
+    model knows its features' names, else by position) and, with `need_target`, the target.
+
+    The target column is `target` if given, else the model's (`model_target`) if the file has
+    it, else (with `need_target`) the last column. Without `need_target`, a column named like
+    the model's target is dropped; other columns the model does not use are dropped with a note.
+    """
+    options = options or CsvOptions()
+    if source in BUILT_IN or Path(source).suffix.lower() == ".npz":
+        table = read_table(source, target) if need_target or source in BUILT_IN else \
+            _read_npz(_existing(source), need_target=False)
+        return _by_position(table, feature_names, n_features)
+    path = _existing(source)
+    frame, has_header, notes = _read_frame(path, options)
+    column = None
+    if target is not None:
+        column = _target_column(path, frame, target)
+    elif model_target is not None and has_header and model_target in frame.columns:
+        column = model_target
+    elif need_target:
+        column = frame.columns[-1]
+    y = None
+    if column is not None:
+        y_column = frame[column]
+        if need_target and y_column.isna().any():
+            line = _lines(np.flatnonzero(y_column.isna().to_numpy()), frame, has_header)
+            raise DataError(f"{path}, line {line}: the target column {column!r} has no value")
+        y = y_column.to_numpy()
+        if y.dtype == object:
+            numbers = _as_numbers(y_column)
+            y = numbers if numbers is not None else y
+        frame = frame.drop(columns=[column])
+    frame = _select_features(path, frame, options)
+    named = feature_names is not None and has_header and not all(n == str(i) for i, n in enumerate(feature_names))
+    if named:
+        absent = [name for name in feature_names if name not in frame.columns]
+        if absent:
+            raise DataError(f"{path}: no column{'s' if len(absent) > 1 else ''} {_quoted(absent)}, which the model "
+                            f"needs (it was trained on {_quoted(feature_names)})")
+        unused = [name for name in frame.columns if name not in set(feature_names)]
+        if unused:
+            notes.append(f"column(s) {_quoted(unused)} are not features of the model: left out")
+        frame = frame[list(feature_names)]
+    table = _table(frame, y, str(path), column, has_header, notes)
+    return table if named else _by_position(table, feature_names, n_features, target_given=column is not None)
+
+
+def _by_position(table: Table, feature_names, n_features: int, target_given: bool = True) -> Table:
+    """`table` with its columns taken as the model's features in order (files without a header)."""
+    width = table.X.shape[1]
+    if width != n_features:
+        hint = "; name the target column with --target to leave it out" if width == n_features + 1 and \
+            not target_given else ""
+        raise DataError(f"{table.source}: {width} feature columns, but the model expects {n_features}{hint}")
+    if feature_names is not None:
+        table.X.columns = list(feature_names)
+        table.feature_names = list(feature_names)
+    return table
+
+
+def _table(features, y, source: str, target: Optional[str], has_header: bool, notes: List[str]) -> Table:
+    text = [name for name in features.columns if features[name].dtype == object]
+    return Table(features, y, source, [str(c) for c in features.columns], target, has_header, text, notes)
+
+
+def _existing(source: str) -> Path:
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such file, and not a built-in data set ({', '.join(BUILT_IN)})")
     if path.is_dir():
-        raise DataError(f"{source} is a directory; give a .csv or .npz file")
+        raise DataError(f"{source} is a directory; give a .csv, .tsv or .npz file")
     suffix = path.suffix.lower()
-    if suffix == ".npz":
-        return _read_npz(path, need_target)
-    if suffix in (".csv", ".txt"):
-        return _read_csv(path, target, need_target, expected_features)
-    raise DataError(f"{source}: unknown file type {suffix!r}; use .csv or .npz")
+    if suffix != ".npz" and suffix not in _SUFFIXES:
+        raise DataError(f"{source}: unknown file type {suffix!r}; use .csv, .tsv or .npz")
+    return path
 
+
+def _target_column(path: Path, frame, target: Optional[str]) -> str:
+    names = [str(c) for c in frame.columns]
+    if target is None:
+        return names[-1]
+    if target in names:
+        return target
+    if target.lstrip("-").isdigit() and -len(names) <= int(target) < len(names):
+        return names[int(target)]
+    raise DataError(f"{path}: no column {target!r} (columns: {', '.join(names)})")
+
+
+def _select_features(path: Path, frame, options: CsvOptions):
+    """The feature columns after --drop and --features, each name checked."""
+    names = list(frame.columns)
+    for flag, chosen in (("--drop", options.drop), ("--features", options.features or ())):
+        absent = [name for name in chosen if name not in names]
+        if absent:
+            raise DataError(f"{path}: {flag} names no column {_quoted(absent)} (columns: {', '.join(names)})")
+    if options.features is not None:
+        frame = frame[list(options.features)]
+    dropped = [name for name in options.drop if name in frame.columns]
+    frame = frame.drop(columns=dropped)
+    if frame.shape[1] == 0:
+        raise DataError(f"{path}: no feature columns are left")
+    return frame
+
+
+def _quoted(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(str(n)) for n in list(names)[:10])
+    return shown + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+# ---------------------------------------------------------------------------------- CSV
+
+#: Lines looked at to detect the delimiter, the decimal mark and a header.
+_SAMPLE_LINES = 50
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+#: First-column names that an index written with the data gets (pandas names an empty header cell "Unnamed: 0").
+_INDEX_NAMES = ("", "index", "id", "idx", "row", "#")
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
+
+
+def _sample(path: Path) -> List[str]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            lines = []
+            for line in stream:
+                if line.strip():
+                    lines.append(line)
+                if len(lines) == _SAMPLE_LINES:
+                    break
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (cannot decode it as UTF-8)") from None
+    if not lines:
+        raise DataError(f"{path}: the file is empty")
+    return lines
+
+
+def _rows(lines: List[str], delimiter: str) -> List[List[str]]:
+    try:
+        return [[cell.strip() for cell in row] for row in csv.reader(lines, delimiter=delimiter)]
+    except csv.Error:
+        return []
+
+
+def _detect_delimiter(path: Path, lines: List[str]) -> str:
+    """Tab for .tsv files; else the one of , ; tab that splits every sampled line into the same
+    number (> 1) of cells, the most cells winning."""
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    best, best_width = ",", 1
+    for delimiter in (",", ";", "\t"):
+        widths = {len(row) for row in _rows(lines, delimiter)}
+        if len(widths) == 1 and (width := widths.pop()) > best_width:
+            best, best_width = delimiter, width
+    return best
+
+
+def _is_number(cell: str, decimal: str) -> bool:
+    try:
+        float(cell.replace(decimal, ".") if decimal != "." else cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_frame(path: Path, options: CsvOptions):
+    """(DataFrame of every column, whether the file has a header, notes) of a CSV file; text
+    columns of numbers or dates converted, text cells stripped, blank lines left out."""
+    import pandas as pd
+
+    lines = _sample(path)
+    delimiter = options.delimiter or _detect_delimiter(path, lines)
+    if delimiter in ("\\t", "tab"):
+        delimiter = "\t"
+    rows = _rows(lines, delimiter)
+    decimal = options.decimal
+    if decimal is None:
+        cells = [cell for row in rows[1:] for cell in row]
+        decimal = "," if delimiter != "," and any(_DECIMAL_COMMA.match(cell) for cell in cells) else "."
+    has_header = bool(rows) and not all(_is_number(cell, decimal) for cell in rows[0])
+    try:
+        frame = pd.read_csv(path, sep=delimiter, decimal=decimal, header=0 if has_header else None,
+                            na_values=list(options.na_values) or None, keep_default_na=True, skipinitialspace=True,
+                            skip_blank_lines=False, encoding="utf-8-sig", low_memory=False)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (cannot decode it as UTF-8)") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as error:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if match:
+            expected, line, saw = match.groups()
+            raise DataError(f"{path}, line {line}: {saw} columns, but {'the header has' if has_header else 'line 1 has'} "
+                            f"{expected}") from None
+        raise DataError(f"{path}: malformed CSV ({str(error).strip()})") from None
+    if has_header:
+        frame.columns = [str(c).strip() for c in frame.columns]
+    else:
+        frame.columns = [str(i) for i in range(frame.shape[1])]
+    frame.index = np.arange(frame.shape[0])  # row i is line i + 1 (+1 more after a header)
+    frame = frame.loc[~frame.isna().all(axis=1)]  # blank lines
+    if frame.shape[0] == 0:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    notes: List[str] = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "biuf":
+            if column.dtype.kind != "f":
+                frame[name] = column.astype(np.float64)
+            continue
+        frame[name] = _typed_column(path, name, column, frame, has_header, notes)
+    _warn_about_index(frame, notes)
+    return frame, has_header, notes
+
+
+def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes: List[str]):
+    """A column pandas read as text: numbers written oddly, dates, or text (stripped, as object)."""
+    import pandas as pd
+
+    text = column.astype(object).where(column.notna(), np.nan)
+    present = text.dropna().astype(str).str.strip()
+    text.loc[present.index] = present
+    empty = present == ""
+    if empty.any():
+        text.loc[present.index[empty]] = np.nan
+        present = present.loc[~empty]
+    if present.empty:
+        return text.astype(np.float64)
+    numbers = pd.to_numeric(present, errors="coerce")
+    parsed = numbers.notna()
+    if parsed.all():
+        return pd.to_numeric(text, errors="coerce").astype(np.float64)
+    if parsed.mean() >= 0.5:  # a column of numbers with a few stray cells: a mistake, or a missing-value mark
+        bad = present.index[~parsed.to_numpy()][0]
+        line = _lines([frame.index.get_loc(bad)], frame, has_header)
+        raise DataError(f"{path}, line {line}, column {name!r}: {present[bad]!r} is not a number (most of the column is "
+                        f"numbers; if {present[bad]!r} marks a missing value, add --na-values {present[bad]!r})")
+    if present.map(lambda cell: bool(_DATE.match(cell))).all():
+        dates = pd.to_datetime(present, format="ISO8601")
+        days = (dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+        result = pd.Series(np.nan, index=text.index)
+        result.loc[present.index] = days.to_numpy(dtype=np.float64)
+        notes.append(f"column {name!r} holds dates: used as days since 1970-01-01")
+        return result
+    return text
+
+
+def _warn_about_index(frame, notes: List[str]) -> None:
+    """A first column counting the rows (as pandas' to_csv writes it) is rarely meant as a feature."""
+    if frame.shape[1] < 2:
+        return
+    name = frame.columns[0]
+    if not (name.startswith("Unnamed: ") or name.lower() in _INDEX_NAMES):
+        return
+    values = frame[name].to_numpy()
+    if values.dtype != np.float64 or frame.shape[0] < 3:
+        return
+    for start in (0, 1):
+        if np.array_equal(values, np.arange(start, start + len(values))):
+            notes.append(f"warning: column {name!r} counts the rows ({start}, {start + 1}, {start + 2}, …): it looks "
+                         f"like an index written with the data, not a feature; leave it out with --drop {name!r}")
+            return
+
+
+def _as_numbers(column) -> Optional[np.ndarray]:
+    import pandas as pd
+
+    numbers = pd.to_numeric(column, errors="coerce")
+    return numbers.to_numpy(dtype=np.float64) if numbers.notna().all() else None
+
+
+def _lines(rows, frame, has_header: bool) -> str:
+    """File line numbers of positional `rows` of `frame` (the first few)."""
+    rows = list(rows)
+    numbers = [int(frame.index[r]) + (2 if has_header else 1) for r in rows[:5]]
+    return ", ".join(map(str, numbers)) + (", …" if len(rows) > 5 else "")
+
+
+# ---------------------------------------------------------------------------------- NPZ
 
 def _read_npz(path: Path, need_target: bool) -> Table:
     import zipfile
+
+    import pandas as pd
 
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -113,78 +436,11 @@ def _read_npz(path: Path, need_target: bool) -> Table:
         raise DataError(f"{path}: X must hold numbers, got dtype {X.dtype}")
     if y is not None and (y.ndim not in (1, 2) or y.shape[0] != X.shape[0]):
         raise DataError(f"{path}: y has shape {y.shape}, but X has {X.shape[0]} rows")
-    return Table(X.astype(np.float64, copy=False), y, str(path), [f"x{i}" for i in range(X.shape[1])], "y")
+    frame = pd.DataFrame(X.astype(np.float64, copy=False), columns=[f"x{i}" for i in range(X.shape[1])])
+    return Table(frame, y, str(path), list(frame.columns), "y", has_header=False)
 
 
-def _number(cell: str) -> Optional[float]:
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
-def _read_csv(path: Path, target: Optional[str], need_target: bool, expected_features: Optional[int]) -> Table:
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            rows = [row for row in csv.reader(stream) if any(cell.strip() for cell in row)]
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file (cannot decode it as UTF-8)") from None
-    except csv.Error as error:
-        raise DataError(f"{path}: malformed CSV ({error})") from None
-    if not rows:
-        raise DataError(f"{path}: the file is empty")
-    rows = [[cell.strip() for cell in row] for row in rows]
-    header = None
-    if any(_number(cell) is None for cell in rows[0]):
-        header, rows = rows[0], rows[1:]
-    if not rows:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    width = len(header) if header else len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            line = i + (2 if header else 1)
-            raise DataError(f"{path}, line {line}: {len(row)} columns, but {'the header has' if header else 'line 1 has'} {width}")
-    names = header or [str(i) for i in range(width)]
-
-    column = None
-    if target is not None:
-        if target in names:
-            column = names.index(target)
-        elif target.lstrip("-").isdigit() and -width <= int(target) < width:
-            column = int(target) % width
-        else:
-            raise DataError(f"{path}: no column {target!r} (columns: {', '.join(names)})")
-    elif need_target:
-        column = width - 1
-    if column is not None and width < 2:
-        raise DataError(f"{path}: only one column; there are no features besides the target")
-    if expected_features is not None and width - (column is not None) != expected_features:
-        hint = "; name the target column with --target to leave it out" if column is None and width == expected_features + 1 else ""
-        raise DataError(f"{path}: {width - (column is not None)} feature columns, but the model expects "
-                        f"{expected_features}{hint}")
-
-    features = [c for c in range(width) if c != column]
-    X = np.empty((len(rows), len(features)))
-    for i, row in enumerate(rows):
-        for j, c in enumerate(features):
-            value = _number(row[c])
-            if value is None:
-                line = i + (2 if header else 1)
-                raise DataError(f"{path}, line {line}, column {names[c]!r}: {row[c]!r} is not a number")
-            X[i, j] = value
-    if not np.isfinite(X).all():
-        i, j = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"{path}, line {i + (2 if header else 1)}, column {names[features[j]]!r}: NaN or infinity")
-    y = None
-    if column is not None:
-        cells = [row[column] for row in rows]
-        if any(cell == "" for cell in cells):
-            i = cells.index("")
-            raise DataError(f"{path}, line {i + (2 if header else 1)}: the target column {names[column]!r} is empty")
-        numbers = [_number(cell) for cell in cells]
-        y = np.array(cells, dtype=object) if any(v is None for v in numbers) else np.array(numbers)
-    return Table(X, y, str(path), [names[c] for c in features], None if column is None else names[column])
-
+# ---------------------------------------------------------------------------------- targets
 
 def task_of(y: np.ndarray) -> str:
     """"classification" for labels (strings, or whole numbers with few distinct values), else
@@ -197,9 +453,3 @@ def task_of(y: np.ndarray) -> str:
     whole = np.all(np.equal(np.mod(y, 1), 0))
     return "classification" if whole and np.unique(y).size <= max(20, int(0.05 * y.size)) else "regression"
 
-
-def split_features(table: Table, n_features: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """(X, y) with X checked against a model's number of features."""
-    if table.X.shape[1] != n_features:
-        raise DataError(f"{table.source}: {table.X.shape[1]} feature columns, but the model expects {n_features}")
-    return table.X, table.y

@@ -134,6 +134,7 @@ class FNNEstimator(BaseEstimator):
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None):
         self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
+        target_name = getattr(y, "name", None)  # a pandas Series' name: the command line stores it
         X, y = self._validate_X_y(X, y, reset=not continuing)
         scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X)
         raw_X, X = X, self._scaled(X, scaler)
@@ -168,6 +169,10 @@ class FNNEstimator(BaseEstimator):
         for name, value in target_state.items():
             setattr(self, name, value)
         self.input_scaler_ = scaler
+        if isinstance(target_name, str):
+            self.target_name_ = target_name
+        elif not continuing and hasattr(self, "target_name_"):
+            del self.target_name_
         self.network_ = network
         self.history_ = history
         self.loss_curve_ = curves[0] + list(history.train_risk)
@@ -225,16 +230,20 @@ class FNNEstimator(BaseEstimator):
         """Write this fitted estimator to a model file (see :func:`fnn.load`), atomically.
 
         The file holds the estimator's parameters, its fitted attributes and its network; no
-        pickle is used. Pickling the estimator (scikit-learn's convention) works as well.
+        pickle is used. Pickling the estimator (scikit-learn's convention) works as well. To save
+        it with the transformers in front of it, save the ``Pipeline`` with :func:`fnn.save`.
         """
         check_is_fitted(self, "network_")
+        metadata, arrays = self._file_contents()
+        write_model(path, type(self).__name__, metadata, arrays)
+
+    def _file_contents(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        """(JSON-able metadata, arrays) describing this fitted estimator in a model file."""
         network, arrays = self.network_._file_contents(prefix="network/")
         params = {}
         for name, value in self.get_params(deep=False).items():
             params[name] = _plain(value, name, type(self).__name__)
-        fitted = {name: getattr(self, name) for name in
-                  ("n_features_in_", "loss_curve_", "validation_scores_", "validation_loss_curve_", "n_iter_",
-                   "best_epoch_", "t_")}
+        fitted = {name: getattr(self, name) for name in self._FITTED if hasattr(self, name)}
         fitted["n_features_in_"] = int(fitted["n_features_in_"])
         if hasattr(self, "feature_names_in_"):
             arrays["feature_names_in_"] = np.asarray(self.feature_names_in_, dtype=str)
@@ -245,8 +254,7 @@ class FNNEstimator(BaseEstimator):
             for name in ("mean_", "scale_", "var_"):
                 arrays[f"input_scaler/{name}"] = np.asarray(getattr(scaler, name), dtype=np.float64)
             arrays["input_scaler/n_samples_seen_"] = np.asarray(scaler.n_samples_seen_, dtype=np.int64)
-        write_model(path, type(self).__name__,
-                    {"params": params, "fitted": fitted, "extras": extras, "network": network}, arrays)
+        return {"params": params, "fitted": fitted, "extras": extras, "network": network}, arrays
 
     def _private_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
         """Subclass state beyond the common fitted attributes: JSON values and arrays."""
@@ -264,7 +272,10 @@ class FNNEstimator(BaseEstimator):
         "n_iter_": lambda v: _count(v),
         "best_epoch_": lambda v: _count(v),
         "t_": lambda v: _count(v),
+        "target_name_": lambda v: isinstance(v, str),
     }
+    #: Fitted attributes a model file may leave out.
+    _OPTIONAL = ("target_name_",)
 
     @classmethod
     def _from_file(cls, path, header, arrays):
@@ -274,7 +285,7 @@ class FNNEstimator(BaseEstimator):
         for name, value in fitted.items():
             require(name in cls._FITTED, path, f"unknown fitted attribute {name!r}")
             require(cls._FITTED[name](value), path, f"fitted attribute {name} has an invalid value")
-        missing = set(cls._FITTED) - set(fitted)
+        missing = set(cls._FITTED) - set(fitted) - set(cls._OPTIONAL)
         require(not missing, path, f"fitted attributes {sorted(missing)} are missing")
         params = {name: _unplain(value) for name, value in header["params"].items()}
         estimator = cls(**params)

@@ -185,16 +185,38 @@ def require(condition: bool, path: PathLike, problem: str) -> None:
 # Readers by kind, registered by the modules that define each kind of model; those modules are
 # imported when a file of their kind is first loaded.
 _READERS: Dict[str, Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]] = {}
-_MODULES = {"Network": ".network", "FNNClassifier": ".classifier", "FNNRegressor": ".regressor"}
+_MODULES = {"Network": ".network", "FNNClassifier": ".classifier", "FNNRegressor": ".regressor",
+            "Pipeline": ".transformer_file"}
 
 
 def register(kind: str, reader: Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]) -> None:
     _READERS[kind] = reader
 
 
+def save(model, path: PathLike) -> None:
+    """Write a fitted model to `path`, atomically, in fnn's pickle-free format.
+
+    `model` is a :class:`fnn.Network`, a fitted :class:`fnn.FNNClassifier` or
+    :class:`fnn.FNNRegressor`, or a fitted scikit-learn ``Pipeline`` of transformers
+    (``StandardScaler``, ``MinMaxScaler``, ``SimpleImputer``, ``OneHotEncoder``,
+    ``ColumnTransformer``, nested pipelines) ending in one of the estimators, so that a
+    preprocessed model can be used by ``fnn predict``. Anything else raises ModelFileError.
+    """
+    if type(model).__name__ == "Pipeline" and type(model).__module__.startswith("sklearn."):
+        from .transformer_file import save_pipeline
+
+        save_pipeline(model, path)
+    elif type(model).__name__ in ("Network", "FNNClassifier", "FNNRegressor") and hasattr(model, "save"):
+        model.save(path)
+    else:
+        raise ModelFileError(f"cannot save a {type(model).__name__}: fnn.save takes a Network, an FNNClassifier or "
+                             "FNNRegressor, or a Pipeline ending in one")
+
+
 def load(path: PathLike):
-    """Load a model saved by ``save``: a :class:`fnn.Network`, :class:`fnn.FNNClassifier` or
-    :class:`fnn.FNNRegressor`, with bit-identical parameters.
+    """Load a model saved by ``save``: a :class:`fnn.Network`, :class:`fnn.FNNClassifier`,
+    :class:`fnn.FNNRegressor` or a scikit-learn ``Pipeline`` ending in one, with bit-identical
+    parameters and fitted transformers.
 
     Never executes code from the file (no pickle). Raises :class:`ModelFileError` for a
     truncated, corrupted, foreign or newer-version file, and FileNotFoundError if it is missing.

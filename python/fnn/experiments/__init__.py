@@ -26,14 +26,18 @@ EXPERIMENTS: Dict[str, Experiment] = {
 }
 
 
+class ExperimentError(ValueError):
+    """An unknown experiment or an output that cannot be written."""
+
+
 def run_experiment(name: str, output: Union[str, Path, None] = None, seed: int = 0) -> Result:
     """Run experiment `name`, write its figure to `output` (default ``NAME.png``), return its result."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+        raise ExperimentError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
     output = Path(output) if output is not None else Path(f"{name}.png")
     if output.parent and not output.parent.is_dir():
-        raise ValueError(f"cannot write {output}: directory {output.parent} does not exist")
+        raise ExperimentError(f"cannot write {output}: directory {output.parent} does not exist")
     return EXPERIMENTS[name].run(output, seed)
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "Result", "run_experiment"]
+__all__ = ["EXPERIMENTS", "Experiment", "ExperimentError", "Result", "run_experiment"]
