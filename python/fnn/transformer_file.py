@@ -46,8 +46,8 @@ def transformer_state(transformer, prefix: str) -> State:
 
 def transformer_from_state(path, state: Dict[str, Any], arrays: Dict[str, np.ndarray], prefix: str):
     """The fitted transformer that `transformer_state` described."""
-    require(isinstance(state, dict), path, "a pipeline step is not a mapping")
-    kind = state.get("kind")
+    require(isinstance(state, dict) and "kind" in state, path, "a pipeline step is not a described transformer")
+    kind = state["kind"]
     if kind is None or kind in ("drop", "passthrough"):
         return kind
     reader = _READERS.get(kind)
@@ -260,6 +260,9 @@ def _read_encoder(path, state, arrays, prefix, n_features, names):
     categories = [_read_mixed(path, arrays, prefix, f"categories_/{j}", bool(c.get("text")))
                   for j, c in enumerate(columns)]
     require(all(len(c) >= 1 for c in categories), path, "OneHotEncoder has a column without categories")
+    if not state.get("explicit_categories"):
+        require(all(_sorted_categories(c) for c in categories), path,
+                "OneHotEncoder categories learnt from data must be sorted, each once (a missing value last)")
     # Rows cycling through every column's categories: fitted with those categories given
     # explicitly, the encoder is the one that was saved.
     rows = max(len(c) for c in categories)
@@ -271,6 +274,17 @@ def _read_encoder(path, state, arrays, prefix, n_features, names):
     require(all(_same(a, b) for a, b in zip(encoder.categories_, categories)) and drop == state.get("drop_idx_"),
             path, "the OneHotEncoder's categories could not be restored")
     return encoder
+
+
+def _sorted_categories(categories: np.ndarray) -> bool:
+    """Whether categories are in the order ``categories="auto"`` learns them: sorted, unique, a
+    missing value (NaN) only at the end."""
+    values = categories.tolist()
+    if values and _missing(values[-1]):
+        values = values[:-1]
+    if any(_missing(v) for v in values):
+        return False
+    return all(a < b for a, b in zip(values, values[1:]))
 
 
 # ---------------------------------------------------------------------------------- column transformer
@@ -321,6 +335,7 @@ def _read_column_transformer(path, state, arrays, prefix, n_features, names):
     entries = state.get("transformers")
     require(isinstance(entries, list) and all(isinstance(e, dict) for e in entries), path,
             "ColumnTransformer: transformers is not a list")
+    require(len({e.get("name") for e in entries}) == len(entries), path, "ColumnTransformer: names repeat")
     steps, specs = [], []
     for i, entry in enumerate(entries):
         name, columns = entry.get("name"), entry.get("columns")
@@ -339,6 +354,11 @@ def _read_column_transformer(path, state, arrays, prefix, n_features, names):
     restored = {e["name"]: s for e, s in zip(entries, steps)}
     ct.transformers_ = [(name, restored[name] if name in restored and not isinstance(restored[name], str) else step,
                          columns) for name, step, columns in ct.transformers_]
+    for name, step, _ in ct.transformers_:
+        if not isinstance(step, str):
+            taken = len(ct._transformer_to_input_indices[name])
+            require(step.n_features_in_ == taken, path, f"ColumnTransformer: {name!r} takes {step.n_features_in_} "
+                    f"features, but is given {taken} columns")
     ct.output_indices_ = _output_indices(ct)
     return ct
 
@@ -379,8 +399,16 @@ def _read_pipeline(path, state, arrays, prefix):
     steps = state.get("steps")
     require(isinstance(steps, list) and steps and all(isinstance(s, dict) and isinstance(s.get("name"), str)
                                                       for s in steps), path, "a pipeline without valid steps")
-    return Pipeline([(s["name"], transformer_from_state(path, s.get("step"), arrays, f"{prefix}steps/{i}/"))
-                     for i, s in enumerate(steps)])
+    pipeline = Pipeline([(s["name"], transformer_from_state(path, s.get("step"), arrays, f"{prefix}steps/{i}/"))
+                         for i, s in enumerate(steps)])
+    width = None  # each step must take what the one before it gives
+    for name, step in pipeline.steps:
+        if step is None or isinstance(step, str):
+            continue
+        require(width is None or step.n_features_in_ == width, path,
+                f"step {name!r} takes {step.n_features_in_} features, but the step before it gives {width}")
+        width = len(step.get_feature_names_out()) if hasattr(step, "get_feature_names_out") else None
+    return pipeline
 
 
 def _write_estimator(estimator, prefix: str) -> State:
