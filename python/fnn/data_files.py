@@ -124,11 +124,7 @@ def read_table(source: str, target: Optional[str] = None, options: Optional[CsvO
         frame = frame.loc[~missing]
         y_column = y_column.loc[~missing]
     features = _select_features(path, frame.drop(columns=[column]), options)
-    y = y_column.to_numpy()
-    if y.dtype == object:
-        numbers = _as_numbers(y_column)
-        y = numbers if numbers is not None else y
-    return _table(features, y, str(path), column, has_header, notes)
+    return _table(features, y_column.to_numpy(), str(path), column, has_header, notes)
 
 
 def read_features(source: str, feature_names: Optional[Sequence[str]], n_features: int, *,
@@ -162,9 +158,6 @@ def read_features(source: str, feature_names: Optional[Sequence[str]], n_feature
             line = _lines(np.flatnonzero(y_column.isna().to_numpy()), frame, has_header)
             raise DataError(f"{path}, line {line}: the target column {column!r} has no value")
         y = y_column.to_numpy()
-        if y.dtype == object:
-            numbers = _as_numbers(y_column)
-            y = numbers if numbers is not None else y
         frame = frame.drop(columns=[column])
     frame = _select_features(path, frame, options)
     named = feature_names is not None and has_header and not all(n == str(i) for i, n in enumerate(feature_names))
@@ -247,6 +240,8 @@ def _quoted(names: Sequence[str]) -> str:
 
 #: Lines looked at to detect the delimiter, the decimal mark and a header.
 _SAMPLE_LINES = 50
+#: Cells of a text column looked at before deciding to parse all of them as numbers or dates.
+_SAMPLE_CELLS = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 #: First-column names that an index written with the data gets (pandas names an empty header cell "Unnamed: 0").
 _INDEX_NAMES = ("", "index", "id", "idx", "row", "#")
@@ -360,8 +355,11 @@ def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes:
         present = present.loc[~empty]
     if present.empty:
         return text.astype(np.float64)
-    numbers = pd.to_numeric(present, errors="coerce")
-    parsed = numbers.notna()
+    head = present.iloc[:_SAMPLE_CELLS]
+    if len(present) > _SAMPLE_CELLS and pd.to_numeric(head, errors="coerce").notna().mean() < 0.25:
+        parsed = pd.Series(False, index=present.index)  # text: parsing every cell as a number is wasted
+    else:
+        parsed = pd.to_numeric(present, errors="coerce").notna()
     if parsed.all():
         return pd.to_numeric(text, errors="coerce").astype(np.float64)
     if parsed.mean() >= 0.5:  # a column of numbers with a few stray cells: a mistake, or a missing-value mark
@@ -369,7 +367,8 @@ def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes:
         line = _lines([frame.index.get_loc(bad)], frame, has_header)
         raise DataError(f"{path}, line {line}, column {name!r}: {present[bad]!r} is not a number (most of the column is "
                         f"numbers; if {present[bad]!r} marks a missing value, add --na-values {present[bad]!r})")
-    if present.map(lambda cell: bool(_DATE.match(cell))).all():
+    is_date = lambda cell: bool(_DATE.match(cell))  # noqa: E731
+    if all(map(is_date, head)) and present.map(is_date).all():
         dates = pd.to_datetime(present, format="ISO8601")
         days = (dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
         result = pd.Series(np.nan, index=text.index)
@@ -394,13 +393,6 @@ def _warn_about_index(frame, notes: List[str]) -> None:
             notes.append(f"warning: column {name!r} counts the rows ({start}, {start + 1}, {start + 2}, …): it looks "
                          f"like an index written with the data, not a feature; leave it out with --drop {name!r}")
             return
-
-
-def _as_numbers(column) -> Optional[np.ndarray]:
-    import pandas as pd
-
-    numbers = pd.to_numeric(column, errors="coerce")
-    return numbers.to_numpy(dtype=np.float64) if numbers.notna().all() else None
 
 
 def _lines(rows, frame, has_header: bool) -> str:
