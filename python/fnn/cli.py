@@ -265,7 +265,8 @@ def _train(args: argparse.Namespace) -> int:
         from .plots import learning_curve
 
         label = "validation error rate" if task == "classification" else "validation loss"
-        learning_curve(history, args.curve, title=f"fnn train {table.source}", error_label=label)
+        learning_curve(history, args.curve, title=f"fnn train {table.source}", error_label=label,
+                       error_is_loss=task == "regression")
         print(f"learning curve written to {args.curve}")
     return 0
 

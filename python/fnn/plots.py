@@ -25,8 +25,11 @@ def save_figure(figure, path: Union[str, Path]) -> Path:
 
 
 def learning_curve(history: History, path: Union[str, Path], title: Optional[str] = None,
-                   error_label: str = "validation error rate") -> Path:
-    """Training risk and validation error of every epoch, the best epoch marked, as a PNG."""
+                   error_label: str = "validation error rate", error_is_loss: bool = False) -> Path:
+    """Training risk and validation error of every epoch, the best epoch marked, as a PNG.
+
+    A validation error rate has its own axis on the right; a validation loss (`error_is_loss`,
+    the regressor's) is in the risk's unit and shares its axis."""
     figure = new_figure()
     risk_axis = figure.add_subplot()
     epochs = range(1, history.n_epochs + 1)
@@ -34,7 +37,10 @@ def learning_curve(history: History, path: Union[str, Path], title: Optional[str
     risk_axis.set_xlabel("epoch")
     risk_axis.set_ylabel("training risk", color="tab:blue")
     lines = risk_axis.get_lines()
-    if history.validation_error:
+    if history.validation_error and error_is_loss:
+        lines = lines + risk_axis.plot(epochs, history.validation_error, color="tab:orange", label=error_label)
+        risk_axis.set_ylabel("training risk and validation loss (½‖y − ŷ‖²)", color="black")
+    elif history.validation_error:
         error_axis = risk_axis.twinx()
         error_axis.plot(epochs, history.validation_error, color="tab:orange", label=error_label)
         error_axis.set_ylabel(error_label, color="tab:orange")

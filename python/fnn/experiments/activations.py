@@ -69,6 +69,8 @@ def run(output: Path, seed: int) -> Result:
         axis.axhline(0, color="grey", linewidth=0.5)
         axis.axvline(0, color="grey", linewidth=0.5)
         axis.set_title(title)
+        axis.set_xlabel("net input z")
+        axis.set_ylabel("derivative f′(z)" if derivative else "activation f(z)")
         axis.legend(fontsize=8)
 
     draw(panels[0, 0], "sigmoid-type (fig. 4.2)", ["logistic", "tanh"])

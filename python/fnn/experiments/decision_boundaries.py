@@ -60,7 +60,7 @@ def run(output: Path, seed: int) -> Result:
                 panel += 1
                 axis = figure.add_subplot(len(datasets), len(ACTIVATIONS) * len(DEPTHS), panel)
                 probability = net.predict_proba(points)[:, 1].reshape(gx.shape)
-                axis.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.7)
+                regions = axis.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.7)
                 axis.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", s=6, edgecolors="none", vmin=0, vmax=1)
                 axis.set_xticks([])
                 axis.set_yticks([])
@@ -71,6 +71,15 @@ def run(output: Path, seed: int) -> Result:
                  + (", ".join(short) if short else "none")
                  + ". Three logistic layers learn slowest (vanishing gradients, 4.6.2); tanh and ReLU train the deeper "
                  "networks as well as the shallow ones.")
+    # The key: which colour is which class, and what the shading between them means.
+    from matplotlib.lines import Line2D
+
+    cmap = regions.cmap
+    markers = [Line2D([], [], marker="o", linestyle="", markersize=6, markerfacecolor=cmap(value),
+                      markeredgecolor="none", label=f"class {label} samples") for value, label in ((0.0, 0), (1.0, 1))]
+    figure.legend(handles=markers, loc="upper left", ncol=2, fontsize=9, frameon=False)
+    bar = figure.colorbar(regions, ax=figure.axes, fraction=0.01, pad=0.01)
+    bar.set_label("p(y = 1 | x)", fontsize=9)
     figure.suptitle("Decision regions p(y = 1|x) after training (training accuracy in brackets)")
     return Result("decision-boundaries", save_figure(figure, output), numbers, lines)
 

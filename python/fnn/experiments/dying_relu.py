@@ -65,8 +65,12 @@ def run(output: Path, seed: int) -> Result:
                  "Leaky ReLU with γ = 0.3 recovers.")
     figure = new_figure(7, 4.5)
     axis = figure.add_subplot()
-    for label, curve in curves.items():
-        axis.plot(range(len(curve)), curve, marker=".", label=label)
+    # Curves can coincide (ReLU and ELU both stay near 1): wider lines underneath, distinct markers
+    # and dashes, so every curve stays visible.
+    styles = [("-", "o", 5.0), ("--", "s", 3.5), ("-.", "^", 2.2), (":", "x", 1.5)]
+    for (label, curve), (dashes, marker, width) in zip(curves.items(), styles):
+        axis.plot(range(len(curve)), curve, linestyle=dashes, marker=marker, markersize=4, linewidth=width,
+                  alpha=0.85, label=label)
     axis.set_xlabel("epochs after the oversized step")
     axis.set_ylabel("share of hidden units with z ≤ 0 on every sample")
     axis.set_ylim(0, 1)

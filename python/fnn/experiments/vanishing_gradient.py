@@ -78,10 +78,11 @@ def run(output: Path, seed: int) -> Result:
             right.plot(range(1, history.n_epochs + 1), history.train_risk, linestyle="--",
                        label=f"logistic, α = {rate:g}")
     left.set_xlabel("layer l")
-    left.set_ylabel("‖∂R/∂W⁽ˡ⁾‖_F")
+    left.set_ylabel(r"$\|\partial R / \partial W^{(l)}\|_F$ (Frobenius norm)")
     left.set_title("gradient per layer")
     left.legend(fontsize=7)
     middle.set_xlabel("epoch")
+    middle.set_ylabel(r"$\|\partial R / \partial W^{(l)}\|_F$")
     middle.set_title("first and last layer during training")
     middle.legend(fontsize=7)
     right.set_xlabel("epoch")

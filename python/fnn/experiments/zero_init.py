@@ -57,13 +57,20 @@ def run(output: Path, seed: int) -> Result:
     figure = new_figure(12, 3.6)
     for row, label in enumerate(("zero", "random")):
         weights = nets[label].parameters()["weights_1"]
+        limit = np.abs(weights[:8]).max()
+        row_axes = []
         for k in range(8):
             axis = figure.add_subplot(2, 8, row * 8 + k + 1)
-            axis.imshow(weights[k].reshape(8, 8), cmap="RdBu_r", vmin=-np.abs(weights).max(), vmax=np.abs(weights).max())
+            image = axis.imshow(weights[k].reshape(8, 8), cmap="RdBu_r", vmin=-limit, vmax=limit)
             axis.set_xticks([])
             axis.set_yticks([])
+            row_axes.append(axis)
             if k == 0:
                 axis.set_ylabel(f"{label} init", fontsize=9)
+        # Each row has its own scale (the zero-init weights are much smaller): one colour bar per row.
+        bar = figure.colorbar(image, ax=row_axes, fraction=0.02, pad=0.01)
+        bar.set_label("weight", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     figure.suptitle("Exercise 4-5: incoming weights of 8 hidden units after training (8×8 pixels each)")
     return Result("zero-init", save_figure(figure, output), numbers, lines)
 
