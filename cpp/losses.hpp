@@ -20,11 +20,34 @@ inline Output output_from_name(const std::string& name) {
   throw std::invalid_argument("unknown output '" + name + "'");
 }
 
-// ŷ from the output net input z⁽ᴸ⁾, row by row. Softmax subtracts the row maximum first.
+// Softmax of every row, for prediction: the exponentials are taken over the whole contiguous
+// block in one vectorised pass, so that, with the block a whole number of SIMD packets (predict
+// pads it), every element goes through the same exp code wherever its row sits. A per-row loop
+// would split unaligned rows between vector and scalar exp, whose results differ in the last bit.
 template <class S, class Z, class Y>
-void output_activation(Output kind, const Z& z, Y& y_hat) {
+void softmax_whole_block(const Z& z, Y& y_hat) {
+  for (Index r = 0; r < z.rows(); ++r) {
+    const S top = z.row(r).maxCoeff();  // exact: the order of a maximum does not matter
+    for (Index c = 0; c < z.cols(); ++c) y_hat(r, c) = z(r, c) - top;
+  }
+  y_hat = y_hat.array().exp().matrix();
+  for (Index r = 0; r < z.rows(); ++r) {
+    S sum = 0;
+    for (Index c = 0; c < z.cols(); ++c) sum += y_hat(r, c);  // in column order, for every row alike
+    for (Index c = 0; c < z.cols(); ++c) y_hat(r, c) /= sum;
+  }
+}
+
+// ŷ from the output net input z⁽ᴸ⁾, row by row. Softmax subtracts the row maximum first.
+// `for_prediction` computes softmax with softmax_whole_block.
+template <class S, class Z, class Y>
+void output_activation(Output kind, const Z& z, Y& y_hat, bool for_prediction = false) {
   switch (kind) {
     case Output::softmax:
+      if (for_prediction) {
+        softmax_whole_block<S>(z, y_hat);
+        break;
+      }
       for (Index r = 0; r < z.rows(); ++r) {
         const S top = z.row(r).maxCoeff();
         y_hat.row(r) = (z.row(r).array() - top).exp();

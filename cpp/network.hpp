@@ -69,8 +69,9 @@ struct Network {
     return Workspace<S>(capacity, inputs(), outputs(), net_input_widths(), activation_widths());
   }
 
-  // Forward pass for the first `rows` rows of ws.input: fills z⁽ˡ⁾, a⁽ˡ⁾ and ŷ.
-  void forward(Workspace<S>& ws, Index rows) const {
+  // Forward pass for the first `rows` rows of ws.input: fills z⁽ˡ⁾, a⁽ˡ⁾ and ŷ. `for_prediction`:
+  // the output activation treats every row alike wherever it sits (see softmax_whole_block).
+  void forward(Workspace<S>& ws, Index rows, bool for_prediction = false) const {
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const Layer<S>& layer = layers[l];
       auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
@@ -82,7 +83,7 @@ struct Network {
       if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);
-    output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat);
+    output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat, for_prediction);
   }
 
   // Sum of the loss over the rows (weighted by ws.sample_weight when `weighted`); with

@@ -26,10 +26,8 @@ EXPECTED_FAILURES = {
 
 
 @parametrize_with_checks(
-    # The classifier at its defaults, as users construct it. The regressor at its defaults fails
-    # check_methods_subset_invariance by ~2e-7: in float32 a row's prediction depends on which rows
-    # share its matrix product (OpenBLAS chooses kernels by size), which issue 11 leaves open.
-    [fnn.FNNClassifier(), fnn.FNNRegressor(hidden_layer_sizes=(16,), random_state=0)],
+    # Both at their defaults (random_state=None included), as users construct them.
+    [fnn.FNNClassifier(), fnn.FNNRegressor()],
     expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
@@ -207,3 +205,23 @@ def test_a_rejected_or_failed_fit_leaves_the_fitted_estimator_unchanged():
     assert list(clf.classes_) == [0, 1, 2] and clf.n_iter_ == state["n_iter_"]
     assert clf.loss_curve_ == state["loss_curve_"]
     np.testing.assert_array_equal(clf.network_.parameters()["weights_1"], weights)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(dtype):
+    """A call of up to 512 rows runs every product on exactly 16 rows, so a sample's prediction is
+    the same alone, in a batch of any such size, or among all of them (scikit-learn's subset
+    invariance)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 7)).astype(dtype)
+    reg = fnn.FNNRegressor((50, 20), activation="tanh", max_epochs=3, random_state=0, dtype=dtype)
+    reg.fit(X, X[:, 0] - 2 * X[:, 1])
+    full = reg.predict(X)
+    clf = fnn.FNNClassifier((30, 20), max_epochs=3, random_state=0, dtype=dtype)
+    clf.fit(X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0))
+    probabilities = clf.predict_proba(X)
+    for batch in (1, 2, 3, 17, 100, 499):
+        parts = np.concatenate([reg.predict(X[i:i + batch]) for i in range(0, len(X), batch)])
+        assert np.array_equal(parts, full), batch
+        parts = np.concatenate([clf.predict_proba(X[i:i + batch]) for i in range(0, len(X), batch)])
+        assert np.array_equal(parts, probabilities), batch
