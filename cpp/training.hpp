@@ -153,7 +153,7 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
 // with the number of rows predicted with it. predict therefore computes a call of up to one chunk
 // of rows (serving, scikit-learn's checks) as products of exactly this many rows each, the rows
 // past the data being zeros, so a sample's prediction is the same in every such call; larger calls
-// use whole chunks for speed (16-row products run 20-35% slower on wide layers), their last chunk
+// use whole chunks for speed (16-row products are slower on wide layers), their last chunk
 // padded likewise. Element-wise activations then run on whole SIMD packets; softmax needs its own care.
 inline constexpr Index kEvaluationRowBlock = 16;
 

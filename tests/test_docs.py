@@ -84,3 +84,61 @@ def test_the_defaults_table_is_what_bench_defaults_measures():
     with contextlib.redirect_stdout(output):
         status = defaults(["--check", str(README)])
     assert status == 0, output.getvalue()
+
+
+# ---------------------------------------------------------------------------------- experiments
+
+EXPERIMENTS_MD = README.parent / "docs" / "experiments.md"
+
+#: Numbers in docs/experiments.md that are settings or bounds, not something an experiment prints.
+_NOT_RESULTS = {"activations": {"1e-15"}, "universal-approximation": {"300"}, "vanishing-gradient": {"32"},
+                "zero-centred": {"−1"}}
+_NUMBER = re.compile(r"(?<![\w.⁽])[-−]?\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.⁽])[-−]?\d+(?:\.\d+)?(?:e[-−]?\d+)?%?(?!-D)")
+
+
+def _prose(section: str) -> str:
+    """A section's text without images, intervals, equation references and figure/table/section
+    numbers."""
+    text = re.sub(r"!\[.*?\]\(.*?\)", "", section)
+    text = re.sub(r"\[[^\]]*\]²?", "", text)
+    text = re.sub(r"\((?:4\.\d+[a-z]?)(?:[–-](?:4\.)?\d+)?\)", "", text)
+    return re.sub(r"(figures?|table|section|exercise|equation|fig\.)\s+[\d.–-]+(?:\s*(?:and|,)\s*[\d.–-]+)*", "",
+                  text)
+
+
+def _quotes(written: str, value: float) -> bool:
+    """Whether `written` (as in the notes) is `value` rounded as the notes round it."""
+    number = float(written.rstrip("%").replace("−", "-").replace(",", ""))
+    if "e" in written:
+        mantissa = written.replace("−", "-").split("e")[0]
+        digits = len(mantissa.replace("-", "").replace(".", ""))
+        return float(f"{value:.{digits - 1}e}") == number
+    decimals = len(written.rstrip("%").split(".")[1]) if "." in written else 0
+    return round(value, decimals) == number
+
+
+@pytest.fixture(scope="module")
+def experiment_reports(tmp_path_factory):
+    from fnn.experiments import EXPERIMENTS, run_experiment
+
+    folder = tmp_path_factory.mktemp("figures")
+    return {name: "\n".join(run_experiment(name, folder / f"{name}.png").report()) for name in EXPERIMENTS}
+
+
+def test_the_experiment_notes_quote_what_the_experiments_print(experiment_reports):
+    """Every number in docs/experiments.md is one that its experiment prints (as rounded there)."""
+    sections = re.split(r"^## ", EXPERIMENTS_MD.read_text(encoding="utf-8"), flags=re.M)[1:]
+    assert {section.split()[0] for section in sections} == set(experiment_reports)
+    stale = []
+    for section in sections:
+        name = section.split()[0]
+        report = experiment_reports[name]
+        printed = [float(n.rstrip("%").replace("−", "-").replace(",", "")) for n in _NUMBER.findall(report)]
+        for written in _NUMBER.findall(_prose(section)):
+            if written in _NOT_RESULTS.get(name, ()):
+                continue
+            if written.endswith("%") and written in report:
+                continue
+            if not any(_quotes(written, value) for value in printed):
+                stale.append(f"{name}: {written}")
+    assert not stale, f"numbers in {EXPERIMENTS_MD.name} that the experiments no longer print: {stale}"
