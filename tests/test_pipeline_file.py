@@ -157,3 +157,20 @@ def test_fnn_predict_uses_a_users_saved_pipeline(tmp_path, capsys):
     assert main(["info", str(tmp_path / "p.npz")]) == 0
     info = capsys.readouterr().out
     assert "preprocessing step 'columns': ColumnTransformer" in info and "model step 'net': FNNClassifier" in info
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_with_preprocessing_takes_a_raw_dataframe_and_round_trips(tmp_path):
+    frame, y = mixed_frame()
+    frame["city"] = frame["city"].astype("category")  # pandas categoricals are text columns too
+    frame.loc[3, "colour"] = None  # None stays a value of its own for scikit-learn (NaN is imputed)
+    frame["member"] = np.arange(len(frame)) % 3 == 0  # booleans are numbers
+    with pytest.raises(ValueError, match=r"text column\(s\) \['colour', 'city'\].*fnn.with_preprocessing"):
+        fnn.FNNClassifier().fit(frame, y)
+    model = fnn.with_preprocessing(fnn.FNNClassifier((8,), max_epochs=20, random_state=0)).fit(frame, y)
+    assert model.score(frame, y) > 0.8
+    columns = dict((name, list(cols)) for name, _, cols in model[0].transformers_)
+    assert columns["numbers"] == ["income", "age", "code", "member"] and columns["text"] == ["colour", "city"]
+    fnn.save(model, tmp_path / "m.npz")
+    loaded = fnn.load(tmp_path / "m.npz")
+    assert np.array_equal(loaded.predict_proba(frame), model.predict_proba(frame))

@@ -13,7 +13,8 @@ from .model_file import ModelFileError, load, save
 from . import datasets
 
 # The estimators import scikit-learn (most of a second): load them on first use only.
-_LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor", "FitWarning": ".convergence"}
+_LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor", "FitWarning": ".convergence",
+         "with_preprocessing": ".preprocessing"}
 
 
 def __getattr__(name):
@@ -31,7 +32,7 @@ def __dir__():
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
-    "FNNClassifier", "FNNRegressor", "load", "save", "ModelFileError", "ThreadCountWarning", "FitWarning",
+    "FNNClassifier", "FNNRegressor", "with_preprocessing", "load", "save", "ModelFileError", "ThreadCountWarning", "FitWarning",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]

@@ -97,6 +97,7 @@ class FNNEstimator(BaseEstimator):
                        init=self.init, dtype=self._dtype(), seed=int(seed), n_threads=self.n_threads)
 
     def _validate_X_y(self, X, y, reset: bool):
+        _refuse_text_columns(X)
         return validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C", multi_output=True,
                              y_numeric=self._numeric_targets)
 
@@ -304,6 +305,20 @@ class FNNEstimator(BaseEstimator):
         history = estimator.network_.history_
         estimator.history_ = history
         return estimator
+
+
+def _refuse_text_columns(X) -> None:
+    """A DataFrame with text columns gets a message that says what to do, not a float conversion
+    error about one of its cells."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return
+    text = [str(name) for name, dtype in zip(X.columns, dtypes) if dtype.kind in "OSUT" or
+            str(dtype) in ("category", "string", "str")]
+    if text:
+        raise ValueError(f"X has text column(s) {text[:5]}{' …' if len(text) > 5 else ''}: the estimator takes numbers. "
+                         "Put fnn.with_preprocessing(estimator) in front (it one-hot encodes text columns and imputes "
+                         "missing values, and fnn.save stores it with the network)")
 
 
 def _input_scaler_from(path, arrays: Dict[str, np.ndarray], n_features: int):

@@ -9,33 +9,53 @@ transformers, saved in the model file by :mod:`fnn.transformer_file`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 #: The category a missing text value becomes.
 MISSING_CATEGORY = "(missing)"
 
 
-def tabular_preprocessor(numeric_columns: Sequence[str], text_columns: Sequence[str]):
-    """An unfitted ColumnTransformer for a DataFrame with these numeric and text columns."""
+def tabular_preprocessor(numeric_columns: Optional[Sequence[str]] = None,
+                         text_columns: Optional[Sequence[str]] = None):
+    """An unfitted ColumnTransformer for a DataFrame with these numeric and text columns; without
+    them, the columns are chosen by dtype when it is fitted (numbers and booleans; text, category
+    and object columns), and saved by name."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
+    if numeric_columns is None and text_columns is None:
+        from sklearn.compose import make_column_selector
+
+        numeric_columns = make_column_selector(dtype_include=["number", "bool"])
+        text_columns = make_column_selector(dtype_include=["object", "category", "string"])
     transformers = []
-    if numeric_columns:
-        transformers.append(("numbers", SimpleImputer(strategy="median"), list(numeric_columns)))
-    if text_columns:
+    if numeric_columns is not None and (callable(numeric_columns) or len(numeric_columns)):
+        transformers.append(("numbers", SimpleImputer(strategy="median"),
+                             numeric_columns if callable(numeric_columns) else list(numeric_columns)))
+    if text_columns is not None and (callable(text_columns) or len(text_columns)):
         categories = Pipeline([
             ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
             ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ])
-        transformers.append(("text", categories, list(text_columns)))
+        transformers.append(("text", categories, text_columns if callable(text_columns) else list(text_columns)))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
 
 
-def with_preprocessing(estimator, numeric_columns: Sequence[str], text_columns: Sequence[str]):
-    """A Pipeline: the tabular preprocessor, then `estimator` (step names "preprocess", "model")."""
+def with_preprocessing(estimator, numeric_columns: Optional[Sequence[str]] = None,
+                       text_columns: Optional[Sequence[str]] = None):
+    """A Pipeline: the tabular preprocessor, then `estimator` (step names "preprocess", "model").
+
+    For a pandas DataFrame of raw columns, as read from a CSV file::
+
+        model = fnn.with_preprocessing(fnn.FNNClassifier()).fit(frame, labels)
+        fnn.save(model, "model.npz")  # usable by fnn predict
+
+    Numbers get their missing values imputed (median), text columns one-hot encoded (a missing
+    value is its own category, an unknown one encodes as zeros); the estimator then standardises
+    every column. Columns are chosen by dtype unless given.
+    """
     from sklearn.pipeline import Pipeline
 
     return Pipeline([("preprocess", tabular_preprocessor(numeric_columns, text_columns)), ("model", estimator)])

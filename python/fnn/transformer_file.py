@@ -107,26 +107,37 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
         return False
     if a.dtype.kind in "fiu" and b.dtype.kind in "fiu":
         return bool(np.array_equal(a, b, equal_nan=True))
-    return all((x == y) or (_missing(x) and _missing(y)) for x, y in zip(a.ravel().tolist(), b.ravel().tolist()))
+    return all((x is None and y is None) or (_nan(x) and _nan(y)) or (x is not None and y is not None and x == y)
+               for x, y in zip(a.ravel().tolist(), b.ravel().tolist()))
+
+
+def _nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+#: How a missing entry of a text array is stored: NaN and None are different values to scikit-learn
+#: (an imputer replaces NaN but keeps None, which an encoder then takes as a category).
+_PRESENT, _NAN, _NONE = 0, 1, 2
+
+
 def _mixed_array(values: np.ndarray, prefix: str, name: str, arrays: Dict[str, np.ndarray]) -> Dict[str, Any]:
-    """Store a 1-D array of numbers, or of text with missing entries (NaN), as arrays."""
+    """Store a 1-D array of numbers, or of text with missing entries (NaN or None), as arrays."""
     values = np.asarray(values)
     if values.dtype.kind in "fiub":
         arrays[prefix + name] = values
         return {"text": False}
     if values.dtype.kind == "U":
         values = values.astype(object)
-    missing = np.array([_missing(v) for v in values.tolist()], dtype=bool)
-    if values.dtype != object or not all(isinstance(v, str) for v, m in zip(values.tolist(), missing) if not m):
+    items = values.tolist()
+    codes = np.array([_NONE if v is None else _NAN if _missing(v) else _PRESENT for v in items], dtype=np.uint8)
+    if values.dtype != object or not all(isinstance(v, str) for v, c in zip(items, codes) if c == _PRESENT):
         raise ModelFileError(f"cannot save {name}: it mixes text with other values")
-    arrays[prefix + name] = np.array(["" if m else v for v, m in zip(values.tolist(), missing)], dtype=str)
-    arrays[prefix + name + "#missing"] = missing
+    arrays[prefix + name] = np.array([v if c == _PRESENT else "" for v, c in zip(items, codes)], dtype=str)
+    arrays[prefix + name + "#missing"] = codes
     return {"text": True}
 
 
@@ -136,11 +147,13 @@ def _read_mixed(path, arrays, prefix: str, name: str, text: bool) -> np.ndarray:
     if not text:
         require(values.dtype.kind in "fiub", path, f"{name} must hold numbers")
         return values
-    missing = arrays.get(prefix + name + "#missing")
-    require(values.dtype.kind == "U" and missing is not None and missing.dtype == np.bool_ and
-            missing.shape == values.shape, path, f"{name} must hold text and a missing-value mask")
+    codes = arrays.get(prefix + name + "#missing")
+    require(values.dtype.kind == "U" and codes is not None and codes.dtype == np.uint8 and
+            codes.shape == values.shape and bool((codes <= _NONE).all()), path,
+            f"{name} must hold text and a missing-value code per entry")
     result = values.astype(object)
-    result[missing] = np.nan
+    result[codes == _NAN] = np.nan
+    result[codes == _NONE] = None
     return result
 
 
@@ -211,7 +224,7 @@ def _with_features(transformer, n_features, names):
 def _write_imputer(imputer, prefix: str) -> State:
     if imputer.add_indicator:
         raise ModelFileError("cannot save a SimpleImputer with add_indicator=True in an fnn model file")
-    if not _missing(imputer.missing_values):
+    if not _nan(imputer.missing_values):
         raise ModelFileError("cannot save a SimpleImputer whose missing_values is not NaN in an fnn model file")
     arrays: Dict[str, np.ndarray] = {}
     how = _mixed_array(imputer.statistics_, prefix, "statistics_", arrays)
@@ -280,7 +293,7 @@ def _sorted_categories(categories: np.ndarray) -> bool:
     """Whether categories are in the order ``categories="auto"`` learns them: sorted, unique, a
     missing value (NaN) only at the end."""
     values = categories.tolist()
-    if values and _missing(values[-1]):
+    while values and _missing(values[-1]):  # None and NaN, when categories, come last
         values = values[:-1]
     if any(_missing(v) for v in values):
         return False
