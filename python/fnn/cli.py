@@ -107,22 +107,21 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")
 
 
-def _add_file_flags(parser: argparse.ArgumentParser, *, selection: bool = True) -> None:
+def _add_file_flags(parser: argparse.ArgumentParser) -> None:
     """How to read a CSV file: the same flags for train, predict and evaluate."""
     parser.add_argument("--delimiter", help="column separator (default: detected among , ; tab; tab for .tsv)")
     parser.add_argument("--decimal", help="decimal mark (default: . , or , in ;-separated files that use it)")
     parser.add_argument("--na-values", dest="na_values", nargs="+", default=[], metavar="MARK",
                         help="cell values that mean 'missing', besides empty cells, NA, NaN, null, …")
-    if selection:
-        parser.add_argument("--drop", nargs="+", default=[], metavar="COL", help="columns to leave out")
-        parser.add_argument("--features", nargs="+", metavar="COL", help="use only these columns as features")
+    parser.add_argument("--drop", nargs="+", default=[], metavar="COL", help="columns to leave out")
+    parser.add_argument("--features", nargs="+", metavar="COL", help="use only these columns as features")
 
 
 def _csv_options(args: argparse.Namespace):
     from .data_files import CsvOptions
 
     return CsvOptions(delimiter=args.delimiter, decimal=args.decimal, na_values=tuple(args.na_values),
-                      drop=tuple(getattr(args, "drop", ())), features=getattr(args, "features", None))
+                      drop=tuple(args.drop), features=args.features)
 
 
 def _print_notes(notes: List[str], stream) -> None:
@@ -467,10 +466,12 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model on a CSV/NPZ file or a built-in data set",
-                                description="Train a classifier or regressor by Algorithm 4.1 and save it. DATA is a "
-                                            ".csv file (header optional; the target is the last column unless "
-                                            "--target says otherwise), an .npz with arrays X and y, or a built-in "
-                                            "data set: digits, iris, wine, breast-cancer, diabetes, xor.")
+                                description="Train a classifier or regressor by Algorithm 4.1 and save it, with its "
+                                            "preprocessing (missing values imputed, text columns one-hot encoded). "
+                                            "DATA is a .csv or .tsv file (separator detected, header optional; the "
+                                            "target is the last column unless --target says otherwise), an .npz with "
+                                            "arrays X and y, or a built-in data set: digits, iris, wine, "
+                                            "breast-cancer, diabetes, xor.")
     train.add_argument("data", metavar="DATA")
     train.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file (default: model.npz)")
     train.add_argument("--curve", type=Path, help="write the learning curve to this PNG file")
