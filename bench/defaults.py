@@ -45,6 +45,8 @@ def main(argv=None) -> int:
                         help="fnn parameters other than the defaults, e.g. input_scaling=False")
     parser.add_argument("--scaled-sklearn", action="store_true",
                         help="put a StandardScaler in front of scikit-learn's MLP")
+    parser.add_argument("--sklearn-sgd", action="store_true",
+                        help="scikit-learn's MLP with fnn's algorithm: per-sample SGD, α = 0.01, no momentum")
     args = parser.parse_args(argv)
     import ast
 
@@ -62,7 +64,8 @@ def main(argv=None) -> int:
         for seed in range(args.seeds):
             split = train_test_split(X, y, random_state=seed, stratify=y if classification else None)
             ours = (fnn.FNNClassifier if classification else fnn.FNNRegressor)(random_state=seed, **changed)
-            theirs = MLPClassifier(random_state=seed) if classification else MLPRegressor(random_state=seed)
+            algorithm = dict(solver="sgd", batch_size=1, learning_rate_init=0.01, momentum=0.0) if args.sklearn_sgd else {}
+            theirs = (MLPClassifier if classification else MLPRegressor)(random_state=seed, **algorithm)
             if args.scaled_sklearn:
                 from sklearn.pipeline import make_pipeline
                 from sklearn.preprocessing import StandardScaler

@@ -48,5 +48,9 @@ for arg in "$@"; do
   fi
 done
 cd build/sanitizers  # import the installed, instrumented package, not the source tree
+# tests/test_docs.py compares the numbers the documentation quotes with what the release build
+# prints; this build rounds differently in the last bits (other flags), which long trainings
+# amplify, so those comparisons are not run here.
 env LD_PRELOAD="$runtime $stdcxx" "$options" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  "$OLDPWD/$venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$OLDPWD" "${tests[@]}" ${args[@]+"${args[@]}"}
+  "$OLDPWD/$venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$OLDPWD" \
+  --ignore="$OLDPWD/tests/test_docs.py" "${tests[@]}" ${args[@]+"${args[@]}"}

@@ -138,3 +138,17 @@ def test_the_validation_split_is_stratified_for_binary_and_multi_label_outputs()
         is_val = net._split(net._targets(labels, 200), 0.1)
         combos = labels[is_val, 0] * 2 + labels[is_val, 1]
         assert sorted(np.bincount(combos, minlength=4)) == [2, 2, 2, 14]
+
+
+def test_outputs_that_overflow_on_the_validation_samples_are_a_divergence_and_nothing_changes():
+    """Finite weights whose validation outputs overflow float32 (iris at α = 3) diverged all the same:
+    TrainingDiverged, not an error from evaluating them, and the estimator is left as it was."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = fnn.FNNClassifier((64,), random_state=0, max_epochs=2).fit(X, y)
+    before = {name: p.copy() for name, p in clf.network_.parameters().items()}
+    clf.set_params(learning_rate=3.0)
+    with pytest.raises(fnn.TrainingDiverged, match="outputs on the validation samples overflowed"):
+        clf.fit(X, y)
+    assert all(np.array_equal(p, before[name]) for name, p in clf.network_.parameters().items())

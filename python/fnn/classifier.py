@@ -61,12 +61,16 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         If True, ``fit`` continues from the weights of the previous fit.
     verbose : bool, default False
         Print one line per epoch.
-    input_scaling : bool, default True
-        Standardise each input feature (zero mean, unit variance, learned in the first ``fit``
-        and applied by ``predict``, ``predict_proba``, ``score`` and ``partial_fit``) inside the
-        model, so that raw data of any scale (pixels 0–255, incomes in the millions) trains as
-        well as scaled data. Constant features are centred and left unscaled. The scaling is saved
-        in the model file. False feeds X to the network as given.
+    input_scaling : {"auto", "standard", "none"} or bool, default "auto"
+        Scale the input features inside the model (learned in the first ``fit``, applied by
+        ``predict``, ``predict_proba``, ``score`` and ``partial_fit``, saved in the model file),
+        so that raw data of any scale (pixels 0–255, incomes in the millions) trains as well as
+        scaled data. Every feature is centred. "standard" divides each by its own standard
+        deviation. "auto" does so when the features' standard deviations differ by more than a
+        factor of 10 (wine, breast cancer, pixels); features already on comparable scales share
+        one scale, the root mean variance, so that their relative spread, which carries
+        information, is kept (iris). Constant features are only centred. "none" or False feeds X
+        to the network as given; True is "auto".
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into ``sample_weight``: a class's samples take
         steps scaled by its weight. "balanced" weights classes by n_samples / (C · count).
@@ -101,7 +105,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
                  max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
                  dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 input_scaling=True, class_weight=None):
+                 input_scaling="auto", class_weight=None):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,

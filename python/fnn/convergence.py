@@ -64,7 +64,7 @@ def _chance_problem(estimator, X, y) -> Optional[str]:
         accuracy = float(np.mean(predictions == y))
         if accuracy <= majority + 1e-12:
             return (f"training ended at chance level: training accuracy {accuracy:.3f}, no better than always "
-                    f"predicting the most frequent class ({majority:.3f}): try input_scaling=True, another "
+                    f"predicting the most frequent class ({majority:.3f}): try input_scaling='auto', another "
                     "learning_rate, or more max_epochs")
         return None
     y = np.asarray(y, dtype=np.float64).reshape(predictions.shape)
@@ -72,5 +72,5 @@ def _chance_problem(estimator, X, y) -> Optional[str]:
     total = np.sum((y - y.mean(axis=0)) ** 2)
     if total > 0 and residual >= total:
         return (f"training ended no better than predicting the mean (training R² {1 - residual / total:.3f}): try "
-                "input_scaling=True, another learning_rate, or more max_epochs")
+                "input_scaling='auto', another learning_rate, or more max_epochs")
     return None

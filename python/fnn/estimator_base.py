@@ -18,6 +18,11 @@ from .network import Network, TrainingDiverged
 from .validation import check_positive_int, check_real, check_sample_weight
 
 
+#: input_scaling="auto" gives features one common scale when their standard deviations are within
+#: this factor of one another, and each its own scale otherwise.
+SAME_SCALE_RATIO = 10.0
+
+
 class FNNEstimator(BaseEstimator):
     """Base class of the scikit-learn estimators; use :class:`FNNClassifier` or :class:`FNNRegressor`.
 
@@ -31,7 +36,7 @@ class FNNEstimator(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
                  max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
                  dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 input_scaling=True):
+                 input_scaling="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate = learning_rate
@@ -88,6 +93,9 @@ class FNNEstimator(BaseEstimator):
         check_positive_int(self.patience, "patience")
         check_real(self.tol, "tol", non_negative=True)
         check_real(self.validation_fraction, "validation_fraction", non_negative=True, below=1.0)
+        if self.input_scaling not in (True, False, None, "auto", "standard", "none"):
+            raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got "
+                             f"{self.input_scaling!r}")
 
     def _new_network(self, n_features: int, n_outputs: int, output: str) -> Network:
         seed = self.random_state
@@ -187,12 +195,26 @@ class FNNEstimator(BaseEstimator):
         return self
 
     def _new_input_scaler(self, X):
-        """A StandardScaler fitted on X, or None without ``input_scaling``."""
-        if not self.input_scaling:
+        """A StandardScaler fitted on X, its scale per feature or common (see ``input_scaling``),
+        or None without scaling."""
+        how = self.input_scaling
+        if how is True:
+            how = "auto"
+        if how is False or how is None or how == "none":
             return None
+        if how not in ("auto", "standard"):
+            raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got {how!r}")
         from sklearn.preprocessing import StandardScaler
 
-        return StandardScaler().fit(X)
+        scaler = StandardScaler().fit(X)
+        varying = scaler.var_ > 0
+        if how == "auto" and varying.any():
+            spread = np.sqrt(scaler.var_[varying])
+            if spread.max() <= SAME_SCALE_RATIO * spread.min():
+                # Features on comparable scales: their relative spread carries information (it is
+                # what a raw-data model sees), so they share one scale, the root mean variance.
+                scaler.scale_ = np.full_like(scaler.scale_, np.sqrt(np.mean(scaler.var_[varying])))
+        return scaler
 
     @staticmethod
     def _scaled(X: np.ndarray, scaler) -> np.ndarray:

@@ -693,14 +693,23 @@ class Network:
                     f"the training risk became NaN or infinite in epoch {epoch} (learning_rate={learning_rate}); "
                     "the weights from before that epoch were restored. Try a smaller learning_rate, "
                     "or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).")
-            for name, p in self._parameters.items():
-                np.copyto(last_finite[name], p)
             history.train_risk.append(risk)
             stop = False
             if record_gradient_norms:
                 history.gradient_norms.append(self._gradient_norms(X_train, targets_train, l2, weights_train))
             if X_val is not None:
-                y_hat = self._forward(X_val, val_rows)
+                try:
+                    y_hat = self._forward(X_val, val_rows)
+                except FloatingPointError:  # finite weights whose outputs overflow: diverged all the same
+                    for name, p in self._parameters.items():
+                        np.copyto(p, last_finite[name])
+                    history.train_risk.pop()
+                    if record_gradient_norms:
+                        history.gradient_norms.pop()
+                    raise TrainingDiverged(
+                        f"the network's outputs on the validation samples overflowed in epoch {epoch} "
+                        f"(learning_rate={learning_rate}); the weights from before that epoch were restored. Try a "
+                        "smaller learning_rate, or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).") from None
                 full_weights_val = weights if val_rows is not None else weights_val
                 val_loss = engine.loss_sum(X_val, targets_val, _CHUNK, threads, full_weights_val, val_rows)
                 val_loss /= y_hat.shape[0] if weights_val is None else float(weights_val.sum())
@@ -709,6 +718,8 @@ class Network:
                 history.validation_loss.append(val_loss)
                 history.validation_error.append(val_error)
                 stop = stopper.update(val_error, epoch, self._parameters, val_loss)
+            for name, p in self._parameters.items():
+                np.copyto(last_finite[name], p)
             history.epoch_time.append(time.perf_counter() - start)
             if verbose:
                 line = f"epoch {epoch:4d}  risk {risk:.6f}"

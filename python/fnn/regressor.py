@@ -48,7 +48,7 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
                  max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
                  dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 input_scaling=True, target_scaling=True):
+                 input_scaling="auto", target_scaling=True):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
