@@ -150,12 +150,14 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
 
 // Rows per block of an evaluation product. OpenBLAS picks its kernels by the product's size, and
 // they round a row's sums differently: the same sample's prediction can differ in the last bit
-// with the number of rows predicted with it. predict therefore computes a call of up to one chunk
-// of rows (serving, scikit-learn's checks) as products of exactly this many rows each, the rows
-// past the data being zeros, so a sample's prediction is the same in every such call; larger calls
-// use whole chunks for speed (16-row products are slower on wide layers), their last chunk
-// padded likewise. Element-wise activations then run on whole SIMD packets; softmax needs its own care.
+// with the number of rows predicted with it. For networks of up to kExactEvaluationParameters
+// parameters (scikit-learn's checks, most tabular models), predict therefore computes a call of up
+// to one chunk of rows as products of exactly this many rows each, the rows past the data being
+// zeros, so a sample's prediction is the same in every such call; larger calls use whole chunks,
+// their last one padded likewise. Bigger networks are left as they were: there, padding one row
+// to 16 costs several times its latency, and 16-row products are slower on wide layers.
 inline constexpr Index kEvaluationRowBlock = 16;
+inline constexpr Index kExactEvaluationParameters = Index(1) << 13;
 
 inline Index round_up(Index rows, Index block) { return (rows + block - 1) / block * block; }
 
@@ -225,14 +227,15 @@ double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X,
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy) {
-  if (n <= chunk) chunk = kEvaluationRowBlock;
+  const Index block = parameter_count(net) <= kExactEvaluationParameters ? kEvaluationRowBlock : 1;
+  if (block > 1 && n <= chunk) chunk = block;
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
     gather<S>(ws, X, nullptr, nullptr, rows, first, count);
-    const Index padded = round_up(count, kEvaluationRowBlock);
+    const Index padded = round_up(count, block);
     ws.input.middleRows(count, padded - count).setZero();
-    net.forward(ws, padded, true);
+    net.forward(ws, padded, block > 1);
     out.middleRows(first, count) = ws.activation.back().topRows(count);
-  }, kEvaluationRowBlock);
+  }, block);
 }
 
 }  // namespace fnn
