@@ -8,7 +8,6 @@ import numpy as np
 def train_epoch(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray, y: np.ndarray,
                 order: np.ndarray, learning_rate: float, l2: float, batch: int) -> None:
     """One epoch of SGD on a ReLU network with a softmax output, updating the arrays in place."""
-    n_classes = weights[-1].shape[0]
     dtype = weights[0].dtype
     lr = dtype.type(learning_rate)
     decay = dtype.type(l2)

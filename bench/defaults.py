@@ -52,7 +52,7 @@ def main(argv=None) -> int:
 
     changed = {name: ast.literal_eval(value) for name, value in (item.split("=", 1) for item in args.fnn)}
     shown = _table_in(args.check) if args.check else {}
-    print(f"| data set | fnn score | scikit-learn score | fnn − sklearn | goal met | fnn fit s | sklearn fit s |")
+    print("| data set | fnn score | scikit-learn score | fnn − sklearn | goal met | fnn fit s | sklearn fit s |")
     print("|---|---|---|---|---|---|---|")
     differences = []
     for name, loader, classification in SETS:
@@ -64,7 +64,9 @@ def main(argv=None) -> int:
         for seed in range(args.seeds):
             split = train_test_split(X, y, random_state=seed, stratify=y if classification else None)
             ours = (fnn.FNNClassifier if classification else fnn.FNNRegressor)(random_state=seed, **changed)
-            algorithm = dict(solver="sgd", batch_size=1, learning_rate_init=0.01, momentum=0.0) if args.sklearn_sgd else {}
+            algorithm = {}
+            if args.sklearn_sgd:
+                algorithm = dict(solver="sgd", batch_size=1, learning_rate_init=0.01, momentum=0.0)
             theirs = (MLPClassifier if classification else MLPRegressor)(random_state=seed, **algorithm)
             if args.scaled_sklearn:
                 from sklearn.pipeline import make_pipeline
@@ -76,7 +78,8 @@ def main(argv=None) -> int:
                 scores[key].append(score)
                 times[key].append(seconds)
         ours, theirs = statistics.median(scores["fnn"]), statistics.median(scores["sklearn"])
-        print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours - theirs:+.3f} | {'yes' if ours >= theirs - 0.01 else 'no'} "
+        print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours - theirs:+.3f} | "
+              f"{'yes' if ours >= theirs - 0.01 else 'no'} "
               f"| {statistics.median(times['fnn']):.2f} | {statistics.median(times['sklearn']):.2f} |", flush=True)
         if args.check and shown.get(name) != (f"{ours:.3f}", f"{theirs:.3f}"):
             differences.append(f"{name}: {args.check} shows {shown.get(name)}, measured ({ours:.3f}, {theirs:.3f})")

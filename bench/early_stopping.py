@@ -10,7 +10,6 @@ run, the best epoch and the test accuracy, then the means."""
 
 import argparse
 import statistics
-import time
 import warnings
 
 from sklearn.datasets import load_digits

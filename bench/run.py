@@ -8,7 +8,6 @@ order, end an epoch with the same weights."""
 import argparse
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -192,7 +191,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-extras", action="store_true", help="skip 1-thread, float64, RSS and import figures")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for latest.md and latest.png")
     parser.add_argument("--contended", action="store_true",
-                        help="instead: default threads vs one thread with busy processes competing (bench/contended.py)")
+                        help="instead: default threads vs one thread with busy processes competing "
+                             "(bench/contended.py)")
     args = parser.parse_args(argv)
     if args.contended:
         chosen = [w for w in WORKLOADS + [DIGITS] if not args.only or w.id in args.only]

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from reference import activation, derivative
 
 import fnn
-from reference import activation, derivative
 
 ELEMENTWISE = [
     fnn.Identity(), fnn.Logistic(), fnn.Tanh(), fnn.HardLogistic(), fnn.HardTanh(), fnn.ReLU(),

@@ -1,6 +1,5 @@
 """The benchmark code, on tiny sizes so it cannot rot. Asserts correctness, never timing."""
 
-import numpy as np
 import pytest
 
 from bench import baseline_numpy, measure

@@ -4,8 +4,7 @@ matching by name, and files written by other programs."""
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fnn
 from fnn.cli import main

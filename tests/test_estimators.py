@@ -99,7 +99,10 @@ def test_sample_weight_and_class_weight_shift_the_decision():
     base = fnn.FNNClassifier((8,), random_state=0).fit(X, y)
     by_class = fnn.FNNClassifier((8,), random_state=0, class_weight={0: 1, 1: 10}).fit(X, y)
     by_sample = fnn.FNNClassifier((8,), random_state=0).fit(X, y, sample_weight=np.where(y == 1, 10.0, 1.0))
-    share = lambda clf: np.mean(clf.predict(X) == 1)
+
+    def share(clf):
+        return np.mean(clf.predict(X) == 1)
+
     assert share(by_class) > share(base) + 0.15
     assert share(by_sample) > share(base) + 0.15
     balanced = fnn.FNNClassifier((8,), random_state=0, class_weight="balanced").fit(X[:220], y[:220])

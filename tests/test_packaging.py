@@ -48,7 +48,8 @@ def test_engine_stub_declares_exactly_what_the_engine_has():
         assert stub_methods == real
         properties = {n for n, v in inspect.getmembers(getattr(core, cls)) if isinstance(v, property)}
         for method in stub_methods - properties:
-            stub_args = [a.arg for a in next(n for n in declared[cls].body if getattr(n, "name", "") == method).args.args]
+            stub = next(n for n in declared[cls].body if getattr(n, "name", "") == method)
+            stub_args = [a.arg for a in stub.args.args]
             doc = getattr(getattr(core, cls), method).__doc__
             real_args = re.findall(r"(\w+): ", doc.split("->")[0])
             assert stub_args == real_args, method

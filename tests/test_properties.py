@@ -3,8 +3,7 @@ the same answer, and bad arguments raise TypeError or ValueError, never anything
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnn
@@ -62,7 +61,8 @@ def test_bad_fit_arguments_raise_type_or_value_errors_and_change_nothing(learnin
 
 
 @SETTINGS
-@given(shape=st.tuples(st.integers(0, 3), st.integers(0, 6)), dtype=st.sampled_from([np.float32, np.int8, bool, object, str]))
+@given(shape=st.tuples(st.integers(0, 3), st.integers(0, 6)),
+       dtype=st.sampled_from([np.float32, np.int8, bool, object, str]))
 def test_bad_inputs_raise_type_or_value_errors(shape, dtype):
     X = np.zeros(shape, dtype=dtype)
     if X.shape == (X.shape[0], 4) and X.shape[0] > 0 and dtype in (np.float32, np.int8, bool):

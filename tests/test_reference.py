@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from reference import Reference, one_hot
 
 import fnn
-from reference import Reference, one_hot
 
 CASES = [
     ("relu", "softmax"), ("tanh", "softmax"), ("logistic", "logistic"), (fnn.ELU(), "identity"),

@@ -138,7 +138,7 @@ def test_divergence_restores_finite_weights_and_explains():
     net.fit(X, y, learning_rate=1e-9, max_epochs=1, validation_fraction=0)  # one harmless epoch
     with pytest.raises(fnn.TrainingDiverged, match="smaller learning_rate"):
         net.fit(X, y, learning_rate=1e3, max_epochs=50, validation_fraction=0)
-    for name, p in net.parameters().items():
+    for p in net.parameters().values():
         assert np.isfinite(p).all()
     assert issubclass(fnn.TrainingDiverged, FloatingPointError)
 

@@ -1,6 +1,7 @@
 """fnn: feedforward neural networks trained on the CPU by a C++/Eigen core, exactly as chapter 4
 of Qiu Xipeng's *Neural Networks and Deep Learning* describes them."""
 
+from . import datasets
 from ._version import __version__
 from .activations import (
     ELU, Activation, HardLogistic, HardTanh, Identity, LeakyReLU, Logistic, Maxout, PReLU, ReLU, Softplus, Tanh,
@@ -8,9 +9,8 @@ from .activations import (
 from .cpus import ThreadCountWarning
 from .gradient_check import check_gradients
 from .history import History
-from .network import Network, TrainingDiverged
 from .model_file import ModelFileError, load, save
-from . import datasets
+from .network import Network, TrainingDiverged
 
 # The estimators import scikit-learn (most of a second): load them on first use only.
 _LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor", "FitWarning": ".convergence",
@@ -32,7 +32,8 @@ def __dir__():
 
 __all__ = [
     "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
-    "FNNClassifier", "FNNRegressor", "with_preprocessing", "load", "save", "ModelFileError", "ThreadCountWarning", "FitWarning",
+    "FNNClassifier", "FNNRegressor", "with_preprocessing", "load", "save", "ModelFileError", "ThreadCountWarning",
+    "FitWarning",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]

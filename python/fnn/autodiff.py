@@ -302,7 +302,8 @@ def leaky_relu(u: Node, gamma: float = 0.01) -> Node:
 def elu(u: Node, gamma: float = 1.0) -> Node:
     """h = max(0, u) + min(0, γ(exp(u) − 1)) (4.24)."""
     return _unary(f"elu[γ={_format(gamma)}]", lambda v: v if v > 0 else gamma * math.expm1(v),
-                  lambda v, h: 1.0 if v > 0 else gamma * math.exp(v), f"I({{u}} > 0) + I({{u}} ≤ 0)·{_format(gamma)}·exp({{u}})")(u)
+                  lambda v, h: 1.0 if v > 0 else gamma * math.exp(v), f"I({{u}} > 0) + I({{u}} ≤ "
+                                                                      f"0)·{_format(gamma)}·exp({{u}})")(u)
 
 
 # ---------------------------------------------------------------------------------- numerical differentiation

@@ -378,7 +378,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as error:
         raise CommandError(f"{table.source}: the target column does not fit this model: {error}") from None
     if is_classifier:
-        print(f"accuracy: {score:.4f}  error rate: {1 - score:.4f}  ({int(round(score * X.shape[0]))}/{X.shape[0]} correct)")
+        correct = int(round(score * X.shape[0]))
+        print(f"accuracy: {score:.4f}  error rate: {1 - score:.4f}  ({correct}/{X.shape[0]} correct)")
         if not isinstance(model, Network) and y.ndim == 1:
             p = _applied(model.predict_proba, X, table.source).astype(np.float64)
             p_true = p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
@@ -399,7 +400,8 @@ def _info(args: argparse.Namespace) -> int:
     pipeline = _load_model(args.model)
     model = _final_step(pipeline)
     net = model if isinstance(model, Network) else model.network_
-    print(f"{args.model}: {kind}, written by fnn {header.get('fnn_version')} (format version {header['format_version']})")
+    print(f"{args.model}: {kind}, written by fnn {header.get('fnn_version')} (format version "
+          f"{header['format_version']})")
     if hasattr(pipeline, "steps"):
         for name, step in pipeline.steps[:-1]:
             print(f"preprocessing step {name!r}: {_describe_step(step)}")
@@ -537,10 +539,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from .config import ConfigError
     from .data_files import DataError
+    from .experiments import ExperimentError
     from .model_file import ModelFileError
     from .network import TrainingDiverged
-
-    from .experiments import ExperimentError
 
     # Problems with what the user gave; anything else is a bug, and keeps its traceback.
     expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, ExperimentError, OSError)

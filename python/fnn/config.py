@@ -60,7 +60,8 @@ def read_config(path: Path) -> Dict[str, Any]:
         if key == "target" and isinstance(value, int) and not isinstance(value, bool):
             settings[key], ok = str(value), True
         if not ok:
-            raise ConfigError(f"{path}: {key} = {value!r} should be {'a list of integers' if key == 'hidden' else 'a ' + expected.__name__}")
+            raise ConfigError(f"{path}: {key} = {value!r} should be "
+                              f"{'a list of integers' if key == 'hidden' else 'a ' + expected.__name__}")
     return dict(settings)
 
 

@@ -28,7 +28,8 @@ def _read(path: Path) -> Optional[str]:
         return None
 
 
-def cgroup_cpu_quota(proc_self: Path = Path("/proc/self"), cgroup_root: Path = Path("/sys/fs/cgroup")) -> Optional[float]:
+def cgroup_cpu_quota(proc_self: Path = Path("/proc/self"),
+                     cgroup_root: Path = Path("/sys/fs/cgroup")) -> Optional[float]:
     """The CPUs' worth of time the process's cgroup allows (e.g. 1.5), or None without a limit.
 
     Reads cgroup v2's ``cpu.max`` ("quota period" or "max period") and cgroup v1's

@@ -319,7 +319,8 @@ def _read_frame(path: Path, options: CsvOptions):
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
         if match:
             expected, line, saw = match.groups()
-            raise DataError(f"{path}, line {line}: {saw} columns, but {'the header has' if has_header else 'line 1 has'} "
+            raise DataError(f"{path}, line {line}: {saw} columns, but "
+                            f"{'the header has' if has_header else 'line 1 has'} "
                             f"{expected}") from None
         raise DataError(f"{path}: malformed CSV ({str(error).strip()})") from None
     if has_header:
@@ -365,10 +366,10 @@ def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes:
     if parsed.mean() >= 0.5:  # a column of numbers with a few stray cells: a mistake, or a missing-value mark
         bad = present.index[~parsed.to_numpy()][0]
         line = _lines([frame.index.get_loc(bad)], frame, has_header)
-        raise DataError(f"{path}, line {line}, column {name!r}: {present[bad]!r} is not a number (most of the column is "
+        raise DataError(f"{path}, line {line}, column {name!r}: {present[bad]!r} is not a number "
+                        "(most of the column is "
                         f"numbers; if {present[bad]!r} marks a missing value, add --na-values {present[bad]!r})")
-    is_date = lambda cell: bool(_DATE.match(cell))  # noqa: E731
-    if all(map(is_date, head)) and present.map(is_date).all():
+    if all(map(_is_date, head)) and present.map(_is_date).all():
         dates = pd.to_datetime(present, format="ISO8601")
         days = (dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
         result = pd.Series(np.nan, index=text.index)
@@ -376,6 +377,10 @@ def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes:
         notes.append(f"column {name!r} holds dates: used as days since 1970-01-01")
         return result
     return text
+
+
+def _is_date(cell: str) -> bool:
+    return bool(_DATE.match(cell))
 
 
 def _warn_about_index(frame, notes: List[str]) -> None:
@@ -413,7 +418,8 @@ def _read_npz(path: Path, need_target: bool) -> Table:
         with np.load(path, allow_pickle=False) as archive:
             names = set(archive.files)
             if "X" not in names:
-                raise DataError(f"{path}: the archive has no array named X (it has {', '.join(sorted(names)) or 'none'})")
+                raise DataError(f"{path}: the archive has no array named X (it has "
+                                f"{', '.join(sorted(names)) or 'none'})")
             X = archive["X"]
             y = archive["y"] if "y" in names else None
     except DataError:

@@ -17,7 +17,6 @@ from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
 from .validation import check_positive_int, check_real, check_sample_weight
 
-
 #: input_scaling="auto" gives features one common scale when their standard deviations are within
 #: this factor of one another, and each its own scale otherwise.
 SAME_SCALE_RATIO = 10.0
@@ -77,7 +76,8 @@ class FNNEstimator(BaseEstimator):
         try:
             return [check_positive_int(m, "hidden_layer_sizes entries") for m in sizes]
         except TypeError:
-            raise TypeError(f"hidden_layer_sizes must be a sequence of positive integers, got {self.hidden_layer_sizes!r}") from None
+            raise TypeError("hidden_layer_sizes must be a sequence of positive integers, got "
+                            f"{self.hidden_layer_sizes!r}") from None
 
     def _dtype(self):
         dtype = np.dtype(self.dtype)
@@ -338,7 +338,8 @@ def _refuse_text_columns(X) -> None:
     text = [str(name) for name, dtype in zip(X.columns, dtypes) if dtype.kind in "OSUT" or
             str(dtype) in ("category", "string", "str")]
     if text:
-        raise ValueError(f"X has text column(s) {text[:5]}{' …' if len(text) > 5 else ''}: the estimator takes numbers. "
+        raise ValueError(f"X has text column(s) {text[:5]}{' …' if len(text) > 5 else ''}: the estimator takes "
+                         "numbers. "
                          "Put fnn.with_preprocessing(estimator) in front (it one-hot encodes text columns and imputes "
                          "missing values, and fnn.save stores it with the network)")
 

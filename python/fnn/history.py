@@ -75,7 +75,8 @@ class History:
             "best_epoch": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
             "stopped_early": lambda v: isinstance(v, bool),
             "samples_per_second": number,
-            "gradient_norms": lambda v: isinstance(v, list) and all(isinstance(r, list) and all(map(number, r)) for r in v),
+            "gradient_norms": lambda v: isinstance(v, list) and all(isinstance(r, list) and all(map(number, r))
+                                                                    for r in v),
         }
         names = {f.name for f in fields(cls)}
         for name, value in values.items():

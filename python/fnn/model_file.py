@@ -81,7 +81,8 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
 MAX_METADATA_BYTES = 64 << 20
 
 
-def _array_headers(path: Path, archive: zipfile.ZipFile) -> Dict[str, Tuple[Tuple[int, ...], np.dtype, zipfile.ZipInfo]]:
+def _array_headers(path: Path,
+                   archive: zipfile.ZipFile) -> Dict[str, Tuple[Tuple[int, ...], np.dtype, zipfile.ZipInfo]]:
     """(shape, dtype, entry) of every .npy entry, read from the headers alone: nothing is allocated
     until every size the file declares has been checked against what the file really holds."""
     file_size = path.stat().st_size
@@ -162,7 +163,8 @@ def read_model(path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, np.ndarra
         problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         raise ModelFileError(f"{path} has unreadable metadata: {problem}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an fnn model file (format {header.get('format') if isinstance(header, dict) else None!r})")
+        raise ModelFileError(f"{path} is not an fnn model file (format "
+                             f"{header.get('format') if isinstance(header, dict) else None!r})")
     version = header.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path} has an invalid format version {version!r}")

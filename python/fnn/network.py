@@ -10,14 +10,14 @@ import numpy as np
 
 from ._engine import core as _core
 from ._memory import aligned_copy
-from .cpus import available_cpus, clamp_threads
-from .locking import lock_of, serialised
 from .activations import (
     Activation, ActivationLike, Identity, PReLU, activation_from_dict, activation_to_dict, resolve_activation,
 )
+from .cpus import available_cpus, clamp_threads
 from .early_stopping import EarlyStopping
 from .history import History
 from .initialisation import SCHEMES, initial_weights
+from .locking import lock_of, serialised
 from .model_file import ModelFileError, PathLike, register, require, write_model
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
@@ -74,9 +74,10 @@ class Network:
     -----
     The parameters live in NumPy arrays returned by :meth:`parameters`; the C++ engine reads and
     updates them in place. Calls from several threads on one network are serialised (one waits
-    for the other): fit, predict, save, parameters and set_parameters hold the network's lock. Layer l (1-based, as in the chapter) has ``weights_l`` W⁽ˡ⁾ of shape
-    (m⁽ˡ⁾, m⁽ˡ⁻¹⁾) and ``biases_l`` b⁽ˡ⁾ of shape (m⁽ˡ⁾,); a maxout layer with K pieces has
-    weights (m⁽ˡ⁾, K, m⁽ˡ⁻¹⁾) and biases (m⁽ˡ⁾, K); a PReLU layer adds ``slopes_l``.
+    for the other): fit, predict, save, parameters and set_parameters hold the network's lock.
+    Layer l (1-based, as in the chapter) has ``weights_l`` W⁽ˡ⁾ of shape (m⁽ˡ⁾, m⁽ˡ⁻¹⁾) and
+    ``biases_l`` b⁽ˡ⁾ of shape (m⁽ˡ⁾,); a maxout layer with K pieces has weights (m⁽ˡ⁾, K, m⁽ˡ⁻¹⁾)
+    and biases (m⁽ˡ⁾, K); a PReLU layer adds ``slopes_l``.
     """
 
     def __init__(self, widths: Sequence[int], activations: Union[ActivationLike, Sequence[ActivationLike]] = "relu",
@@ -709,7 +710,8 @@ class Network:
                     raise TrainingDiverged(
                         f"the network's outputs on the validation samples overflowed in epoch {epoch} "
                         f"(learning_rate={learning_rate}); the weights from before that epoch were restored. Try a "
-                        "smaller learning_rate, or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).") from None
+                        "smaller learning_rate, or scale the inputs (e.g. sklearn.preprocessing.StandardScaler)."
+                    ) from None
                 full_weights_val = weights if val_rows is not None else weights_val
                 val_loss = engine.loss_sum(X_val, targets_val, _CHUNK, threads, full_weights_val, val_rows)
                 val_loss /= y_hat.shape[0] if weights_val is None else float(weights_val.sum())
@@ -724,7 +726,8 @@ class Network:
             if verbose:
                 line = f"epoch {epoch:4d}  risk {risk:.6f}"
                 if X_val is not None:
-                    line += f"  val_error {history.validation_error[-1]:.4f}  val_loss {history.validation_loss[-1]:.6f}"
+                    line += (f"  val_error {history.validation_error[-1]:.4f}  "
+                             f"val_loss {history.validation_loss[-1]:.6f}")
                 print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms", flush=True)
             stopped_by_callback = callback is not None and bool(callback(history))
             if stop:

@@ -379,7 +379,7 @@ def _read_column_transformer(path, state, arrays, prefix, n_features, names):
 def _output_indices(ct) -> Dict[str, slice]:
     """Which output columns each transformer writes, from the restored transformers' widths."""
     indices, start = {}, 0
-    for name, step, columns in ct.transformers_:
+    for name, step, _ in ct.transformers_:
         if isinstance(step, str) and step == "drop":
             width = 0
         else:

@@ -9,6 +9,12 @@ import numbers
 import numpy as np
 
 
+def _real_dtype(dtype: np.dtype) -> bool:
+    """Numbers or booleans, but not complex numbers."""
+    return (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)) and \
+        not np.issubdtype(dtype, np.complexfloating)
+
+
 def check_features(X, n_features: int, dtype, what: str = "X") -> np.ndarray:
     """X as a C-contiguous 2-D array of `dtype`: converted once here, never again in C++."""
     if hasattr(X, "dtype") and hasattr(X, "tocsr"):
@@ -95,7 +101,7 @@ def check_binary_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "
 def check_real_targets(y, n_samples: int, n_outputs: int, dtype, what: str = "y") -> np.ndarray:
     """Real targets of shape (n_samples, n_outputs) for identity (regression) outputs."""
     array = _target_matrix(y, n_samples, n_outputs, what)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.issubdtype(array.dtype, np.complexfloating):
+    if not _real_dtype(array.dtype):
         raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(array).all():
@@ -146,7 +152,7 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sampl
     if array.ndim != 1:
         raise ValueError(f"{what} must be 1-D, got shape {array.shape}")
     _check_length(array, n_samples, what)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.issubdtype(array.dtype, np.complexfloating):
+    if not _real_dtype(array.dtype):
         raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
     array = array.astype(np.float64)
     if not np.isfinite(array).all():

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Union
 
-from .base import Experiment, Result
 from . import (
     activations, autodiff_example, decision_boundaries, depth, dying_relu, loss_surface, numerical_differentiation,
     universal_approximation, vanishing_gradient, xor, zero_centred, zero_init,
 )
+from .base import Experiment, Result
 
 #: Every experiment by name, in the chapter's order.
 EXPERIMENTS: Dict[str, Experiment] = {

@@ -84,4 +84,5 @@ def run(output: Path, seed: int) -> Result:
     return Result("activations", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("activations", "every activation and its derivative (figs 4.2-4.4, 4.10), table 4.2 checked", run)
+EXPERIMENT = Experiment("activations", "every activation and its derivative (figs 4.2-4.4, 4.10), table 4.2 checked",
+                        run)

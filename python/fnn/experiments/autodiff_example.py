@@ -51,5 +51,6 @@ def run(output: Path, seed: int) -> Result:
     return Result("autodiff", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("autodiff", "the graph of σ(wx+b), table 4.1, forward and reverse mode: ∂f/∂w = 0.25 (4.67)-(4.83)",
+EXPERIMENT = Experiment("autodiff", "the graph of σ(wx+b), table 4.1, forward and reverse mode: ∂f/∂w = 0.25 "
+                                    "(4.67)-(4.83)",
                         run)

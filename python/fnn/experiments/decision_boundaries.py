@@ -84,5 +84,6 @@ def run(output: Path, seed: int) -> Result:
     return Result("decision-boundaries", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("decision-boundaries", "decision regions on XOR, circles and two spirals for several activations "
+EXPERIMENT = Experiment("decision-boundaries", "decision regions on XOR, circles and two spirals for several "
+                                               "activations "
                         "and depths", run)

@@ -41,7 +41,8 @@ def run(output: Path, seed: int) -> Result:
     numbers, curves = {}, {}
     lines = [f"64-{HIDDEN}-10 network on digits: 3 epochs of SGD (α = 0.05), one oversized step (a mini-batch of 64 "
              f"with α = {BIG_STEP:g}), then {RECOVERY_EPOCHS} epochs of SGD (α = 0.05):",
-             f"{'':<19} {'dead after step':>16} {'silent after step':>18} {'silent at the end':>18} {'dead at the end':>16} "
+             f"{'':<19} {'dead after step':>16} {'silent after step':>18} {'silent at the end':>18} "
+             f"{'dead at the end':>16} "
              f"{'test accuracy':>14}"]
     for label, activation in KINDS.items():
         net = Network([64, HIDDEN, 10], activation, dtype="float64", seed=seed)
@@ -50,14 +51,20 @@ def run(output: Path, seed: int) -> Result:
         net.fit(X_train[:64], y_train[:64], learning_rate=BIG_STEP, batch_size=64, max_epochs=1, validation_fraction=0)
         dead, silent = dead_share(net, X_train), silent_share(net, X_train)
         curve = [silent]
-        record = lambda history, n=net, c=curve: c.append(silent_share(n, X_train))
-        net.fit(X_train, y_train, learning_rate=0.05, max_epochs=RECOVERY_EPOCHS, validation_fraction=0, callback=record)
+
+        def record(history, n=net, c=curve):
+            c.append(silent_share(n, X_train))
+
+        net.fit(X_train, y_train, learning_rate=0.05, max_epochs=RECOVERY_EPOCHS, validation_fraction=0,
+                callback=record)
         curves[label] = curve
         key = label.lower().replace(" ", "_").replace("γ=", "")
         numbers.update({f"{key}_silent_before": silent_before, f"{key}_dead_after_step": dead,
                         f"{key}_silent_after_step": silent, f"{key}_silent_at_end": curve[-1],
-                        f"{key}_dead_at_end": dead_share(net, X_train), f"{key}_test_accuracy": net.score(X_test, y_test)})
-        lines.append(f"{label:<19} {dead:>16.0%} {silent:>18.0%} {curve[-1]:>18.0%} {numbers[f'{key}_dead_at_end']:>16.0%} "
+                        f"{key}_dead_at_end": dead_share(net, X_train),
+                        f"{key}_test_accuracy": net.score(X_test, y_test)})
+        lines.append(f"{label:<19} {dead:>16.0%} {silent:>18.0%} {curve[-1]:>18.0%} "
+                     f"{numbers[f'{key}_dead_at_end']:>16.0%} "
                      f"{numbers[f'{key}_test_accuracy']:>14.3f}")
     lines.append("A dead ReLU unit has z ≤ 0 for every input, so f'(z) = 0 and no gradient reaches its weights again. "
                  "Leaky ReLU (f' = γ) and ELU (f' = γeᶻ) are never dead, but what they pass back is small: γ = 0.01 "
@@ -79,5 +86,6 @@ def run(output: Path, seed: int) -> Result:
     return Result("dying-relu", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("dying-relu", "share of ReLU units dead after an oversized update, vs Leaky ReLU and ELU (4.1.2)",
+EXPERIMENT = Experiment("dying-relu", "share of ReLU units dead after an oversized update, vs Leaky ReLU and ELU "
+                                      "(4.1.2)",
                         run)

@@ -44,8 +44,8 @@ def _largest_chord_gap(surface: np.ndarray, w: np.ndarray):
                 a, b = (mid - d, other), (mid + d, other)
                 if axis == 1:
                     a, b = a[::-1], b[::-1]
-                point = lambda i, j: (round(float(w[i]), 1), round(float(w[j]), 1))
-                best, where = float(gap[k]), (point(*a), point(*b))
+                best = float(gap[k])
+                where = tuple((round(float(w[i]), 1), round(float(w[j]), 1)) for i, j in (a, b))
     return best, where
 
 
@@ -82,7 +82,8 @@ def run(output: Path, seed: int) -> Result:
         f"{100 * numbers['squared_error_negative_curvature_share']:.0f}% of the points for the squared error and "
         f"{100 * numbers['cross_entropy_negative_curvature_share']:.0f}% for the cross-entropy: neither is convex",
         f"squared error: between (w₁, w₂) = {pair[0]} and {pair[1]} the loss at the midpoint lies "
-        f"{numbers['squared_error_chord_gap']:.3f} above the chord; cross-entropy: {numbers['cross_entropy_chord_gap']:.3f} "
+        f"{numbers['squared_error_chord_gap']:.3f} above the chord; cross-entropy: "
+        f"{numbers['cross_entropy_chord_gap']:.3f} "
         f"between {ce_pair[0]} and {ce_pair[1]}",
         f"squared error ranges over [{numbers['squared_error_min']:.2e}, {numbers['squared_error_max']:.3f}] "
         f"with flat plateaus; cross-entropy over [{numbers['cross_entropy_min']:.2e}, "
@@ -100,5 +101,6 @@ def run(output: Path, seed: int) -> Result:
     return Result("loss-surface", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("loss-surface", "non-convex squared-error and cross-entropy surfaces of σ(w₂σ(w₁x)) (4.84, fig. 4.9)",
+EXPERIMENT = Experiment("loss-surface", "non-convex squared-error and cross-entropy surfaces of σ(w₂σ(w₁x)) (4.84, "
+                                        "fig. 4.9)",
                         run)

@@ -19,7 +19,9 @@ def _sigma(x):
 
 
 def _errors(f, exact, steps, dtype):
-    g = lambda t: dtype(f(dtype(t)))  # evaluate f and the difference in the given precision
+    def g(t):  # evaluate f and the difference in the given precision
+        return dtype(f(dtype(t)))
+
     forward = np.array([abs(float((g(X0 + h) - g(X0)) / dtype(h)) - exact) for h in steps])
     central = np.array([abs(float((g(X0 + h) - g(X0 - h)) / dtype(2 * h)) - exact) for h in steps])
     return forward, central

@@ -44,7 +44,8 @@ def run(output: Path, seed: int) -> Result:
     for activation, history in histories.items():
         norms = history.gradient_norms[0]
         numbers[f"{activation}_first_to_last_ratio_at_init"] = norms[0] / norms[-1]
-        numbers[f"{activation}_first_to_last_ratio_trained"] = history.gradient_norms[-1][0] / history.gradient_norms[-1][-1]
+        trained = history.gradient_norms[-1]
+        numbers[f"{activation}_first_to_last_ratio_trained"] = trained[0] / trained[-1]
         numbers[f"{activation}_training_accuracy"] = accuracy[activation]
         lines.append(f"  {activation:<8} " + " ".join(f"{v:.1e}" for v in norms)
                      + f"   layer 1 / layer {LAYERS}: {norms[0] / norms[-1]:.1e}")
@@ -58,7 +59,8 @@ def run(output: Path, seed: int) -> Result:
         numbers[f"logistic_accuracy_learning_rate_{rate:g}"] = score
         lines.append(f"exercise 4-6, logistic with α = {rate:g}: training accuracy {score:.3f}"
                      + ("" if history is None else
-                        f", layer 1 / layer {LAYERS} gradient {history.gradient_norms[-1][0] / history.gradient_norms[-1][-1]:.1e}"))
+                        f", layer 1 / layer {LAYERS} gradient "
+                        f"{history.gradient_norms[-1][0] / history.gradient_norms[-1][-1]:.1e}"))
     lines.append("A larger learning rate scales every layer's step alike: the ratio between layers stays, so the "
                  "first layers still barely move while the last ones overshoot.")
 
@@ -92,5 +94,6 @@ def run(output: Path, seed: int) -> Result:
     return Result("vanishing-gradient", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("vanishing-gradient", "per-layer gradient norms of a 10-layer network: logistic vs tanh vs ReLU "
+EXPERIMENT = Experiment("vanishing-gradient", "per-layer gradient norms of a 10-layer network: logistic vs tanh vs "
+                                              "ReLU "
                         "(4.85)-(4.87), exercise 4-6", run)

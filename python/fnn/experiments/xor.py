@@ -44,7 +44,8 @@ def run(output: Path, seed: int) -> Result:
         if ok and first is None:
             first = (s, net)
     failed = [k for k, ok in enumerate(solved) if not ok]
-    numbers = {"hand_made_accuracy": exact.score(X, y), "hand_made_linear_output_error": float(np.max(np.abs(linear - y))),
+    numbers = {"hand_made_accuracy": exact.score(X, y),
+               "hand_made_linear_output_error": float(np.max(np.abs(linear - y))),
                "learned_solved_share": float(np.mean(solved)),
                "failed_with_dead_unit": float(sum(dead[k] for k in failed)),
                "learned_accuracy": first[1].score(X, y) if first else 0.0,
@@ -53,7 +54,8 @@ def run(output: Path, seed: int) -> Result:
         "hand-made: h = ReLU([1 1; 1 1]x + [0, −1]), z = 10(h₁ − 2h₂) − 5",
         f"  h₁ − 2h₂ on (0,0), (0,1), (1,0), (1,1) = {linear.tolist()} (exactly XOR); probabilities "
         f"{np.round(exact.forward(X)[:, 0], 4).tolist()}; accuracy {numbers['hand_made_accuracy']:.0%}",
-        f"learned by SGD (α = 0.1, 2000 epochs): {sum(solved)} of {SEEDS} random starts (seeds {seed}…{seed + SEEDS - 1}) "
+        f"learned by SGD (α = 0.1, 2000 epochs): {sum(solved)} of {SEEDS} random starts (seeds "
+        f"{seed}…{seed + SEEDS - 1}) "
         f"solve it; of the {len(failed)} others, {sum(correct[k] == 3 for k in failed)} end with 3 of 4 points right "
         f"and {sum(dead[k] for k in failed)} have a dead hidden unit (z ≤ 0 on all four points): with only two "
         "units there is no spare",

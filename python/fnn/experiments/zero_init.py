@@ -75,5 +75,6 @@ def run(output: Path, seed: int) -> Result:
     return Result("zero-init", save_figure(figure, output), numbers, lines)
 
 
-EXPERIMENT = Experiment("zero-init", "exercise 4-5: from all-zero weights hidden units stay identical; random init breaks it",
+EXPERIMENT = Experiment("zero-init", "exercise 4-5: from all-zero weights hidden units stay identical; random init "
+                                     "breaks it",
                         run)
