@@ -34,15 +34,17 @@ constexpr unsigned upper_halves() {
 // takes a's lanes in the first halves and b's in the second; natural_order undoes the bit-reversed
 // order in which the folds leave the rows; load_first / store_first touch only the first `count`
 // lanes, and first_or(x, count, fill) keeps x's first `count` lanes and puts fill in the others.
-// Types without these keep folds = false and reduce each row on its own.
-template <class P>
+// Keyed by the scalar type, whose packet is this build's widest (__m512 with AVX-512, __m256 with
+// AVX2): a vector type as a template argument would lose its alignment attribute. Types without
+// these keep folds = false and reduce each row on its own.
+template <class S>
 struct Lanes {
   static constexpr bool folds = false;
 };
 
 #ifdef EIGEN_VECTORIZE_AVX512
 template <>
-struct Lanes<__m512> {
+struct Lanes<float> {
   static constexpr bool folds = true;
   template <int h>
   static __m512 swap(__m512 x) {
@@ -67,7 +69,7 @@ struct Lanes<__m512> {
 };
 
 template <>
-struct Lanes<__m512d> {
+struct Lanes<double> {
   static constexpr bool folds = true;
   template <int h>
   static __m512d swap(__m512d x) {
@@ -89,7 +91,7 @@ struct Lanes<__m512d> {
 };
 #elif defined(EIGEN_VECTORIZE_AVX2)
 template <>
-struct Lanes<__m256> {
+struct Lanes<float> {
   static constexpr bool folds = true;
   template <int h>
   static __m256 swap(__m256 x) {
@@ -113,7 +115,7 @@ struct Lanes<__m256> {
 };
 
 template <>
-struct Lanes<__m256d> {
+struct Lanes<double> {
   static constexpr bool folds = true;
   template <int h>
   static __m256d swap(__m256d x) {
@@ -143,7 +145,7 @@ struct Lanes<__m256d> {
 template <class S>
 class RowSums {
   using P = typename Eigen::internal::packet_traits<S>::type;
-  using L = row_sums_detail::Lanes<P>;
+  using L = row_sums_detail::Lanes<S>;
   static constexpr int W = Eigen::internal::unpacket_traits<P>::size;
 
  public:

@@ -257,7 +257,7 @@ inline void scale_rows(S scale, S* __restrict w, Index stride, Index rows, Index
 // whole packet to `delta`, which must have room for one (lanes past `units` get 0). Only for
 // builds whose packets have lane masks (packet_softmax_fits).
 template <class S>
-constexpr bool has_lane_masks = row_sums_detail::Lanes<simd::Packet<S>>::folds;
+constexpr bool has_lane_masks = row_sums_detail::Lanes<S>::folds;
 
 template <class S>
 inline bool packet_softmax_fits(Index units) {
@@ -268,7 +268,7 @@ template <class S>
 inline S softmax_cross_entropy_packet(const S* __restrict z, Index units, const S* __restrict target, S* __restrict delta) {
   if constexpr (has_lane_masks<S>) {
     using namespace simd;
-    using L = row_sums_detail::Lanes<Packet<S>>;
+    using L = row_sums_detail::Lanes<S>;
     // z is read as a whole packet (its producer stored one, which a masked load would not
     // forward); lanes past `units` are replaced here.
     const Packet<S> pz = ploadu<Packet<S>>(z);
