@@ -93,7 +93,9 @@ def main(argv=None) -> int:
 def _table_in(path: str):
     """{data set: (fnn score, scikit-learn score)} from the table this script prints, in `path`."""
     rows = {}
-    for line in open(path, encoding="utf-8"):
+    with open(path, encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    for line in lines:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) == 7 and re.fullmatch(r"[−-]?\d\.\d{3}", cells[1].replace("−", "-")):
             rows[cells[0]] = (cells[1].replace("−", "-"), cells[2].replace("−", "-"))

@@ -35,7 +35,7 @@ def full_pipeline(**estimator):
                                                                                   sparse_output=False))
     columns = ColumnTransformer([
         ("numbers", numbers, ["income", "age"]),
-        ("text", text, make_column_selector(dtype_include=object)),
+        ("text", text, make_column_selector(dtype_exclude="number")),
         ("code", OneHotEncoder(sparse_output=False, drop="first"), ["code"]),
     ], remainder="drop", sparse_threshold=0)
     return Pipeline([("columns", columns), ("scale", MinMaxScaler()),

@@ -144,9 +144,10 @@ class FNNEstimator(BaseEstimator):
         self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         target_name = getattr(y, "name", None)  # a pandas Series' name: the command line stores it
+        given_X = X  # as given (a DataFrame keeps its column names for the checks after the fit)
         X, y = self._validate_X_y(X, y, reset=not continuing)
         scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X)
-        raw_X, X = X, self._scaled(X, scaler)
+        X = self._scaled(X, scaler)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes)
         weights = self._weights(y, sample_weight, target_state)
         validation = 0.0
@@ -191,7 +192,7 @@ class FNNEstimator(BaseEstimator):
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
         self.t_ = seen + X.shape[0] * history.n_epochs
         if not incremental:
-            check_fit(self, raw_X, y, history)
+            check_fit(self, given_X, y, history)
         return self
 
     def _new_input_scaler(self, X):

@@ -26,10 +26,7 @@ def tabular_preprocessor(numeric_columns: Optional[Sequence[str]] = None,
     from sklearn.preprocessing import OneHotEncoder
 
     if numeric_columns is None and text_columns is None:
-        from sklearn.compose import make_column_selector
-
-        numeric_columns = make_column_selector(dtype_include=["number", "bool"])
-        text_columns = make_column_selector(dtype_include=["object", "category", "string"])
+        numeric_columns, text_columns = number_columns, text_columns_of
     transformers = []
     if numeric_columns is not None and (callable(numeric_columns) or len(numeric_columns)):
         transformers.append(("numbers", SimpleImputer(strategy="median"),
@@ -41,6 +38,20 @@ def tabular_preprocessor(numeric_columns: Optional[Sequence[str]] = None,
         ])
         transformers.append(("text", categories, text_columns if callable(text_columns) else list(text_columns)))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def number_columns(frame):
+    """The columns of numbers (and booleans) of a DataFrame: a column selector."""
+    from pandas.api.types import is_numeric_dtype
+
+    return [name for name, dtype in frame.dtypes.items() if is_numeric_dtype(dtype)]
+
+
+def text_columns_of(frame):
+    """Every other column (text, categorical, object): a column selector."""
+    from pandas.api.types import is_numeric_dtype
+
+    return [name for name, dtype in frame.dtypes.items() if not is_numeric_dtype(dtype)]
 
 
 def with_preprocessing(estimator, numeric_columns: Optional[Sequence[str]] = None,
