@@ -10,6 +10,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .estimator_base import FNNEstimator
 from .model_file import ModelFileError, register, require
+from .settings import ESTIMATOR
 
 
 class FNNClassifier(ClassifierMixin, FNNEstimator):
@@ -102,9 +103,10 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     _numeric_targets = False
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
-                 max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
-                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=ESTIMATOR.learning_rate,
+                 l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
+                 validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
+                 init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
                  input_scaling="auto", class_weight=None):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,

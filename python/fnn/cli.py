@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from . import __version__
+from .settings import ESTIMATOR, MAIN_JOB
 
 EXIT_ERROR = 2
 #: Exit status after an unexpected exception (a bug).
@@ -38,11 +39,15 @@ def _main_job_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=int, nargs="+", default=[64], metavar="M",
                         help="widths of the hidden layers (default: 64)")
     parser.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
-    parser.add_argument("--learning-rate", type=float, default=0.02, help="α (default: 0.02)")
-    parser.add_argument("--l2", type=float, default=1e-5, help="λ of the risk (4.39) (default: 1e-5)")
-    parser.add_argument("--batch-size", type=int, default=1, help="1 = per-sample SGD (default: 1)")
-    parser.add_argument("--max-epochs", type=int, default=200, help="(default: 200)")
-    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience (default: 20)")
+    job = MAIN_JOB
+    parser.add_argument("--learning-rate", type=float, default=job.learning_rate,
+                        help=f"α (default: {job.learning_rate:g})")
+    parser.add_argument("--l2", type=float, default=job.l2, help=f"λ of the risk (4.39) (default: {job.l2:g})")
+    parser.add_argument("--batch-size", type=int, default=job.batch_size,
+                        help=f"1 = per-sample SGD (default: {job.batch_size})")
+    parser.add_argument("--max-epochs", type=int, default=job.max_epochs, help=f"(default: {job.max_epochs})")
+    parser.add_argument("--patience", type=int, default=job.patience,
+                        help=f"early-stopping patience (default: {job.patience})")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
     parser.add_argument("--threads", type=int, default=None, help="C++ threads (default: all cores)")
@@ -95,13 +100,16 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=_widths, nargs="+", metavar="M",
                         help="hidden widths, as --hidden 64 32 or --hidden 64,32 (default: 64)")
     parser.add_argument("--activation", help="hidden activation (default: relu)")
-    parser.add_argument("--learning-rate", dest="learning_rate", type=float, help="α (default: 0.01)")
-    parser.add_argument("--l2", type=float, help="λ of the risk (4.39) (default: 1e-4)")
-    parser.add_argument("--batch-size", dest="batch_size", type=int, help="1 = per-sample SGD (default: 1)")
-    parser.add_argument("--max-epochs", dest="max_epochs", type=int, help="(default: 200)")
-    parser.add_argument("--patience", type=int, help="epochs without improvement before stopping (default: 10)")
+    d = ESTIMATOR
+    parser.add_argument("--learning-rate", dest="learning_rate", type=float, help=f"α (default: {d.learning_rate:g})")
+    parser.add_argument("--l2", type=float, help=f"λ of the risk (4.39) (default: {d.l2:g})")
+    parser.add_argument("--batch-size", dest="batch_size", type=int,
+                        help=f"1 = per-sample SGD (default: {d.batch_size})")
+    parser.add_argument("--max-epochs", dest="max_epochs", type=int, help=f"(default: {d.max_epochs})")
+    parser.add_argument("--patience", type=int,
+                        help=f"epochs without improvement before stopping (default: {d.patience})")
     parser.add_argument("--validation-fraction", dest="validation_fraction", type=float,
-                        help="share held out for early stopping; 0 = none (default: 0.1)")
+                        help=f"share held out for early stopping; 0 = none (default: {d.validation_fraction:g})")
     parser.add_argument("--dtype", choices=("float32", "float64"), help="(default: float32)")
     parser.add_argument("--seed", type=int, help="(default: 0)")
     parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")

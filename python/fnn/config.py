@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from .settings import ESTIMATOR
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python < 3.11 only
@@ -16,12 +18,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 DEFAULTS: Dict[str, Any] = {
     "hidden": [64],
     "activation": "relu",
-    "learning_rate": 0.01,
-    "l2": 1e-4,
-    "batch_size": 1,
-    "max_epochs": 200,
-    "patience": 10,
-    "validation_fraction": 0.1,
+    **{name: value for name, value in ESTIMATOR.as_dict().items() if name != "tol"},
     "dtype": "float32",
     "seed": 0,
     "threads": None,

@@ -15,7 +15,8 @@ from .convergence import check_fit, dead_layers
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
-from .validation import check_positive_int, check_real, check_sample_weight
+from .validation import check_positive_int, check_sample_weight
+from .settings import ESTIMATOR, TrainingSettings
 
 #: input_scaling="auto" gives features one common scale when their standard deviations are within
 #: this factor of one another, and each its own scale otherwise.
@@ -32,9 +33,10 @@ class FNNEstimator(BaseEstimator):
     #: Whether fit requires numeric targets (regression) or accepts any labels (classification).
     _numeric_targets = True
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.01, l2=1e-4, batch_size=1,
-                 max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10, tol=0.0, init="auto",
-                 dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=ESTIMATOR.learning_rate,
+                 l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
+                 validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
+                 init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
                  input_scaling="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -86,13 +88,8 @@ class FNNEstimator(BaseEstimator):
         return dtype
 
     def _check_settings(self) -> None:
-        check_real(self.learning_rate, "learning_rate", positive=True)
-        check_real(self.l2, "l2", non_negative=True)
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.max_epochs, "max_epochs")
-        check_positive_int(self.patience, "patience")
-        check_real(self.tol, "tol", non_negative=True)
-        check_real(self.validation_fraction, "validation_fraction", non_negative=True, below=1.0)
+        TrainingSettings(self.learning_rate, self.l2, self.batch_size, self.max_epochs, self.patience,
+                         self.validation_fraction, self.tol)
         if self.input_scaling not in (True, False, None, "auto", "standard", "none"):
             raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got "
                              f"{self.input_scaling!r}")

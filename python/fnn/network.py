@@ -19,6 +19,7 @@ from .history import History
 from .initialisation import SCHEMES, initial_weights
 from .locking import lock_of, serialised
 from .model_file import ModelFileError, PathLike, register, require, write_model
+from .settings import NETWORK_FIT, TrainingSettings
 from .validation import (
     check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
     check_sample_weight, mean_one,
@@ -459,9 +460,10 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, *, learning_rate: float = 0.01, l2: float = 0.0, batch_size: int = 1,
-            max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.1,
-            validation_data: Optional[Tuple] = None, tol: float = 0.0, verbose: bool = False,
+    def fit(self, X, y, *, learning_rate: float = NETWORK_FIT.learning_rate, l2: float = NETWORK_FIT.l2,
+            batch_size: int = NETWORK_FIT.batch_size, max_epochs: int = NETWORK_FIT.max_epochs,
+            patience: int = NETWORK_FIT.patience, validation_fraction: float = NETWORK_FIT.validation_fraction,
+            validation_data: Optional[Tuple] = None, tol: float = NETWORK_FIT.tol, verbose: bool = False,
             sample_weight=None, callback: Optional[Callable[[History], Optional[bool]]] = None,
             record_gradient_norms: bool = False) -> History:
         """Train by Algorithm 4.1: shuffle every epoch, SGD on each sample (or mini-batch),
@@ -485,7 +487,7 @@ class Network:
         batch_size : int, default 1
             Samples per update. 1 is the chapter's per-sample SGD; B > 1 averages the B
             gradients (4.43), (4.45).
-        max_epochs : int, default 100
+        max_epochs : int, default 100 (the defaults are fnn.settings.NETWORK_FIT)
             Upper bound on the number of passes over the training set.
         patience : int, default 10
             Stop after this many epochs without a lower validation error rate (validation
@@ -542,24 +544,19 @@ class Network:
             except BaseException:
                 self._rng.bit_generator.state = rng_state  # a rejected call draws nothing
                 raise
-            X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
+            X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings, s = prepared
             self.training_settings_ = settings
             return self._train(X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows,
-                               learning_rate, l2, batch_size, max_epochs, patience, tol, verbose, callback,
+                               s.learning_rate, s.l2, s.batch_size, s.max_epochs, s.patience, s.tol, verbose, callback,
                                record_gradient_norms)
 
     def _prepare_fit(self, X, y, learning_rate, l2, batch_size, max_epochs, patience, validation_fraction,
                      validation_data, tol, sample_weight, callback):
         """Every check of fit's arguments, and the validation split as row indices."""
-        learning_rate = check_real(learning_rate, "learning_rate", positive=True)
-        l2 = check_real(l2, "l2", non_negative=True)
-        batch_size = check_positive_int(batch_size, "batch_size")
-        max_epochs = check_positive_int(max_epochs, "max_epochs")
-        patience = check_positive_int(patience, "patience")
-        tol = check_real(tol, "tol", non_negative=True)
-        validation_fraction = check_real(validation_fraction, "validation_fraction", non_negative=True, below=1.0)
-        settings = {"learning_rate": learning_rate, "l2": l2, "batch_size": batch_size, "max_epochs": max_epochs,
-                    "patience": patience, "tol": tol,
+        s = TrainingSettings(learning_rate, l2, batch_size, max_epochs, patience, validation_fraction, tol)
+        validation_fraction = s.validation_fraction
+        settings = {"learning_rate": s.learning_rate, "l2": s.l2, "batch_size": s.batch_size,
+                    "max_epochs": s.max_epochs, "patience": s.patience, "tol": s.tol,
                     "validation": "given" if validation_data is not None else validation_fraction,
                     "sample_weight": sample_weight is not None}
         if callback is not None and not callable(callback):
@@ -587,7 +584,7 @@ class Network:
                 rescaled = weights.copy()
                 rescaled[train_mask] = mean_one(weights[train_mask], self.dtype)
                 weights = rescaled
-        return X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings
+        return X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings, s
 
     def _split(self, targets, fraction) -> np.ndarray:
         """A boolean mask of the rows held out for validation (draws from the generator only

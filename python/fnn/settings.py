@@ -1,0 +1,58 @@
+"""Algorithm 4.1's training settings: their defaults and their checks, in one place.
+
+`Network.fit`, the estimators, the TOML settings of ``fnn train`` and both command lines take
+their defaults from the instances below and check their values by constructing a
+:class:`TrainingSettings`, so a default or a rule changes here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict
+
+from .validation import check_positive_int, check_real
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The settings of one fit by Algorithm 4.1, checked when constructed.
+
+    learning_rate: α > 0 of (4.42)-(4.45). l2: λ ≥ 0 of (4.39). batch_size: samples per update
+    (1 is the chapter's per-sample SGD). max_epochs: passes over the training set at most.
+    patience: epochs without improvement before early stopping. validation_fraction: share held
+    out for early stopping, in [0, 1). tol: the least improvement that counts.
+    A bad value raises ValueError or TypeError naming the setting.
+    """
+
+    learning_rate: float = 0.01
+    l2: float = 1e-4
+    batch_size: int = 1
+    max_epochs: int = 200
+    patience: int = 10
+    validation_fraction: float = 0.1
+    tol: float = 0.0
+
+    def __post_init__(self) -> None:
+        checked = {
+            "learning_rate": check_real(self.learning_rate, "learning_rate", positive=True),
+            "l2": check_real(self.l2, "l2", non_negative=True),
+            "batch_size": check_positive_int(self.batch_size, "batch_size"),
+            "max_epochs": check_positive_int(self.max_epochs, "max_epochs"),
+            "patience": check_positive_int(self.patience, "patience"),
+            "validation_fraction": check_real(self.validation_fraction, "validation_fraction", non_negative=True,
+                                              below=1.0),
+            "tol": check_real(self.tol, "tol", non_negative=True),
+        }
+        for name, value in checked.items():  # plain floats and ints from here on
+            object.__setattr__(self, name, value)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+#: Network.fit: the chapter's risk without a regularisation term, and a shorter run.
+NETWORK_FIT = TrainingSettings(l2=0.0, max_epochs=100)
+#: FNNClassifier, FNNRegressor and ``fnn train``.
+ESTIMATOR = TrainingSettings()
+#: The main job (bare ``fnn``): per-sample SGD on digits, tuned for it.
+MAIN_JOB = TrainingSettings(learning_rate=0.02, l2=1e-5, patience=20)

@@ -1,0 +1,61 @@
+"""One place for the training settings' defaults and checks (fnn.settings), used everywhere."""
+
+import inspect
+
+import pytest
+
+import fnn
+from fnn import settings
+from fnn.cli import _main_job_parser
+from fnn.config import DEFAULTS
+
+NAMES = ["learning_rate", "l2", "batch_size", "max_epochs", "patience", "validation_fraction", "tol"]
+
+
+def test_network_fit_and_the_estimators_take_their_defaults_from_fnn_settings():
+    fit = inspect.signature(fnn.Network.fit).parameters
+    assert {name: fit[name].default for name in NAMES} == settings.NETWORK_FIT.as_dict()
+    for estimator in (fnn.FNNClassifier(), fnn.FNNRegressor()):
+        assert {name: estimator.get_params()[name] for name in NAMES} == settings.ESTIMATOR.as_dict()
+
+
+def test_the_command_lines_take_their_defaults_from_fnn_settings():
+    assert {name: DEFAULTS[name] for name in NAMES if name != "tol"} == \
+        {name: value for name, value in settings.ESTIMATOR.as_dict().items() if name != "tol"}
+    job = vars(_main_job_parser().parse_args([]))
+    assert {name: job[name] for name in ("learning_rate", "l2", "batch_size", "max_epochs", "patience")} == \
+        {name: getattr(settings.MAIN_JOB, name) for name in ("learning_rate", "l2", "batch_size", "max_epochs",
+                                                             "patience")}
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("learning_rate", 0, ValueError), ("learning_rate", "fast", TypeError), ("l2", -1e-3, ValueError),
+    ("batch_size", 0, ValueError), ("batch_size", 2.5, TypeError), ("max_epochs", True, TypeError),
+    ("patience", 0, ValueError), ("validation_fraction", 1.0, ValueError), ("tol", -1, ValueError),
+])
+def test_a_bad_setting_is_named_by_the_settings_network_fit_and_the_estimators(name, value, error):
+    with pytest.raises(error, match=name):
+        settings.TrainingSettings(**{name: value})
+    import numpy as np
+
+    X, y = np.zeros((10, 2)), np.arange(10) % 2
+    net = fnn.Network([2, 3, 2], seed=0)
+    before = {k: p.copy() for k, p in net.parameters().items()}
+    with pytest.raises(error, match=name):
+        net.fit(X, y, **{name: value})
+    assert all(np.array_equal(p, before[k]) for k, p in net.parameters().items())
+    with pytest.raises(error, match=name):
+        fnn.FNNClassifier(**{name: value}).fit(X, y)
+
+
+def test_settings_are_normalised_and_frozen():
+    s = settings.TrainingSettings(learning_rate=1, batch_size=np_int())
+    assert isinstance(s.learning_rate, float) and type(s.batch_size) is int
+    with pytest.raises(AttributeError):
+        s.learning_rate = 0.5
+
+
+def np_int():
+    import numpy as np
+
+    return np.int64(4)
