@@ -60,7 +60,19 @@ struct functor_traits<fnn::IsBelow<S>> {
 
 namespace fnn {
 
-enum class Activation { identity, logistic, tanh, hard_logistic, hard_tanh, relu, leaky_relu, prelu, elu, softplus, maxout };
+enum class Activation {
+  identity,
+  logistic,
+  tanh,
+  hard_logistic,
+  hard_tanh,
+  relu,
+  leaky_relu,
+  prelu,
+  elu,
+  softplus,
+  maxout
+};
 
 inline Activation activation_from_name(const std::string& name) {
   if (name == "identity") return Activation::identity;

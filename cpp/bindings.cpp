@@ -28,17 +28,23 @@ template <class S>
 S* checked_buffer(const py::handle& obj, Index expected_size, const std::string& what) {
   if (!py::isinstance<py::array>(obj)) throw py::type_error(what + " must be a NumPy array");
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!py::isinstance<py::array_t<S>>(arr)) throw py::type_error(what + " has dtype " + std::string(py::str(arr.dtype())) + ", expected " + std::string(py::str(py::dtype::of<S>())));
+  if (!py::isinstance<py::array_t<S>>(arr))
+    throw py::type_error(what + " has dtype " + std::string(py::str(arr.dtype())) + ", expected " +
+                         std::string(py::str(py::dtype::of<S>())));
   if (!(arr.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
   if (!arr.writeable()) throw py::value_error(what + " must be writeable");
-  if (static_cast<Index>(arr.size()) != expected_size) throw py::value_error(what + " has " + std::to_string(arr.size()) + " elements, expected " + std::to_string(expected_size));
+  if (static_cast<Index>(arr.size()) != expected_size)
+    throw py::value_error(what + " has " + std::to_string(arr.size()) + " elements, expected " +
+                          std::to_string(expected_size));
   return static_cast<S*>(arr.mutable_data());
 }
 
 template <class S>
 ConstMatrixMap<S> matrix_view(const CArray<S>& a, Index cols, const char* what) {
   if (a.ndim() != 2) throw py::value_error(std::string(what) + " must be 2-D");
-  if (a.shape(1) != cols) throw py::value_error(std::string(what) + " has " + std::to_string(a.shape(1)) + " columns, expected " + std::to_string(cols));
+  if (a.shape(1) != cols)
+    throw py::value_error(std::string(what) + " has " + std::to_string(a.shape(1)) + " columns, expected " +
+                          std::to_string(cols));
   return ConstMatrixMap<S>(a.data(), a.shape(0), a.shape(1));
 }
 
@@ -47,9 +53,11 @@ ConstMatrixMap<S> matrix_view(const CArray<S>& a, Index cols, const char* what) 
 template <class S>
 const S* sample_weights(const py::object& obj, Index rows) {
   if (obj.is_none()) return nullptr;
-  if (!py::isinstance<py::array_t<S>>(obj)) throw py::type_error("sample_weight must be a NumPy array of " + std::string(py::str(py::dtype::of<S>())));
+  if (!py::isinstance<py::array_t<S>>(obj))
+    throw py::type_error("sample_weight must be a NumPy array of " + std::string(py::str(py::dtype::of<S>())));
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style)) throw py::value_error("sample_weight must be 1-D and C-contiguous");
+  if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style))
+    throw py::value_error("sample_weight must be 1-D and C-contiguous");
   if (arr.shape(0) != rows) throw py::value_error("sample_weight and X have different numbers of rows");
   return static_cast<const S*>(arr.data());
 }
@@ -57,7 +65,6 @@ const S* sample_weights(const py::object& obj, Index rows) {
 void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
 }
-
 
 // Network parameters live in NumPy arrays owned by Python; the engine views them in place and
 // keeps a reference so they cannot be freed under it.
@@ -80,15 +87,18 @@ class Engine {
       if (w.ndim() < 2) throw py::value_error("weights must be at least 2-D");
       layer.units = w.shape(0);
       layer.fan_in = w.shape(w.ndim() - 1);
-      if (layer.pieces < 1 || layer.units < 1 || layer.fan_in < 1) throw py::value_error("layer sizes must be positive");
-      if (layer.activation != Activation::maxout && layer.pieces != 1) throw py::value_error("only maxout layers have pieces");
+      if (layer.pieces < 1 || layer.units < 1 || layer.fan_in < 1)
+        throw py::value_error("layer sizes must be positive");
+      if (layer.activation != Activation::maxout && layer.pieces != 1)
+        throw py::value_error("only maxout layers have pieces");
       if (fan_in >= 0 && layer.fan_in != fan_in) throw py::value_error("layer widths do not chain");
       layer.weights = checked_buffer<S>(w, layer.units * layer.pieces * layer.fan_in, "weights");
       layer.biases = checked_buffer<S>(spec[4], layer.units * layer.pieces, "biases");
       if (layer.activation == Activation::prelu) {
         auto slopes = spec[5].cast<py::array>();
         layer.n_slopes = slopes.size();
-        if (layer.n_slopes != 1 && layer.n_slopes != layer.units) throw py::value_error("PReLU needs one slope per unit or one per layer");
+        if (layer.n_slopes != 1 && layer.n_slopes != layer.units)
+          throw py::value_error("PReLU needs one slope per unit or one per layer");
         layer.slopes = checked_buffer<S>(slopes, layer.n_slopes, "slopes");
       }
       for (int i = 3; i < 6; ++i) keep_alive_.push_back(py::reinterpret_borrow<py::object>(spec[i]));
@@ -96,8 +106,10 @@ class Engine {
       fan_in = layer.units;
     }
     const auto& last = net_.layers.back();
-    if (last.activation != Activation::identity) throw py::value_error("the output layer's activation is set by `output`");
-    if (net_.output == Output::softmax && last.units < 2) throw py::value_error("softmax needs at least 2 output units");
+    if (last.activation != Activation::identity)
+      throw py::value_error("the output layer's activation is set by `output`");
+    if (net_.output == Output::softmax && last.units < 2)
+      throw py::value_error("softmax needs at least 2 output units");
   }
 
   Index inputs() const { return net_.inputs(); }
@@ -108,7 +120,8 @@ class Engine {
   void predict(const CArray<S>& X, CArray<S>& out, Index chunk, int n_threads, const py::object& rows) {
     auto x = matrix_view(X, net_.inputs(), "X");
     const auto [idx, n] = row_indices(rows, x.rows());
-    if (out.ndim() != 2 || out.shape(0) != n || out.shape(1) != net_.outputs()) throw py::value_error("out has the wrong shape");
+    if (out.ndim() != 2 || out.shape(0) != n || out.shape(1) != net_.outputs())
+      throw py::value_error("out has the wrong shape");
     MatrixMap<S> y(out.mutable_data(), out.shape(0), out.shape(1));
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
@@ -129,8 +142,8 @@ class Engine {
   }
 
   // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per layer.
-  double loss_and_gradient_sums(const CArray<S>& X, const CArray<S>& T, const py::sequence& grads, Index chunk, int n_threads,
-                                const py::object& sample_weight) {
+  double loss_and_gradient_sums(const CArray<S>& X, const CArray<S>& T, const py::sequence& grads, Index chunk,
+                                int n_threads, const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
@@ -155,8 +168,8 @@ class Engine {
 
   // One epoch of Algorithm 4.1. Returns (loss sum, samples done, status) where status is
   // "ok", "diverged" (a non-finite loss stopped the epoch before its update) or "interrupted".
-  py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order,
-                        double learning_rate, double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
+  py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, double learning_rate,
+                        double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
@@ -168,8 +181,7 @@ class Engine {
     {
       py::gil_scoped_release release;
       result = fnn::train_epoch<S>(net_, x, t, w, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
-                                   n_threads, policy_,
-                                   [] {
+                                   n_threads, policy_, [] {
                                      py::gil_scoped_acquire acquire;
                                      return PyErr_CheckSignals() != 0;
                                    });
@@ -181,11 +193,14 @@ class Engine {
 
  private:
   // (pointer, count) of 1-D int64 row indices, each checked against `rows`; (null, rows) for None.
-  static std::pair<const std::int64_t*, Index> row_indices(const py::object& obj, Index rows, const char* what = "rows") {
+  static std::pair<const std::int64_t*, Index> row_indices(const py::object& obj, Index rows,
+                                                           const char* what = "rows") {
     if (obj.is_none()) return {nullptr, rows};
-    if (!py::isinstance<py::array_t<std::int64_t>>(obj)) throw py::type_error(std::string(what) + " must be an int64 array");
+    if (!py::isinstance<py::array_t<std::int64_t>>(obj))
+      throw py::type_error(std::string(what) + " must be an int64 array");
     auto arr = py::reinterpret_borrow<py::array>(obj);
-    if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style)) throw py::value_error(std::string(what) + " must be 1-D and C-contiguous");
+    if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style))
+      throw py::value_error(std::string(what) + " must be 1-D and C-contiguous");
     const auto* idx = static_cast<const std::int64_t*>(arr.data());
     const Index n = arr.shape(0);
     for (Index i = 0; i < n; ++i)
@@ -220,22 +235,25 @@ void bind_engine(py::module_& m, const char* name) {
            py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"),
            py::arg("sample_weight") = py::none())
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
-           py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"),
-           py::arg("n_threads"), py::arg("sample_weight") = py::none())
-      .def_property_readonly("contended", [](const Engine<S>& e) { return e.policy_.contended(); },
-                             "Whether this network's kernels run on one thread for now, having lost their cores.")
-      .def_property("_switch_to_one_thread_at", [](const Engine<S>& e) { return e.policy_.switch_at; },
-                    [](Engine<S>& e, long long at) { e.policy_.switch_at = at; },
-                    "For tests: the sample (per-sample kernel) or step (mini-batch kernel) after which a team "
-                    "acts as if it had lost its cores.")
-      .def_property("_mini_batch_block_rows", [](const Engine<S>& e) { return e.policy_.block_rows; },
-                    [](Engine<S>& e, long long rows) { e.policy_.block_rows = rows; },
-                    "For tests: rows per block of a long mini-batch step (0: chosen from the network's size).");
+           py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"), py::arg("n_threads"),
+           py::arg("sample_weight") = py::none())
+      .def_property_readonly(
+          "contended", [](const Engine<S>& e) { return e.policy_.contended(); },
+          "Whether this network's kernels run on one thread for now, having lost their cores.")
+      .def_property(
+          "_switch_to_one_thread_at", [](const Engine<S>& e) { return e.policy_.switch_at; },
+          [](Engine<S>& e, long long at) { e.policy_.switch_at = at; },
+          "For tests: the sample (per-sample kernel) or step (mini-batch kernel) after which a team "
+          "acts as if it had lost its cores.")
+      .def_property(
+          "_mini_batch_block_rows", [](const Engine<S>& e) { return e.policy_.block_rows; },
+          [](Engine<S>& e, long long rows) { e.policy_.block_rows = rows; },
+          "For tests: rows per block of a long mini-batch step (0: chosen from the network's size).");
 }
 
 // f(z) or f'(z) of an element-wise activation on a 1-D float64 array (for tests and figures).
-py::array_t<double> activation_apply(const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z,
-                                     bool derivative) {
+py::array_t<double> activation_apply(const std::string& name, double gamma,
+                                     const py::array_t<double, py::array::c_style>& z, bool derivative) {
   const Activation kind = activation_from_name(name);
   if (kind == Activation::maxout) throw py::value_error("maxout is not element-wise");
   if (kind == Activation::prelu && derivative) {
@@ -283,12 +301,18 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
   m.doc() = "fnn's C++ engine: forward propagation, backpropagation and SGD on row-major NumPy arrays.";
   bind_engine<float>(m, "Engine32");
   bind_engine<double>(m, "Engine64");
-  m.def("activation_value", [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
-    return activation_apply(name, gamma, z, false);
-  }, py::arg("name"), py::arg("gamma"), py::arg("z"));
-  m.def("activation_derivative", [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
-    return activation_apply(name, gamma, z, true);
-  }, py::arg("name"), py::arg("gamma"), py::arg("z"));
+  m.def(
+      "activation_value",
+      [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
+        return activation_apply(name, gamma, z, false);
+      },
+      py::arg("name"), py::arg("gamma"), py::arg("z"));
+  m.def(
+      "activation_derivative",
+      [](const std::string& name, double gamma, const py::array_t<double, py::array::c_style>& z) {
+        return activation_apply(name, gamma, z, true);
+      },
+      py::arg("name"), py::arg("gamma"), py::arg("z"));
   m.attr("openblas") = gemm_uses_openblas();
   m.def("cpu_level", &cpu_level, "Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1.");
   m.attr("simd") = Eigen::SimdInstructionSetsInUse();

@@ -54,12 +54,8 @@ void output_activation(Output kind, const Z& z, Y& y_hat, bool for_prediction = 
         y_hat.row(r) /= y_hat.row(r).sum();
       }
       break;
-    case Output::logistic:
-      y_hat = (S(1) + (-z.array()).exp()).inverse().matrix();
-      break;
-    case Output::identity:
-      y_hat = z;
-      break;
+    case Output::logistic: y_hat = (S(1) + (-z.array()).exp()).inverse().matrix(); break;
+    case Output::identity: y_hat = z; break;
   }
 }
 
@@ -118,7 +114,8 @@ S weighted_output_loss(Output kind, const Z& z, const T& target, const Y& y_hat,
 // above). z, y_hat and delta hold `units` entries and have room for whole packets beyond them.
 template <class S>
 S output_sample(Output kind, const S* z, const S* target, Index units, S* y_hat, S* delta) {
-  if (kind == Output::softmax && packet_softmax_fits<S>(units)) return softmax_cross_entropy_packet(z, units, target, delta);
+  if (kind == Output::softmax && packet_softmax_fits<S>(units))
+    return softmax_cross_entropy_packet(z, units, target, delta);
   using ConstRow = Eigen::Map<const RowVector<S>>;
   using Row = Eigen::Map<RowVector<S>>;
   const ConstRow z_row(z, units), target_row(target, units);

@@ -94,7 +94,8 @@ struct Network {
     auto target = ws.target.topRows(rows);
     auto delta = ws.delta.back().topRows(rows);
     const S* weight = weighted ? ws.sample_weight.data() : nullptr;
-    if (!with_delta) return weighted_output_loss<S>(output, z, target, y_hat, static_cast<decltype(delta)*>(nullptr), weight);
+    if (!with_delta)
+      return weighted_output_loss<S>(output, z, target, y_hat, static_cast<decltype(delta)*>(nullptr), weight);
     return weighted_output_loss<S>(output, z, target, y_hat, &delta, weight);
   }
 
@@ -163,7 +164,9 @@ struct Network {
         if (layer.n_slopes == 1) {
           grad_slopes(0) = grad_a.cwiseProduct(z.cwiseMin(S(0))).sum();
           const S g = layer.slopes[0];
-          delta = ((z.array() > S(0)).template cast<S>() + g * (z.array() <= S(0)).template cast<S>()).matrix().cwiseProduct(grad_a);
+          delta = ((z.array() > S(0)).template cast<S>() + g * (z.array() <= S(0)).template cast<S>())
+                      .matrix()
+                      .cwiseProduct(grad_a);
         } else {
           grad_slopes.setZero();
           add_column_sums(grad_a.cwiseProduct(z.cwiseMin(S(0))), S(1), grad_slopes, ws.scratch);

@@ -81,7 +81,9 @@ struct Lanes<double> {
   static __m512d blend(__m512d a, __m512d b) {
     return _mm512_mask_blend_pd(static_cast<__mmask8>(upper_halves<8, h>()), a, b);
   }
-  static __m512d natural_order(__m512d x) { return _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 2, 6, 1, 5, 3, 7), x); }
+  static __m512d natural_order(__m512d x) {
+    return _mm512_permutexvar_pd(_mm512_setr_epi64(0, 4, 2, 6, 1, 5, 3, 7), x);
+  }
   static __mmask8 first(Index count) { return static_cast<__mmask8>((1u << count) - 1); }
   static __m512d load_first(const double* p, Index count) { return _mm512_maskz_loadu_pd(first(count), p); }
   static void store_first(double* p, __m512d x, Index count) { _mm512_mask_storeu_pd(p, first(count), x); }
@@ -103,7 +105,9 @@ struct Lanes<float> {
   static __m256 blend(__m256 a, __m256 b) {
     return _mm256_blend_ps(a, b, upper_halves<8, h>());
   }
-  static __m256 natural_order(__m256 x) { return _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 4, 2, 6, 1, 5, 3, 7)); }
+  static __m256 natural_order(__m256 x) {
+    return _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 4, 2, 6, 1, 5, 3, 7));
+  }
   static __m256i first(Index count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }

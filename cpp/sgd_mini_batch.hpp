@@ -28,8 +28,8 @@ namespace fnn {
 
 template <class S, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                               const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, Index batch,
-                               int slices, ThreadPolicy& policy, StopCheck&& should_stop) {
+                               const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
+                               Index batch, int slices, ThreadPolicy& policy, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const std::size_t L = net.layers.size();
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
@@ -57,8 +57,9 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   // block (the weights of such steps are those of whole products).
   const Index block_rows =
       policy.block_rows > 0 ? std::min<Index>(batch, policy.block_rows)
-      : batch <= 512        ? batch
-                            : std::min(batch, std::max<Index>(64, (Index(1) << 28) / std::max<Index>(1, parameter_count(net)) / 16 * 16));
+      : batch <= 512
+          ? batch
+          : std::min(batch, std::max<Index>(64, (Index(1) << 28) / std::max<Index>(1, parameter_count(net)) / 16 * 16));
   int workers = 1;
   set_gemm_threads(1);
 
@@ -81,7 +82,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     std::vector<S> scale(L, S(1));  // every thread applies the same sequence, so all agree
     RowVector<S> scratch(ws.scratch.size());
     std::unique_ptr<TeamMonitor> monitor;
-    if (t == 0 && split > 1) monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + workers));
+    if (t == 0 && split > 1)
+      monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + workers));
     auto next_check = clock::now() + std::chrono::milliseconds(50);
 
     // The weights slice s updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.

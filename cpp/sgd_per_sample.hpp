@@ -101,7 +101,8 @@ struct PerSampleBuffers {
   PerSampleBuffers(const Network<S>& net, int threads, Index chunk)
       : inputs(chunk, net.inputs()), targets(chunk, net.outputs()), sample_weight(chunk) {
     for (const auto& layer : net.layers) {
-      for (auto* v : {&net_input, &activation, &delta, &grad_activation}) v->push_back(RowVector<S>::Zero(padded(layer.units)));
+      for (auto* v : {&net_input, &activation, &delta, &grad_activation})
+        v->push_back(RowVector<S>::Zero(padded(layer.units)));
     }
     for (int t = 0; t < threads; ++t) {
       y_hat.push_back(RowVector<S>::Zero(padded(net.outputs())));
@@ -116,8 +117,8 @@ struct PerSampleBuffers {
 // thread 0 carries on with all neurons: the weights stay those of any thread count.
 template <class S, class StopCheck>
 EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                                   const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, int threads,
-                                   bool staging_thread, ThreadPolicy& policy, StopCheck&& should_stop) {
+                                   const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
+                                   int threads, bool staging_thread, ThreadPolicy& policy, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const Index L = static_cast<Index>(net.layers.size());
   const S decay = S(1) - learning_rate * l2;  // W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW)
@@ -177,7 +178,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       share_neurons();
       const bool watch = t == 0 && (split > 1 || ring);
       std::unique_ptr<TeamMonitor> monitor;
-      if (watch) monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + started));
+      if (watch)
+        monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + started));
       auto next_check = clock::now() + std::chrono::milliseconds(50);
 
       Index chunk_begin = -chunk;
@@ -340,7 +342,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
             update_rows_then_dot_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, x_of(k + 1),
                                       first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
           } else {
-            update_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in, first.biases + r0);
+            update_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in,
+                        first.biases + r0);
           }
           if (scale < S(0.5)) fold_scale();
         }

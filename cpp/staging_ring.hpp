@@ -1,9 +1,9 @@
 // Staging of shuffled samples by a second thread, for per-sample training of networks too small
 // to split between two cores. Reading the rows of a large X in shuffled order costs a memory
 // latency per sample that prefetching did not hide (an eighth to a sixth of a 64-32-10 network's
-// step, measured); the idle core absorbs it instead: it copies the rows of the coming samples, in training order, into a
-// small ring of chunks, and the training thread reads them from there, from a few pages that
-// stay in its TLB, in an order the hardware prefetchers follow.
+// step, measured); the idle core absorbs it instead: it copies the rows of the coming samples, in training order, into
+// a small ring of chunks, and the training thread reads them from there, from a few pages that stay in its TLB, in an
+// order the hardware prefetchers follow.
 //
 // One producer (the staging thread) and one consumer (the training thread) share two counters:
 // chunks staged, and chunks the consumer is done with. Each side publishes with release and reads
@@ -38,7 +38,11 @@ class StagingRing {
 
   StagingRing(const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T, const S* sample_weight, const std::int64_t* order,
               Index n)
-      : X_(X), T_(T), sample_weight_(sample_weight), order_(order), n_(n),
+      : X_(X),
+        T_(T),
+        sample_weight_(sample_weight),
+        order_(order),
+        n_(n),
         // About 8 KiB of rows per chunk: four chunks ahead are tens of samples, far more than a
         // memory latency, while the ring stays in L1 and L2.
         chunk_(std::clamp<Index>(8192 / ((X.cols() + T.cols()) * static_cast<Index>(sizeof(S))), 4, 256)),
@@ -52,9 +56,8 @@ class StagingRing {
     prefetch_chunk(0);
     for (Index c = 0; c < chunks; ++c) {
       prefetch_chunk(c + 1);  // its misses overlap with this chunk's copying and the wait below
-      done_signal_.wait([&] {
-        return stop_.load(std::memory_order_relaxed) || c - done_.load(std::memory_order_acquire) < slots;
-      });
+      done_signal_.wait(
+          [&] { return stop_.load(std::memory_order_relaxed) || c - done_.load(std::memory_order_acquire) < slots; });
       if (stop_.load(std::memory_order_relaxed)) return;
       const Index begin = c * chunk_, rows = std::min(chunk_, n_ - begin), slot_row = (c % slots) * chunk_;
       for (Index r = 0; r < rows; ++r) {
@@ -74,10 +77,12 @@ class StagingRing {
   void wait_for(Index k, double* slept) {
     const Index c = k / chunk_;
     if (c >= staged_seen_) {
-      staged_signal_.wait([&] {
-        staged_seen_ = staged_.load(std::memory_order_acquire);
-        return c < staged_seen_;
-      }, slept);
+      staged_signal_.wait(
+          [&] {
+            staged_seen_ = staged_.load(std::memory_order_acquire);
+            return c < staged_seen_;
+          },
+          slept);
     }
     if (k + 1 < n_ && (k + 1) / chunk_ < staged_seen_) {
       prefetch_lines(x(k + 1), X_.cols());

@@ -95,7 +95,8 @@ struct GradientSum {
 template <class S>
 int mini_batch_slices(const Network<S>& net, Index rows, int requested) {
   const Index per_slice_minimum = Index(1) << 20;  // multiply-adds of one step's forward pass
-  return static_cast<int>(std::max<Index>(1, std::min<Index>(requested, parameter_count(net) * rows / per_slice_minimum)));
+  return static_cast<int>(
+      std::max<Index>(1, std::min<Index>(requested, parameter_count(net) * rows / per_slice_minimum)));
 }
 
 // One epoch of SGD over the samples in `order`, cut for `threads` threads (the weights depend on
@@ -103,8 +104,8 @@ int mini_batch_slices(const Network<S>& net, Index rows, int requested) {
 // about every 50 ms.
 template <class S, class StopCheck>
 EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                        const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
-                        Index batch, int threads, ThreadPolicy& policy, StopCheck&& should_stop) {
+                        const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, Index batch,
+                        int threads, ThreadPolicy& policy, StopCheck&& should_stop) {
   if (batch == 1 && per_sample_supported(net)) {
     const int training_threads = per_sample_threads(net, threads);
     // A network trained on one thread leaves the others idle: one of them stages the samples,
@@ -188,9 +189,8 @@ void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, co
 // Σ of the loss over the rows `rows[0 … n)` of X (all rows if null), with no regularisation term.
 // Per-chunk sums are added in chunk order, so the result does not depend on the thread count.
 template <class S>
-double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                const S* sample_weight, const std::int64_t* rows, Index n, Index chunk, int threads,
-                const ThreadPolicy& policy) {
+double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T, const S* sample_weight,
+                const std::int64_t* rows, Index n, Index chunk, int threads, const ThreadPolicy& policy) {
   std::vector<double> partial((n + chunk - 1) / chunk, 0.0);
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
     gather(ws, X, &T, sample_weight, rows, first, count);
@@ -229,13 +229,16 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
              Index chunk, int threads, const ThreadPolicy& policy) {
   const Index block = parameter_count(net) <= kExactEvaluationParameters ? kEvaluationRowBlock : 1;
   if (block > 1 && n <= chunk) chunk = block;
-  for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
-    gather<S>(ws, X, nullptr, nullptr, rows, first, count);
-    const Index padded = round_up(count, block);
-    ws.input.middleRows(count, padded - count).setZero();
-    net.forward(ws, padded, block > 1);
-    out.middleRows(first, count) = ws.activation.back().topRows(count);
-  }, block);
+  for_each_chunk(
+      net, n, chunk, threads, policy,
+      [&](Workspace<S>& ws, Index first, Index count) {
+        gather<S>(ws, X, nullptr, nullptr, rows, first, count);
+        const Index padded = round_up(count, block);
+        ws.input.middleRows(count, padded - count).setZero();
+        net.forward(ws, padded, block > 1);
+        out.middleRows(first, count) = ws.activation.back().topRows(count);
+      },
+      block);
 }
 
 }  // namespace fnn

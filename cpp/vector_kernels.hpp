@@ -41,8 +41,8 @@ constexpr Index width = Eigen::internal::unpacket_traits<Packet<S>>::size;
 // skipped when there is no weight decay (nothing changes).
 namespace detail {
 template <int K, class S>
-inline void backprop_and_update_columns(const S* __restrict delta, S decay, S learning_rate, S* __restrict w, Index stride,
-                                        Index rows, const S* __restrict a, S* __restrict grad) {
+inline void backprop_and_update_columns(const S* __restrict delta, S decay, S learning_rate, S* __restrict w,
+                                        Index stride, Index rows, const S* __restrict a, S* __restrict grad) {
   using namespace simd;
   constexpr Index W = width<S>;
   const Packet<S> pdecay = pset1<Packet<S>>(decay);
@@ -74,9 +74,15 @@ inline void backprop_and_update_rows(const S* __restrict delta, S decay, S learn
   for (; j + 4 * W <= n; j += 4 * W)
     detail::backprop_and_update_columns<4>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
   switch ((n - j) / W) {
-    case 3: detail::backprop_and_update_columns<3>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j); break;
-    case 2: detail::backprop_and_update_columns<2>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j); break;
-    case 1: detail::backprop_and_update_columns<1>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j); break;
+    case 3:
+      detail::backprop_and_update_columns<3>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
+      break;
+    case 2:
+      detail::backprop_and_update_columns<2>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
+      break;
+    case 1:
+      detail::backprop_and_update_columns<1>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
+      break;
     default: break;
   }
   j += (n - j) / W * W;
@@ -209,8 +215,8 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
                      const S* __restrict biases, S* __restrict out) {
   detail::for_row_groups<S>(rows, n, biases, nullptr, S(0), nullptr, S(1), out,
                             [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
-    detail::dot_group<decltype(R)::value>(w + i * stride, stride, a, n, acc, tail);
-  });
+                              detail::dot_group<decltype(R)::value>(w + i * stride, stride, a, n, acc, tail);
+                            });
 }
 
 // Layer 1's step for the `rows` rows of W⁽¹⁾ and b⁽¹⁾ fused with the next sample's forward
@@ -218,17 +224,17 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
 // b_i ← b_i − α·δ_i, v_i ← v_i − (α/scale)·δ_i·x, then out_i = scale·v_iᵀx_next + b_i
 // (`out` padded as for dot_rows). `scale` is the scale after this step.
 template <class S>
-inline void update_rows_then_dot_rows(S scale, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride,
-                                      Index rows, const S* __restrict x, const S* __restrict x_next, Index n,
-                                      S* __restrict biases, S* __restrict out) {
+inline void update_rows_then_dot_rows(S scale, S learning_rate, const S* __restrict delta, S* __restrict w,
+                                      Index stride, Index rows, const S* __restrict x, const S* __restrict x_next,
+                                      Index n, S* __restrict biases, S* __restrict out) {
   const S step_per_delta = learning_rate / scale;
   detail::for_row_groups<S>(rows, n, biases, delta, learning_rate, biases, scale, out,
                             [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
-    constexpr int Rc = decltype(R)::value;
-    S steps[Rc];
-    for (int r = 0; r < Rc; ++r) steps[r] = step_per_delta * delta[i + r];
-    detail::update_then_dot_group<Rc>(steps, w + i * stride, stride, x, x_next, n, acc, tail);
-  });
+                              constexpr int Rc = decltype(R)::value;
+                              S steps[Rc];
+                              for (int r = 0; r < Rc; ++r) steps[r] = step_per_delta * delta[i + r];
+                              detail::update_then_dot_group<Rc>(steps, w + i * stride, stride, x, x_next, n, acc, tail);
+                            });
 }
 
 // v_i ← v_i − (α/scale)·δ_i·x and b_i ← b_i − α·δ_i for the `rows` rows: layer 1's step for the
@@ -265,7 +271,8 @@ inline bool packet_softmax_fits(Index units) {
 }
 
 template <class S>
-inline S softmax_cross_entropy_packet(const S* __restrict z, Index units, const S* __restrict target, S* __restrict delta) {
+inline S softmax_cross_entropy_packet(const S* __restrict z, Index units, const S* __restrict target,
+                                      S* __restrict delta) {
   if constexpr (has_lane_masks<S>) {
     using namespace simd;
     using L = row_sums_detail::Lanes<S>;
@@ -311,6 +318,5 @@ inline S exp_shifted(const S* __restrict z, S shift, S* __restrict out, Index n)
   }
   return predux(acc);
 }
-
 
 }  // namespace fnn

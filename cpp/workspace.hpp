@@ -12,16 +12,16 @@ namespace fnn {
 template <class S>
 struct Workspace {
   Index capacity = 0;
-  RowMatrix<S> input;                        // a⁽⁰⁾ = x, gathered in sample order
-  RowMatrix<S> target;                       // y (one-hot for softmax)
-  RowVector<S> sample_weight;                // w of each row, when the data are weighted
-  std::vector<RowMatrix<S>> net_input;       // z⁽ˡ⁾
-  std::vector<RowMatrix<S>> activation;      // a⁽ˡ⁾; the last one is ŷ
-  std::vector<RowMatrix<S>> delta;           // δ⁽ˡ⁾ = ∂L/∂z⁽ˡ⁾
-  std::vector<RowMatrix<S>> grad_activation; // ∂L/∂a⁽ˡ⁾ for hidden layers
-  std::vector<RowVector<S>> grad_slopes;     // ∂L/∂γ for PReLU layers
-  RowVector<S> scratch;                      // column sums, as wide as the widest layer
-  std::vector<S> weight_scale;               // W⁽ˡ⁾ = weight_scale[l] · (the stored array), see SgdStep
+  RowMatrix<S> input;                         // a⁽⁰⁾ = x, gathered in sample order
+  RowMatrix<S> target;                        // y (one-hot for softmax)
+  RowVector<S> sample_weight;                 // w of each row, when the data are weighted
+  std::vector<RowMatrix<S>> net_input;        // z⁽ˡ⁾
+  std::vector<RowMatrix<S>> activation;       // a⁽ˡ⁾; the last one is ŷ
+  std::vector<RowMatrix<S>> delta;            // δ⁽ˡ⁾ = ∂L/∂z⁽ˡ⁾
+  std::vector<RowMatrix<S>> grad_activation;  // ∂L/∂a⁽ˡ⁾ for hidden layers
+  std::vector<RowVector<S>> grad_slopes;      // ∂L/∂γ for PReLU layers
+  RowVector<S> scratch;                       // column sums, as wide as the widest layer
+  std::vector<S> weight_scale;                // W⁽ˡ⁾ = weight_scale[l] · (the stored array), see SgdStep
 
   Workspace(Index capacity_, Index inputs, Index outputs, const std::vector<Index>& net_inputs,
             const std::vector<Index>& units)
