@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 import fnn
 from fnn.early_stopping import EarlyStopping
 from fnn.model_file import ModelFileError
+from fnn.training_loop import split
 
 
 @pytest.mark.parametrize("loader, chance", [(load_breast_cancer, 0.63), (load_wine, 0.40)])
@@ -128,14 +129,14 @@ def test_the_validation_split_is_stratified_for_binary_and_multi_label_outputs()
     y[:20] = 1  # 10% positives
     for seed in range(10):
         net = fnn.Network([3, 4, 1], output="logistic", seed=seed)
-        is_val = net._split(net._targets(y, 200), 0.1)
+        is_val = split(net, net._targets(y, 200), 0.1)
         assert is_val.sum() == 20 and y[is_val].sum() == 2
     labels = np.zeros((200, 2), dtype=int)
     labels[:40, 0] = 1
     labels[20:60, 1] = 1  # combinations (1,0) 20, (1,1) 20, (0,1) 20, (0,0) 140
     for seed in range(5):
         net = fnn.Network([3, 4, 2], output="logistic", seed=seed)
-        is_val = net._split(net._targets(labels, 200), 0.1)
+        is_val = split(net, net._targets(labels, 200), 0.1)
         combos = labels[is_val, 0] * 2 + labels[is_val, 1]
         assert sorted(np.bincount(combos, minlength=4)) == [2, 2, 2, 14]
 
