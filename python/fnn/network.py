@@ -17,15 +17,15 @@ from .history import History
 from .initialisation import SCHEMES, initial_weights
 from .locking import lock_of, serialised
 from .model_file import ModelFileError, PathLike, register, require, write_model
+from .outputs import OUTPUT_LAYERS, OutputLayer, output_layer
 from .settings import NETWORK_FIT
 from .training_loop import EVALUATION_CHUNK, prepare_fit, train
 from .training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
 from .validation import (
-    check_binary_targets, check_features, check_labels, check_positive_int, check_real, check_real_targets,
-    check_sample_weight,
+    check_features, check_positive_int, check_real, check_sample_weight,
 )
 
-OUTPUTS = ("softmax", "logistic", "identity")
+OUTPUTS = tuple(OUTPUT_LAYERS)
 _CHUNK = EVALUATION_CHUNK
 
 
@@ -92,7 +92,7 @@ class Network:
             hidden = [resolve_activation(a) for a in activations]
             if len(hidden) != n_hidden:
                 raise ValueError(f"{len(hidden)} activations given for {n_hidden} hidden layers (widths {widths})")
-        if output not in OUTPUTS:
+        if not isinstance(output, str) or output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
         if output == "softmax" and widths[-1] < 2:
             raise ValueError("a softmax output needs at least 2 classes; use output='logistic' for one unit")
@@ -109,6 +109,7 @@ class Network:
         self.widths: List[int] = widths
         self.activations: List[Activation] = hidden
         self.output = output
+        self.output_layer: OutputLayer = output_layer(output)
         self.init = init
         self.dtype = dtype
         self.seed = seed
@@ -344,64 +345,26 @@ class Network:
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities p(y|x): (n, C) for softmax; (n, 2) for one logistic unit
         (columns p(y=0|x), p(y=1|x) as (4.36)); (n, k) per-label probabilities for k units."""
-        if self.output == "identity":
+        if not self.output_layer.classifies:  # before any work on X
             raise TypeError("predict_proba needs a classification output ('softmax' or 'logistic')")
-        p = self.forward(X)
-        if self.output == "logistic" and self.widths[-1] == 1:
-            return np.hstack([1 - p, p])
-        return p
+        return self.output_layer.probabilities(self.forward(X))
 
     def predict(self, X) -> np.ndarray:
         """Class labels 0 … C−1 (softmax), 0/1 labels (logistic), or regression values (identity).
 
         One-dimensional for a single output unit or softmax, (n, k) otherwise.
         """
-        y_hat = self.forward(X)
-        return self._decide(y_hat)
-
-    def _decide(self, y_hat: np.ndarray) -> np.ndarray:
-        if self.output == "softmax":
-            return np.argmax(y_hat, axis=1)
-        if self.output == "logistic":
-            labels = (y_hat >= 0.5).astype(np.int64)
-            return labels[:, 0] if labels.shape[1] == 1 else labels
-        return y_hat[:, 0] if y_hat.shape[1] == 1 else y_hat
+        return self.output_layer.decide(self.forward(X))
 
     def score(self, X, y) -> float:
         """Accuracy for classification (exact match for multi-label), R² for regression."""
         X = check_features(X, self.widths[0], self.dtype)
         targets = self._targets(y, X.shape[0])
-        y_hat = self._forward(X)
-        if self.output == "identity":
-            residual = ((targets - y_hat) ** 2).sum(axis=0, dtype=np.float64)
-            total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0, dtype=np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), 0.0)
-            return float(np.mean(r2))
-        return 1.0 - self._error_rate(y_hat, targets)
-
-    def _error_rate(self, y_hat: np.ndarray, targets: np.ndarray, sample_weight: Optional[np.ndarray] = None) -> float:
-        """Fraction of misclassified rows (any wrong label for multi-label), weighted if given."""
-        if self.output == "softmax":
-            wrong = np.argmax(y_hat, axis=1) != np.argmax(targets, axis=1)
-        else:
-            wrong = np.any((y_hat >= 0.5) != (targets >= 0.5), axis=1)
-        return float(np.average(wrong, weights=sample_weight))
+        return self.output_layer.score(self._forward(X), targets)
 
     def _targets(self, y, n_samples: int, what: str = "y") -> np.ndarray:
         """y as the (n, m⁽ᴸ⁾) target matrix of the output layer (one-hot for softmax)."""
-        m = self.widths[-1]
-        if self.output == "softmax":
-            labels = check_labels(y, n_samples, m, what)
-            one_hot = np.zeros((n_samples, m), dtype=self.dtype)
-            block = 1 << 16  # rows at a time: fancy indexing makes index arrays as long as its rows
-            for first in range(0, n_samples, block):
-                part = labels[first:first + block]
-                one_hot[first + np.arange(part.size), part] = 1
-            return one_hot
-        if self.output == "logistic":
-            return check_binary_targets(y, n_samples, m, self.dtype, what)
-        return check_real_targets(y, n_samples, m, self.dtype, what)
+        return self.output_layer.targets(y, n_samples, self.widths[-1], self.dtype, what)
 
     def _penalty(self, l2: float) -> float:
         """λ/2·‖W‖²_F (4.39), (4.41): over the weight matrices only, never biases or slopes."""

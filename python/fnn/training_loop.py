@@ -71,31 +71,21 @@ def split(net, targets, fraction) -> np.ndarray:
     if n_val < 1 or n - n_val < 1:
         raise ValueError(f"validation_fraction={fraction} of {n} samples leaves an empty training or "
                          "validation set; pass validation_data or validation_fraction=0")
-    if net.output == "identity":
+    stratifier = net.output_layer.stratifier(targets)
+    if stratifier is None:
         val = net._rng.permutation(n)[:n_val]
     else:
-        # Stratified: each class (softmax), each 0/1 label (one logistic unit) or each
-        # combination of labels (multi-label) contributes its share to the validation set.
-        # (int32 strata, put in shuffled order a block at a time: a split of millions of rows
-        # should not hold several index arrays as large as a column of X at once.)
+        # Stratified (see OutputLayer.stratifier): each stratum contributes its share to the
+        # validation set. (int32 strata, put in shuffled order a block at a time: a split of
+        # millions of rows should not hold several index arrays as large as a column of X at once.)
         block = 1 << 16
-        if net.output == "softmax":
-            strata, n_strata = None, targets.shape[1]
-        else:
-            bits = targets > 0.5
-            if bits.shape[1] == 1:
-                strata, n_strata = bits[:, 0].astype(np.int32), 2
-            else:
-                _, inverse = np.unique(bits, axis=0, return_inverse=True)
-                strata = inverse.reshape(-1).astype(np.int32)
-                n_strata = int(strata.max()) + 1
-            del bits
+        stratum_of, n_strata = stratifier
         order = net._rng.permutation(n)
         ordered = np.empty(n, dtype=np.int32)  # the stratum of each row, in shuffled order
         for first in range(0, n, block):
             rows = order[first:first + block]
-            ordered[first:first + block] = strata[rows] if strata is not None else np.argmax(targets[rows], axis=1)
-        del strata
+            ordered[first:first + block] = stratum_of(rows)
+        del stratum_of
         # The first round(fraction · count) members of each stratum in shuffled order, collected
         # a block at a time so that no array as long as the data is made per stratum.
         counts = sum(np.bincount(ordered[first:first + block], minlength=n_strata)
@@ -180,8 +170,8 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
             full_weights_val = weights if val_rows is not None else weights_val
             val_loss = engine.loss_sum(X_val, targets_val, EVALUATION_CHUNK, threads, full_weights_val, val_rows)
             val_loss /= y_hat.shape[0] if weights_val is None else float(weights_val.sum())
-            val_error = (val_loss if net.output == "identity"
-                         else net._error_rate(y_hat, targets_for_error, weights_val))
+            val_error = (net.output_layer.error_rate(y_hat, targets_for_error, weights_val)
+                         if net.output_layer.classifies else val_loss)
             history.validation_loss.append(val_loss)
             history.validation_error.append(val_error)
             stop = stopper.update(val_error, epoch, net._parameters, val_loss)
