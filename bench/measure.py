@@ -44,8 +44,8 @@ def fnn_epoch(net: fnn.Network, X: np.ndarray, y: np.ndarray, batch: int, thread
     X = np.ascontiguousarray(X, dtype=net.dtype)
 
     def run(order):
-        _, _, status = engine.train_epoch(X, targets, order, LEARNING_RATE, L2, batch, threads)
-        assert status == "ok", status
+        result = engine.train_epoch(X, targets, order, LEARNING_RATE, L2, batch, threads)
+        assert not result.diverged
 
     return run
 

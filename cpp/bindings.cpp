@@ -68,22 +68,29 @@ void check_threads(int n_threads) {
 
 // Network parameters live in NumPy arrays owned by Python; the engine views them in place and
 // keeps a reference so they cannot be freed under it.
+// One layer as Python describes it to the engine: its activation, that activation's γ, the
+// pieces of a maxout unit, and the NumPy arrays holding its parameters.
+struct LayerSpec {
+  Activation activation = Activation::identity;
+  double gamma = 0;
+  Index pieces = 1;
+  py::array weights, biases;
+  py::object slopes = py::none();
+};
+
 template <class S>
 class Engine {
  public:
-  // layers: sequence of (activation, gamma, pieces, weights, biases, slopes or None).
-  Engine(const py::sequence& layers, const std::string& output) {
-    net_.output = output_from_name(output);
-    if (py::len(layers) == 0) throw py::value_error("a network needs at least one layer");
+  Engine(const std::vector<LayerSpec>& layers, Output output) {
+    net_.output = output;
+    if (layers.empty()) throw py::value_error("a network needs at least one layer");
     Index fan_in = -1;
-    for (const auto& item : layers) {
-      auto spec = item.cast<py::tuple>();
-      if (spec.size() != 6) throw py::value_error("layer spec must have 6 entries");
+    for (const LayerSpec& spec : layers) {
       Layer<S> layer;
-      layer.activation = activation_from_name(spec[0].cast<std::string>());
-      layer.gamma = spec[1].cast<double>();
-      layer.pieces = spec[2].cast<Index>();
-      auto w = spec[3].cast<py::array>();
+      layer.activation = spec.activation;
+      layer.gamma = spec.gamma;
+      layer.pieces = spec.pieces;
+      const py::array& w = spec.weights;
       if (w.ndim() < 2) throw py::value_error("weights must be at least 2-D");
       layer.units = w.shape(0);
       layer.fan_in = w.shape(w.ndim() - 1);
@@ -93,15 +100,16 @@ class Engine {
         throw py::value_error("only maxout layers have pieces");
       if (fan_in >= 0 && layer.fan_in != fan_in) throw py::value_error("layer widths do not chain");
       layer.weights = checked_buffer<S>(w, layer.units * layer.pieces * layer.fan_in, "weights");
-      layer.biases = checked_buffer<S>(spec[4], layer.units * layer.pieces, "biases");
+      layer.biases = checked_buffer<S>(spec.biases, layer.units * layer.pieces, "biases");
       if (layer.activation == Activation::prelu) {
-        auto slopes = spec[5].cast<py::array>();
+        auto slopes = spec.slopes.cast<py::array>();
         layer.n_slopes = slopes.size();
         if (layer.n_slopes != 1 && layer.n_slopes != layer.units)
           throw py::value_error("PReLU needs one slope per unit or one per layer");
         layer.slopes = checked_buffer<S>(slopes, layer.n_slopes, "slopes");
       }
-      for (int i = 3; i < 6; ++i) keep_alive_.push_back(py::reinterpret_borrow<py::object>(spec[i]));
+      for (const py::object& array : {py::object(spec.weights), py::object(spec.biases), spec.slopes})
+        keep_alive_.push_back(array);
       net_.layers.push_back(layer);
       fan_in = layer.units;
     }
@@ -166,10 +174,10 @@ class Engine {
     return fnn::loss_and_gradient_sums(net_, x, t, w, ws, g);
   }
 
-  // One epoch of Algorithm 4.1. Returns (loss sum, samples done, status) where status is
-  // "ok", "diverged" (a non-finite loss stopped the epoch before its update) or "interrupted".
-  py::tuple train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, double learning_rate,
-                        double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
+  // One epoch of Algorithm 4.1: the loss summed over the samples done, and whether a non-finite
+  // loss stopped it before its update (diverged). Ctrl-C raises KeyboardInterrupt.
+  EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, double learning_rate,
+                          double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
@@ -187,8 +195,7 @@ class Engine {
                                    });
     }
     if (result.interrupted) throw py::error_already_set();
-    const char* status = result.diverged ? "diverged" : "ok";
-    return py::make_tuple(result.loss_sum, result.samples, status);
+    return result;
   }
 
  private:
@@ -224,7 +231,7 @@ class Engine {
 template <class S>
 void bind_engine(py::module_& m, const char* name) {
   py::class_<Engine<S>>(m, name, "C++ view of a network whose parameters live in NumPy arrays.")
-      .def(py::init<const py::sequence&, const std::string&>(), py::arg("layers"), py::arg("output"))
+      .def(py::init<const std::vector<LayerSpec>&, Output>(), py::arg("layers"), py::arg("output"))
       .def_property_readonly("inputs", &Engine<S>::inputs)
       .def_property_readonly("outputs", &Engine<S>::outputs)
       .def("predict", &Engine<S>::predict, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("chunk"),
@@ -299,6 +306,40 @@ int cpu_level() {
 
 PYBIND11_MODULE(FNN_MODULE_NAME, m) {
   m.doc() = "fnn's C++ engine: forward propagation, backpropagation and SGD on row-major NumPy arrays.";
+  // module_local: the baseline, x86-64-v3 and v4 builds are loaded together and register these
+  // same C++ types, which pybind11 otherwise allows once per process.
+  py::enum_<Activation>(m, "Activation", "The hidden activations of section 4.1, as the engine knows them.",
+                        py::module_local())
+      .value("identity", Activation::identity)
+      .value("logistic", Activation::logistic)
+      .value("tanh", Activation::tanh)
+      .value("hard_logistic", Activation::hard_logistic)
+      .value("hard_tanh", Activation::hard_tanh)
+      .value("relu", Activation::relu)
+      .value("leaky_relu", Activation::leaky_relu)
+      .value("prelu", Activation::prelu)
+      .value("elu", Activation::elu)
+      .value("softplus", Activation::softplus)
+      .value("maxout", Activation::maxout);
+  py::enum_<Output>(m, "Output", "The output layers of section 4.3.1: softmax, logistic, identity.", py::module_local())
+      .value("softmax", Output::softmax)
+      .value("logistic", Output::logistic)
+      .value("identity", Output::identity);
+  py::class_<LayerSpec>(m, "LayerSpec", "One layer for the engine: its activation and its parameter arrays.",
+                        py::module_local())
+      .def(py::init([](Activation activation, double gamma, Index pieces, py::array weights, py::array biases,
+                       py::object slopes) {
+             return LayerSpec{activation, gamma, pieces, std::move(weights), std::move(biases), std::move(slopes)};
+           }),
+           py::kw_only(), py::arg("activation"), py::arg("gamma"), py::arg("pieces"), py::arg("weights"),
+           py::arg("biases"), py::arg("slopes") = py::none())
+      .def_readonly("activation", &LayerSpec::activation)
+      .def_readonly("gamma", &LayerSpec::gamma)
+      .def_readonly("pieces", &LayerSpec::pieces);
+  py::class_<EpochResult>(m, "EpochResult", "What one epoch of the engine did.", py::module_local())
+      .def_readonly("loss_sum", &EpochResult::loss_sum, "Σ of the per-sample loss, each just before its update.")
+      .def_readonly("samples", &EpochResult::samples, "Samples whose update was applied.")
+      .def_readonly("diverged", &EpochResult::diverged, "A non-finite loss stopped the epoch before its update.");
   bind_engine<float>(m, "Engine32");
   bind_engine<double>(m, "Engine64");
   m.def(

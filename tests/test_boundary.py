@@ -61,16 +61,25 @@ def test_engine_refuses_to_copy_silently():
     engine.predict(np.zeros((4, 3), dtype=np.float32), out, 16, 1)
 
 
+def layer(weights, biases, activation=_core.Activation.identity):
+    return _core.LayerSpec(activation=activation, gamma=0.0, pieces=1, weights=weights, biases=biases)
+
+
 def test_engine_rejects_foreign_parameter_arrays():
     w = np.zeros((2, 3), dtype=np.float64)
+    softmax = _core.Output.softmax
     with pytest.raises(TypeError, match="dtype"):
-        _core.Engine32([("identity", 0.0, 1, w, np.zeros(2, np.float32), None)], "softmax")
+        _core.Engine32([layer(w, np.zeros(2, np.float32))], softmax)
     with pytest.raises(ValueError, match="C-contiguous"):
-        _core.Engine64([("identity", 0.0, 1, np.zeros((3, 2)).T, np.zeros(2), None)], "softmax")
+        _core.Engine64([layer(np.zeros((3, 2)).T, np.zeros(2))], softmax)
     with pytest.raises(ValueError, match="elements"):
-        _core.Engine64([("identity", 0.0, 1, w, np.zeros(3), None)], "softmax")
-    with pytest.raises(ValueError, match="unknown activation"):
-        _core.Engine64([("swish", 0.0, 1, w, np.zeros(2), None)], "softmax")
+        _core.Engine64([layer(w, np.zeros(3))], softmax)
+    with pytest.raises(TypeError):  # the boundary takes the engine's own enums, not names
+        _core.Engine64([layer(w, np.zeros(2))], "softmax")
+    with pytest.raises(TypeError):
+        _core.LayerSpec(activation="swish", gamma=0.0, pieces=1, weights=w, biases=np.zeros(2))
+    with pytest.raises(ValueError, match="the output layer's activation"):
+        _core.Engine64([layer(w, np.zeros(2), _core.Activation.relu)], softmax)
 
 
 def test_input_of_another_dtype_is_converted_at_the_python_boundary():

@@ -1,7 +1,6 @@
 """The engine is compiled for several instruction sets; the best one this CPU supports is used,
 and every build computes the same network."""
 
-import importlib
 
 import numpy as np
 import pytest
@@ -9,18 +8,17 @@ import pytest
 import fnn
 from fnn import _core as baseline
 from fnn import _engine
+from fnn.network import engine_for
 
 VARIANTS = {"fnn._core": 1, "fnn._core_x86_64_v3": 3, "fnn._core_x86_64_v4": 4}
 
 
 def built_variants():
-    modules = []
-    for name in VARIANTS:
-        try:
-            modules.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return modules
+    """Every engine build that was compiled; each must load beside the others (a build that is
+    present but fails to import would silently leave the slower baseline in use)."""
+    import importlib.util
+
+    return [importlib.import_module(name) for name in VARIANTS if importlib.util.find_spec(name) is not None]
 
 
 def test_the_best_supported_build_is_in_use():
@@ -42,10 +40,7 @@ def test_every_build_trains_the_same_network(batch):
         if VARIANTS[module.__name__] > level:
             continue  # this CPU cannot run it
         net = fnn.Network([12, 16, 3], "tanh", seed=0, n_threads=1)
-        engine_class = module.Engine32
-        p = net.parameters()
-        engine = engine_class([("tanh", 0.0, 1, p["weights_1"], p["biases_1"], None),
-                               ("identity", 0.0, 1, p["weights_2"], p["biases_2"], None)], "softmax")
+        engine = engine_for(module, net)
         engine.train_epoch(X, net._targets(y, 64), np.arange(64), 0.05, 0.0, batch, 1)
         out = np.empty((64, 3), dtype=np.float32)
         engine.predict(X, out, 16, 1)
@@ -54,15 +49,7 @@ def test_every_build_trains_the_same_network(batch):
         np.testing.assert_allclose(out, results[0], rtol=1e-4, atol=1e-6)
 
 
-def engine_of(module, net):
-    """`module`'s engine viewing `net`'s parameters (as Network._core builds it for the best one)."""
-    layers = []
-    for l in range(1, net.n_layers + 1):
-        f = net.layer_activation(l)
-        p = net.parameters()
-        layers.append((f.name, f.gamma, f.pieces, p[f"weights_{l}"], p[f"biases_{l}"], p.get(f"slopes_{l}")))
-    engine_class = module.Engine32 if net.dtype == np.float32 else module.Engine64
-    return engine_class(layers, net.output)
+engine_of = engine_for  # `module`'s engine viewing `net`'s parameters, as Network._core builds it
 
 
 # Widths that give the per-sample kernel partial blocks of rows, columns past the last whole

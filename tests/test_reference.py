@@ -51,8 +51,8 @@ def test_one_epoch_of_sgd(hidden, output, batch):
     order = np.random.default_rng(9).permutation(len(X))
     engine = net._core()
     targets = net._targets(y, len(X))
-    loss_sum, done, status = engine.train_epoch(X, targets, order, 0.05, 0.01, batch, 1)
-    assert (done, status) == (len(X), "ok")
+    result = engine.train_epoch(X, targets, order, 0.05, 0.01, batch, 1)
+    assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch)
     p = net.parameters()
     for l, layer in enumerate(ref.layers, start=1):
@@ -133,8 +133,8 @@ def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
     net = fnn.Network([20, 40, 24, 3], hidden, output, dtype="float64", seed=6)
     ref = Reference.of(net)
     order = rng.permutation(45)
-    loss_sum, done, status = net._core().train_epoch(X, net._targets(y, 45), order, 0.1, l2, batch, 2)
-    assert (done, status) == (45, "ok")
+    result = net._core().train_epoch(X, net._targets(y, 45), order, 0.1, l2, batch, 2)
+    assert (result.samples, result.diverged) == (45, False)
     ref.sgd_epoch(X, T, order, lr=0.1, l2=l2, batch=batch)
     p = net.parameters()
     for l, layer in enumerate(ref.layers, start=1):
@@ -161,8 +161,8 @@ def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads):
         np.testing.assert_allclose(grads[f"weights_{l}"], g["W"], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(grads[f"biases_{l}"], g["b"], rtol=1e-10, atol=1e-12)
     order = rng.permutation(30)
-    loss_sum, done, status = net._core().train_epoch(X, net._targets(y, 30), order, 0.05, 0.01, batch, threads, w)
-    assert (done, status) == (30, "ok")
+    result = net._core().train_epoch(X, net._targets(y, 30), order, 0.05, 0.01, batch, threads, w)
+    assert (result.samples, result.diverged) == (30, False)
     ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch, w=w)
     p = net.parameters()
     for l, layer in enumerate(ref.layers, start=1):
@@ -192,8 +192,8 @@ def test_per_sample_weight_decay_of_any_strength(lr, l2):
     net = fnn.Network([5, 6, 4, m], "tanh", "softmax", dtype="float64", seed=4)
     ref = Reference.of(net)
     order = np.random.default_rng(9).permutation(len(X))
-    loss_sum, done, status = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, 1, 1)
-    assert (done, status) == (len(X), "ok")
+    result = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, 1, 1)
+    assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=lr, l2=l2, batch=1)
     for l, layer in enumerate(ref.layers, start=1):
         np.testing.assert_allclose(net.parameters()[f"weights_{l}"], layer["W"], rtol=1e-9, atol=1e-12)
@@ -212,8 +212,8 @@ def test_a_long_step_in_blocks_of_rows_matches_the_reference(threads, lr, l2):
     engine = net._core()
     engine._mini_batch_block_rows = 16
     order = rng.permutation(300)
-    loss_sum, done, status = engine.train_epoch(X, net._targets(y, 300), order, lr, l2, 100, threads)
-    assert (done, status) == (300, "ok")
+    result = engine.train_epoch(X, net._targets(y, 300), order, lr, l2, 100, threads)
+    assert (result.samples, result.diverged) == (300, False)
     ref.sgd_epoch(X, one_hot(y, 3), order, lr=lr, l2=l2, batch=100)
     p = net.parameters()
     for l, layer in enumerate(ref.layers, start=1):

@@ -1,7 +1,8 @@
 """Type stubs of the compiled engine (cpp/bindings.cpp). The x86-64-v3 and v4 builds,
 ``fnn._core_x86_64_v3`` and ``fnn._core_x86_64_v4``, have the same interface."""
 
-from typing import Optional, Sequence, Tuple
+import enum
+from typing import Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -30,13 +31,57 @@ def activation_value(name: str, gamma: float, z: npt.ArrayLike) -> npt.NDArray[n
 def activation_derivative(name: str, gamma: float, z: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """f'(z) of an element-wise activation, on a 1-D float64 array."""
 
-# layers: one (activation name, gamma, pieces, weights, biases, slopes or None) per layer.
-LayerSpec = Tuple[str, float, int, np.ndarray, np.ndarray, Optional[np.ndarray]]
+class Activation(enum.Enum):
+    """The hidden activations of section 4.1, as the engine knows them."""
+
+    identity = ...
+    logistic = ...
+    tanh = ...
+    hard_logistic = ...
+    hard_tanh = ...
+    relu = ...
+    leaky_relu = ...
+    prelu = ...
+    elu = ...
+    softplus = ...
+    maxout = ...
+
+class Output(enum.Enum):
+    """The output layers of section 4.3.1: softmax, logistic, identity."""
+
+    softmax = ...
+    logistic = ...
+    identity = ...
+
+class LayerSpec:
+    """One layer for the engine: its activation and its parameter arrays."""
+
+    def __init__(self, *, activation: Activation, gamma: float, pieces: int, weights: np.ndarray,
+                 biases: np.ndarray, slopes: Optional[np.ndarray] = None) -> None: ...
+    @property
+    def activation(self) -> Activation: ...
+    @property
+    def gamma(self) -> float: ...
+    @property
+    def pieces(self) -> int: ...
+
+class EpochResult:
+    """What one epoch of the engine did."""
+
+    @property
+    def loss_sum(self) -> float:
+        """Σ of the per-sample loss, each just before its update."""
+    @property
+    def samples(self) -> int:
+        """Samples whose update was applied."""
+    @property
+    def diverged(self) -> bool:
+        """A non-finite loss stopped the epoch before its update."""
 
 class Engine32:
     """C++ view of a float32 network whose parameters live in NumPy arrays (updated in place)."""
 
-    def __init__(self, layers: Sequence[LayerSpec], output: str) -> None: ...
+    def __init__(self, layers: Sequence[LayerSpec], output: Output) -> None: ...
     @property
     def inputs(self) -> int: ...
     @property
@@ -56,13 +101,13 @@ class Engine32:
                                sample_weight: Optional[npt.NDArray[np.float32]] = None) -> float: ...
     def train_epoch(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], order: npt.NDArray[np.int64],
                     learning_rate: float, l2: float, batch_size: int, n_threads: int,
-                    sample_weight: Optional[npt.NDArray[np.float32]] = None) -> Tuple[float, int, str]:
-        """One epoch of SGD: (loss sum, samples done, "ok" or "diverged")."""
+                    sample_weight: Optional[npt.NDArray[np.float32]] = None) -> EpochResult:
+        """One epoch of SGD (Ctrl-C raises KeyboardInterrupt)."""
 
 class Engine64:
     """C++ view of a float64 network whose parameters live in NumPy arrays (updated in place)."""
 
-    def __init__(self, layers: Sequence[LayerSpec], output: str) -> None: ...
+    def __init__(self, layers: Sequence[LayerSpec], output: Output) -> None: ...
     @property
     def inputs(self) -> int: ...
     @property
@@ -82,5 +127,5 @@ class Engine64:
                                sample_weight: Optional[npt.NDArray[np.float64]] = None) -> float: ...
     def train_epoch(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], order: npt.NDArray[np.int64],
                     learning_rate: float, l2: float, batch_size: int, n_threads: int,
-                    sample_weight: Optional[npt.NDArray[np.float64]] = None) -> Tuple[float, int, str]:
-        """One epoch of SGD: (loss sum, samples done, "ok" or "diverged")."""
+                    sample_weight: Optional[npt.NDArray[np.float64]] = None) -> EpochResult:
+        """One epoch of SGD (Ctrl-C raises KeyboardInterrupt)."""

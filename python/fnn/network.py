@@ -29,6 +29,19 @@ OUTPUTS = tuple(OUTPUT_LAYERS)
 _CHUNK = EVALUATION_CHUNK
 
 
+def engine_for(core, network: "Network"):
+    """An engine of the compiled module `core` viewing `network`'s parameter arrays: one LayerSpec
+    per layer, with the module's own Activation and Output enums."""
+    layers = []
+    for l in range(1, network.n_layers + 1):
+        f = network.layer_activation(l)
+        p = network._parameters
+        layers.append(core.LayerSpec(activation=getattr(core.Activation, f.name), gamma=f.gamma, pieces=f.pieces,
+                                     weights=p[f"weights_{l}"], biases=p[f"biases_{l}"], slopes=p.get(f"slopes_{l}")))
+    engine_class = core.Engine32 if network.dtype == np.float32 else core.Engine64
+    return engine_class(layers, getattr(core.Output, network.output))
+
+
 def default_threads() -> int:
     """The number of CPUs this process may run on: its affinity mask, capped by a container's
     CPU quota (see :mod:`fnn.cpus`)."""
@@ -198,13 +211,7 @@ class Network:
     def _core(self):
         """The C++ engine viewing this network's parameter arrays (built once)."""
         if self._engine is None:
-            layers = []
-            for l in range(1, self.n_layers + 1):
-                f = self.layer_activation(l)
-                layers.append((f.name, f.gamma, f.pieces, self._parameters[f"weights_{l}"],
-                               self._parameters[f"biases_{l}"], self._parameters.get(f"slopes_{l}")))
-            engine_class = _core.Engine32 if self.dtype == np.float32 else _core.Engine64
-            self._engine = engine_class(layers, self.output)
+            self._engine = engine_for(_core, self)
         return self._engine
 
     def _threads(self) -> int:

@@ -137,12 +137,11 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
         else:  # the same draws and order as flatnonzero(train_mask)[permutation(n)], one index array
             order = np.flatnonzero(train_mask)
             net._rng.shuffle(order)
-        loss_sum, done, status = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads,
-                                                    weights)
+        result = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads, weights)
         del order
         train_seconds += time.perf_counter() - start
-        risk = loss_sum / max(done, 1) + net._penalty(l2)
-        if status == "diverged" or not math.isfinite(risk) or not parameters_finite(net):
+        risk = result.loss_sum / max(result.samples, 1) + net._penalty(l2)
+        if result.diverged or not math.isfinite(risk) or not parameters_finite(net):
             for name, p in net._parameters.items():
                 np.copyto(p, last_finite[name])
             raise TrainingDiverged(
