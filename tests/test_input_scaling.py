@@ -153,3 +153,18 @@ def test_outputs_that_overflow_on_the_validation_samples_are_a_divergence_and_no
     with pytest.raises(fnn.TrainingDiverged, match="outputs on the validation samples overflowed"):
         clf.fit(X, y)
     assert all(np.array_equal(p, before[name]) for name, p in clf.network_.parameters().items())
+
+
+def test_input_scaling_modes_and_a_bad_one():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.normal(0, 1, 120), rng.normal(0, 4, 120), rng.normal(0, 100, 120)])
+    y = (X[:, 0] > 0).astype(int)
+    comparable = fnn.FNNClassifier((4,), max_epochs=2, random_state=0).fit(X[:, :2], y).input_scaler_
+    assert comparable.scale_[0] == comparable.scale_[1]  # spreads within 10x: one common scale
+    apart = fnn.FNNClassifier((4,), max_epochs=2, random_state=0).fit(X, y).input_scaler_
+    np.testing.assert_allclose(apart.scale_, X.std(axis=0))  # spreads 100x apart: each its own
+    standard = fnn.FNNClassifier((4,), max_epochs=2, random_state=0, input_scaling="standard").fit(X[:, :2], y)
+    np.testing.assert_allclose(standard.input_scaler_.scale_, X[:, :2].std(axis=0))
+    assert fnn.FNNClassifier((4,), max_epochs=2, input_scaling="none").fit(X, y).input_scaler_ is None
+    with pytest.raises(ValueError, match="input_scaling must be"):
+        fnn.FNNClassifier(input_scaling="minmax").fit(X, y)

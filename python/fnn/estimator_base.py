@@ -195,13 +195,9 @@ class FNNEstimator(BaseEstimator):
     def _new_input_scaler(self, X):
         """A StandardScaler fitted on X, its scale per feature or common (see ``input_scaling``),
         or None without scaling."""
-        how = self.input_scaling
-        if how is True:
-            how = "auto"
-        if how is False or how is None or how == "none":
+        how = "auto" if self.input_scaling is True else self.input_scaling  # checked by _check_settings
+        if how in (False, None, "none"):
             return None
-        if how not in ("auto", "standard"):
-            raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got {how!r}")
         from sklearn.preprocessing import StandardScaler
 
         scaler = StandardScaler().fit(X)
