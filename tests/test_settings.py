@@ -59,3 +59,17 @@ def np_int():
     import numpy as np
 
     return np.int64(4)
+
+
+def test_infinite_patience_trains_max_epochs_keeps_the_best_and_saves(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(80, 3)), rng.integers(0, 2, 80)
+    clf = fnn.FNNClassifier((8,), max_epochs=15, patience=np.inf, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 15 and not clf.history_.stopped_early
+    assert clf.validation_scores_[clf.best_epoch_ - 1] == max(clf.validation_scores_)
+    clf.save(tmp_path / "m.npz")
+    assert fnn.load(tmp_path / "m.npz").patience == np.inf
+    with pytest.raises(TypeError, match="patience"):
+        settings.TrainingSettings(patience=-np.inf)

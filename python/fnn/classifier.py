@@ -45,8 +45,9 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         trains for ``max_epochs`` epochs.
     validation_fraction : float, default 0.1
         Share of the training data held out for early stopping.
-    patience : int, default 10
-        Epochs without improvement before stopping.
+    patience : int or numpy.inf, default 10
+        Epochs without improvement before stopping; ``numpy.inf`` trains ``max_epochs`` and
+        still keeps the best epoch's weights.
     tol : float, default 0.0
         An epoch improves only if it lowers the best validation error by more than tol.
     init : {"auto", "glorot", "he", "zeros"}, default "auto"

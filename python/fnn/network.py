@@ -455,9 +455,10 @@ class Network:
             gradients (4.43), (4.45).
         max_epochs : int, default 100 (the defaults are fnn.settings.NETWORK_FIT)
             Upper bound on the number of passes over the training set.
-        patience : int, default 10
+        patience : int or math.inf, default 10
             Stop after this many epochs without a lower validation error rate (validation
-            loss for regression), then restore the weights of the best epoch.
+            loss for regression), then restore the weights of the best epoch; ``math.inf``
+            (``numpy.inf``) never stops early but still restores the best epoch.
         validation_fraction : float, default 0.1
             Fraction of (X, y) held out as the validation set 𝒱 (stratified for
             classification) when `validation_data` is not given; 0 trains for `max_epochs`

@@ -7,6 +7,7 @@ their defaults from the instances below and check their values by constructing a
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Dict
 
@@ -19,7 +20,8 @@ class TrainingSettings:
 
     learning_rate: α > 0 of (4.42)-(4.45). l2: λ ≥ 0 of (4.39). batch_size: samples per update
     (1 is the chapter's per-sample SGD). max_epochs: passes over the training set at most.
-    patience: epochs without improvement before early stopping. validation_fraction: share held
+    patience: epochs without improvement before early stopping (math.inf: never; the best epoch is
+    still restored). validation_fraction: share held
     out for early stopping, in [0, 1). tol: the least improvement that counts.
     A bad value raises ValueError or TypeError naming the setting.
     """
@@ -38,7 +40,8 @@ class TrainingSettings:
             "l2": check_real(self.l2, "l2", non_negative=True),
             "batch_size": check_positive_int(self.batch_size, "batch_size"),
             "max_epochs": check_positive_int(self.max_epochs, "max_epochs"),
-            "patience": check_positive_int(self.patience, "patience"),
+            # math.inf (np.inf): never stop early, train max_epochs and keep the best epoch.
+            "patience": math.inf if _is_inf(self.patience) else check_positive_int(self.patience, "patience"),
             "validation_fraction": check_real(self.validation_fraction, "validation_fraction", non_negative=True,
                                               below=1.0),
             "tol": check_real(self.tol, "tol", non_negative=True),
@@ -48,6 +51,10 @@ class TrainingSettings:
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
+
+
+def _is_inf(value) -> bool:
+    return isinstance(value, float) and value == math.inf
 
 
 #: Network.fit: the chapter's risk without a regularisation term, and a shorter run.
