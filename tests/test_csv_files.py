@@ -151,6 +151,8 @@ def test_drop_and_features_select_columns_and_check_their_names(tmp_path, capsys
     assert table.feature_names == ["bill_length_mm", "flipper_length_mm", "body_mass_g"] and not table.text_columns
     status, out, err = run(capsys, "train", path, "--target", "species", "--drop", "beak")
     assert status == 2 and "--drop names no column 'beak'" in err
+    status, out, err = run(capsys, "train", path, "--target", "speceis")
+    assert status == 2 and "no column 'speceis' (did you mean 'species'?)" in err
 
 
 def test_a_file_without_a_header_is_matched_by_position(tmp_path, capsys):

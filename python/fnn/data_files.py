@@ -212,7 +212,7 @@ def _target_column(path: Path, frame, target: Optional[str]) -> str:
         return target
     if target.lstrip("-").isdigit() and -len(names) <= int(target) < len(names):
         return names[int(target)]
-    raise DataError(f"{path}: no column {target!r} (columns: {', '.join(names)})")
+    raise DataError(f"{path}: no column {target!r}{_did_you_mean(target, names)} (columns: {', '.join(names)})")
 
 
 def _select_features(path: Path, frame, options: CsvOptions):
@@ -221,7 +221,8 @@ def _select_features(path: Path, frame, options: CsvOptions):
     for flag, chosen in (("--drop", options.drop), ("--features", options.features or ())):
         absent = [name for name in chosen if name not in names]
         if absent:
-            raise DataError(f"{path}: {flag} names no column {_quoted(absent)} (columns: {', '.join(names)})")
+            raise DataError(f"{path}: {flag} names no column {_quoted(absent)}{_did_you_mean(absent[0], names)} "
+                            f"(columns: {', '.join(names)})")
     if options.features is not None:
         frame = frame[list(options.features)]
     dropped = [name for name in options.drop if name in frame.columns]
@@ -229,6 +230,14 @@ def _select_features(path: Path, frame, options: CsvOptions):
     if frame.shape[1] == 0:
         raise DataError(f"{path}: no feature columns are left")
     return frame
+
+
+def _did_you_mean(name: str, names: Sequence[str]) -> str:
+    """" (did you mean 'x'?)" for the closest of `names` to a mistyped `name`, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(n) for n in names], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _quoted(names: Sequence[str]) -> str:
@@ -328,7 +337,9 @@ def _read_frame(path: Path, options: CsvOptions):
     else:
         frame.columns = [str(i) for i in range(frame.shape[1])]
     frame.index = np.arange(frame.shape[0])  # row i is line i + 1 (+1 more after a header)
-    frame = frame.loc[~frame.isna().all(axis=1)]  # blank lines
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():  # blank lines (without any, no copy of the frame)
+        frame = frame.loc[~blank]
     if frame.shape[0] == 0:
         raise DataError(f"{path}: the file has a header but no data rows")
     notes: List[str] = []
