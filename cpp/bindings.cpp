@@ -175,9 +175,12 @@ class Engine {
   }
 
   // One epoch of Algorithm 4.1: the loss summed over the samples done, and whether a non-finite
-  // loss stopped it before its update (diverged). Ctrl-C raises KeyboardInterrupt.
+  // loss stopped it before its update (diverged). Ctrl-C raises KeyboardInterrupt. With an
+  // optimiser other than SGD, `first` and `second` hold its state arrays (those it keeps, else
+  // None), in the order and shapes of the parameters: weights, biases[, slopes] per layer.
   EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, double learning_rate,
-                          double l2, Index batch_size, int n_threads, const py::object& sample_weight) {
+                          double l2, Index batch_size, int n_threads, const py::object& sample_weight,
+                          const OptimiserSettings& optimiser, const py::object& first, const py::object& second) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
@@ -185,11 +188,12 @@ class Engine {
     const auto [idx, n] = row_indices(order, x.rows(), "order");
     if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
     check_threads(n_threads);
+    const auto state = optimiser_state(optimiser.kind, first, second);
     EpochResult result;
     {
       py::gil_scoped_release release;
-      result = fnn::train_epoch<S>(net_, x, t, w, idx, n, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
-                                   n_threads, policy_, [] {
+      result = fnn::train_epoch<S>(net_, x, t, w, idx, n, optimiser, state, static_cast<S>(learning_rate),
+                                   static_cast<S>(l2), batch_size, n_threads, policy_, [] {
                                      py::gil_scoped_acquire acquire;
                                      return PyErr_CheckSignals() != 0;
                                    });
@@ -199,6 +203,34 @@ class Engine {
   }
 
  private:
+  // Views of the state arrays `kind` keeps, checked against the parameters' shapes.
+  std::vector<LayerState<S>> optimiser_state(Optimiser kind, const py::object& first, const py::object& second) const {
+    std::vector<LayerState<S>> state(net_.layers.size());
+    const auto [has_first, has_second] = state_arrays(kind);
+    auto take = [&](const py::object& arrays, bool wanted, const char* what, auto member) {
+      if (!wanted) return;
+      if (arrays.is_none()) throw py::value_error(std::string("this optimiser needs its ") + what + " state arrays");
+      const auto list = arrays.cast<py::sequence>();
+      std::size_t next = 0;
+      auto array = [&](Index size) {
+        if (next >= static_cast<std::size_t>(py::len(list)))
+          throw py::value_error(std::string("too few ") + what + " state arrays");
+        return checked_buffer<S>(list[next++], size, std::string(what) + " state");
+      };
+      for (std::size_t l = 0; l < net_.layers.size(); ++l) {
+        const Layer<S>& layer = net_.layers[l];
+        state[l].weights.*member = array(layer.net_inputs() * layer.fan_in);
+        state[l].biases.*member = array(layer.net_inputs());
+        if (layer.slopes) state[l].slopes.*member = array(layer.n_slopes);
+      }
+      if (next != static_cast<std::size_t>(py::len(list)))
+        throw py::value_error(std::string("too many ") + what + " state arrays");
+    };
+    take(first, has_first, "first", &ParameterState<S>::first);
+    take(second, has_second, "second", &ParameterState<S>::second);
+    return state;
+  }
+
   // (pointer, count) of 1-D int64 row indices, each checked against `rows`; (null, rows) for None.
   static std::pair<const std::int64_t*, Index> row_indices(const py::object& obj, Index rows,
                                                            const char* what = "rows") {
@@ -243,7 +275,8 @@ void bind_engine(py::module_& m, const char* name) {
            py::arg("sample_weight") = py::none())
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
            py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"), py::arg("n_threads"),
-           py::arg("sample_weight") = py::none())
+           py::arg("sample_weight") = py::none(), py::arg("optimiser") = OptimiserSettings{},
+           py::arg("first") = py::none(), py::arg("second") = py::none())
       .def_property_readonly(
           "contended", [](const Engine<S>& e) { return e.policy_.contended(); },
           "Whether this network's kernels run on one thread for now, having lost their cores.")
@@ -336,9 +369,31 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
       .def_readonly("activation", &LayerSpec::activation)
       .def_readonly("gamma", &LayerSpec::gamma)
       .def_readonly("pieces", &LayerSpec::pieces);
+  py::enum_<Optimiser>(m, "Optimiser", "The update rules of the training kernels (optimisers.hpp).", py::module_local())
+      .value("sgd", Optimiser::sgd)
+      .value("momentum", Optimiser::momentum)
+      .value("nesterov", Optimiser::nesterov)
+      .value("adam", Optimiser::adam)
+      .value("adamw", Optimiser::adamw)
+      .value("adagrad", Optimiser::adagrad)
+      .value("rmsprop", Optimiser::rmsprop);
+  py::class_<OptimiserSettings>(m, "OptimiserSettings", "An update rule, its hyper-parameters and its step count.",
+                                py::module_local())
+      .def(py::init([](Optimiser kind, double momentum, double beta1, double beta2, double epsilon, std::int64_t step) {
+             return OptimiserSettings{kind, momentum, beta1, beta2, epsilon, step};
+           }),
+           py::kw_only(), py::arg("kind") = Optimiser::sgd, py::arg("momentum") = 0.9, py::arg("beta1") = 0.9,
+           py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("step") = 0)
+      .def_readonly("kind", &OptimiserSettings::kind)
+      .def_readonly("momentum", &OptimiserSettings::momentum)
+      .def_readonly("beta1", &OptimiserSettings::beta1)
+      .def_readonly("beta2", &OptimiserSettings::beta2)
+      .def_readonly("epsilon", &OptimiserSettings::epsilon)
+      .def_readonly("step", &OptimiserSettings::step);
   py::class_<EpochResult>(m, "EpochResult", "What one epoch of the engine did.", py::module_local())
       .def_readonly("loss_sum", &EpochResult::loss_sum, "Σ of the per-sample loss, each just before its update.")
       .def_readonly("samples", &EpochResult::samples, "Samples whose update was applied.")
+      .def_readonly("steps", &EpochResult::steps, "Updates applied.")
       .def_readonly("diverged", &EpochResult::diverged, "A non-finite loss stopped the epoch before its update.");
   bind_engine<float>(m, "Engine32");
   bind_engine<double>(m, "Engine64");

@@ -42,6 +42,7 @@ struct Layer {
 struct EpochResult {
   double loss_sum = 0;  // Σ of the per-sample loss, each measured just before its update
   Index samples = 0;    // samples whose update was applied
+  Index steps = 0;      // updates applied (samples per update: the batch size)
   bool diverged = false;
   bool interrupted = false;
 };

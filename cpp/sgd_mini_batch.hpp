@@ -19,6 +19,7 @@
 
 #include "gemm.hpp"
 #include "network.hpp"
+#include "optimisers.hpp"
 #include "reductions.hpp"
 #include "sgd_per_sample.hpp"
 #include "threads.hpp"
@@ -26,16 +27,26 @@
 
 namespace fnn {
 
-template <class S, class StopCheck>
+template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                               const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
+                               const S* sample_weight, const std::int64_t* order, Index n, const Rule& rule,
                                Index batch, int slices, ThreadPolicy& policy, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const std::size_t L = net.layers.size();
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
-  const S decay = S(1) - learning_rate * l2;
-  const bool lazy = l2 != S(0) && decay > S(0.5);  // W held as s·V, as in SgdStep
+  const S learning_rate = rule.learning_rate;
+  const S decay = Rule::plain ? S(1) - learning_rate * rule.l2 : S(1);
+  const bool lazy = Rule::plain && rule.l2 != S(0) && decay > S(0.5);  // W held as s·V, as in SgdStep
   Workspace<S> ws = net.make_workspace(std::min(batch, n));
+  // An optimiser's rule needs the step's whole gradient: it goes here, and the rule is applied
+  // once the backward pass is done (so an abandoned step has changed nothing).
+  std::vector<RowMatrix<S>> weight_gradient;
+  std::vector<RowVector<S>> bias_gradient;
+  if constexpr (!Rule::plain)
+    for (const auto& layer : net.layers) {
+      weight_gradient.emplace_back(layer.net_inputs(), layer.fan_in);
+      bias_gradient.emplace_back(layer.net_inputs());
+    }
   const int team = policy.team(slices);
   Barrier barrier(team);
   std::vector<double> loss_part(slices, 0.0);
@@ -80,6 +91,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       for (int s = t; s < slices; s += split) body(s);
     };
     std::vector<S> scale(L, S(1));  // every thread applies the same sequence, so all agree
+    Rule step_rule = rule;          // likewise
     RowVector<S> scratch(ws.scratch.size());
     std::unique_ptr<TeamMonitor> monitor;
     if (t == 0 && split > 1)
@@ -87,12 +99,13 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     auto next_check = clock::now() + std::chrono::milliseconds(50);
 
     // The weights slice s updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.
-    auto slice_weights = [&](int s, std::size_t l) {
-      auto W = net.layers[l].W();
+    // (`all`: the layer's weights or their gradient, both shaped like W⁽ˡ⁾.)
+    auto slice_of = [&](int s, std::size_t l, auto&& all) {
       const auto& mine = owned[s];
-      return l == 0 ? W.block(mine[0].first, 0, mine[0].second - mine[0].first, W.cols())
-                    : W.block(0, mine[l - 1].first, W.rows(), mine[l - 1].second - mine[l - 1].first);
+      return l == 0 ? all.block(mine[0].first, 0, mine[0].second - mine[0].first, all.cols())
+                    : all.block(0, mine[l - 1].first, all.rows(), mine[l - 1].second - mine[l - 1].first);
     };
+    auto slice_weights = [&](int s, std::size_t l) { return slice_of(s, l, net.layers[l].W()); };
     auto fold = [&](std::size_t l) {
       if (scale[l] != S(1)) each_slice([&](int s) { slice_weights(s, l) *= scale[l]; });
       scale[l] = S(1);
@@ -213,7 +226,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         if (t == 0) result.diverged = true;
         break;
       }
-      if (long_step) take_backup();  // the updates below can no longer be left half done
+      step_rule.begin_step();
+      if (Rule::plain && long_step) take_backup();  // the updates below can no longer be left half done
 
       // ---- backward and update, layer L down to 1; a long step's products a block of rows at a
       // time: (4.59) rows of δ⁽ˡ⁻¹⁾, and the update's sum over the rows in blocks added in order.
@@ -237,24 +251,37 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
               if (long_step) poll(abandon_backward);
             }
           }
-          const S alpha = lazy ? -step_size / scale[l] : -step_size;
+          // Plain SGD adds −α/B·δᵀa to W (see SgdStep); an optimiser's gradient δᵀa/B goes to its buffer.
+          const S alpha = !Rule::plain ? S(1) / static_cast<S>(rows) : lazy ? -step_size / scale[l] : -step_size;
           for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
             const Index count = std::min(block_rows, rows - r0);
-            const S beta = lazy || r0 > 0 ? S(1) : decay;
+            const S beta = r0 > 0 ? S(1) : !Rule::plain ? S(0) : lazy ? S(1) : decay;
             auto delta = ws.delta[l].middleRows(r0, count);
             auto a_prev = l == 0 ? ws.input.middleRows(r0, count) : ws.activation[l - 1].middleRows(r0, count);
+            auto target = [&] {
+              if constexpr (Rule::plain)
+                return slice_weights(s, l);
+              else
+                return slice_of(s, l, MatrixMap<S>(weight_gradient[l].data(), layer.net_inputs(), layer.fan_in));
+            }();
             if (l == 0)
-              gemm<S>(true, false, alpha, delta.middleCols(k0, width), a_prev, beta, slice_weights(s, 0));
+              gemm<S>(true, false, alpha, delta.middleCols(k0, width), a_prev, beta, target);
             else
-              gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, slice_weights(s, l));
+              gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, target);
             if (long_step) poll(abandon_backward);
           }
         });
         each_slice([&](int s) {
           const auto [b0, b1] = owned[s][l];
-          if (b1 > b0 && !abandoned())
-            add_column_sums(ws.delta[l].topRows(rows).middleCols(b0, b1 - b0), -step_size,
-                            layer.b().segment(b0, b1 - b0), scratch);
+          if (b1 > b0 && !abandoned()) {
+            auto delta = ws.delta[l].topRows(rows).middleCols(b0, b1 - b0);
+            if constexpr (Rule::plain) {
+              add_column_sums(delta, -step_size, layer.b().segment(b0, b1 - b0), scratch);
+            } else {
+              bias_gradient[l].segment(b0, b1 - b0).setZero();
+              add_column_sums(delta, S(1) / static_cast<S>(rows), bias_gradient[l].segment(b0, b1 - b0), scratch);
+            }
+          }
           const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
           if (l > 0 && k1 > k0 && !abandoned()) {
             const Layer<S>& below = net.layers[l - 1];
@@ -272,13 +299,33 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       if (long_step) {
         barrier.wait();  // thread 0's last word on abandon_backward reaches everyone
         if (abandon_backward.load(std::memory_order_relaxed)) {
-          restore_backup();
+          if constexpr (Rule::plain) restore_backup();
           break;
         }
+      }
+      if constexpr (!Rule::plain) {
+        // The step: each slice's weights and biases, whose gradients it computed. (Another
+        // thread still working on this step reads only its own columns of W⁽ˡ⁾, l ≥ 2.)
+        each_slice([&](int s) {
+          for (std::size_t l = 0; l < L; ++l) {
+            const Layer<S>& layer = net.layers[l];
+            const auto& state = (*rule.state)[l];
+            const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
+            const Index offset = l == 0 ? k0 * layer.fan_in : k0;
+            const Index block_rows_ = l == 0 ? k1 - k0 : layer.net_inputs();
+            const Index block_cols = l == 0 ? layer.fan_in : k1 - k0;
+            apply_rows(step_rule.bind(state.weights, true), layer.weights + offset, weight_gradient[l].data() + offset,
+                       offset, block_rows_, block_cols, layer.fan_in);
+            const auto [b0, b1] = owned[s][l];
+            apply_rows(step_rule.bind(state.biases, false), layer.biases + b0, bias_gradient[l].data() + b0, b0, 1,
+                       b1 - b0, b1 - b0);
+          }
+        });
       }
       if (t == 0) {
         result.loss_sum += loss;
         result.samples += rows;
+        result.steps += 1;
       }
 
       if (t == 0) {

@@ -31,6 +31,7 @@
 #endif
 
 #include "network.hpp"
+#include "optimisers.hpp"
 #include "staging_ring.hpp"
 #include "threads.hpp"
 #include "vector_kernels.hpp"
@@ -115,13 +116,15 @@ struct PerSampleBuffers {
 // if asked. The team is what OpenMP starts, and at most what `policy` allows on a busy machine;
 // should the team lose its cores during the epoch (TeamMonitor), the other threads leave and
 // thread 0 carries on with all neurons: the weights stay those of any thread count.
-template <class S, class StopCheck>
+template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                                   const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2,
+                                   const S* sample_weight, const std::int64_t* order, Index n, const Rule& rule,
                                    int threads, bool staging_thread, ThreadPolicy& policy, StopCheck&& should_stop) {
   using clock = std::chrono::steady_clock;
   const Index L = static_cast<Index>(net.layers.size());
-  const S decay = S(1) - learning_rate * l2;  // W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW)
+  const S learning_rate = rule.learning_rate;
+  // Plain SGD: W ← (1 − αλ)W − αδaᵀ  ≡  W − α(δaᵀ + λW). (Other rules take λ themselves.)
+  const S decay = Rule::plain ? S(1) - learning_rate * rule.l2 : S(1);
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
   // The clock is read for the stop check every 64 samples of a small network (a read costs
   // about a tenth of a small step) and at every sample of a large one (64 steps may take seconds).
@@ -168,6 +171,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       staging->produce();
     } else if (t < workers) {
       StagingRing<S>* ring = staging.get();
+      Rule step_rule = rule;  // each thread advances its own copy through the same steps
       int split = workers;  // threads sharing the neurons; 1 once thread 0 carries on alone
       // This thread's neurons of every layer.
       std::vector<std::pair<Index, Index>> mine;
@@ -305,7 +309,9 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         if (t == 0) {
           result.loss_sum += static_cast<double>(loss);
           result.samples += 1;
+          result.steps += 1;
         }
+        step_rule.begin_step();
 
         // ---- backward, layer L down to 2: own columns of W⁽ˡ⁾ (= own neurons of layer l−1).
         for (Index l = L - 1; l >= 1; --l) {
@@ -314,11 +320,23 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           const S* delta = l == L - 1 ? delta_out.data() : buf.delta[l].data();
           const auto [c0, c1] = mine[l - 1];
           const Index width = c1 - c0;
-          if (width > 0)
-            backprop_and_update_rows(delta, decay, learning_rate, layer.weights + c0, layer.fan_in, layer.units,
-                                     buf.activation[l - 1].data() + c0, buf.grad_activation[l - 1].data() + c0, width);
           const auto [r0, r1] = mine[l];
-          for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
+          if constexpr (Rule::plain) {
+            if (width > 0)
+              backprop_and_update_rows(delta, SgdUpdate<S>{decay, learning_rate}, layer.weights + c0, layer.fan_in,
+                                       layer.units, buf.activation[l - 1].data() + c0,
+                                       buf.grad_activation[l - 1].data() + c0, width);
+            for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
+          } else {
+            const auto& state = (*rule.state)[l];
+            const auto weight_rule = step_rule.bind(state.weights, true);
+            if (width > 0)
+              backprop_and_update_rows(delta, RuleUpdate<S, decltype(weight_rule)>{&weight_rule, layer.weights},
+                                       layer.weights + c0, layer.fan_in, layer.units, buf.activation[l - 1].data() + c0,
+                                       buf.grad_activation[l - 1].data() + c0, width);
+            const auto bias_rule = step_rule.bind(state.biases, false);
+            for (Index i = r0; i < r1; ++i) layer.biases[i] = bias_rule.template step<S>(layer.biases[i], delta[i], i);
+          }
           for (Index i = c0; i < c1; i += per_line)
             Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
                                           buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
@@ -334,18 +352,29 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           const S* x = x_of(k);
           const auto [r0, r1] = mine[0];
           S* own = first.weights + r0 * first.fan_in;
-          if (scaled_decay)
-            scale *= decay;
-          else
-            scale_rows(decay, own, first.fan_in, r1 - r0, first.fan_in);
-          if (k + 1 < n) {
-            update_rows_then_dot_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, x_of(k + 1),
-                                      first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
+          auto step_rows = [&](const auto& update, S bias_learning_rate) {
+            if (k + 1 < n) {
+              update_rows_then_dot_rows(update, scale, bias_learning_rate, delta + r0, own, first.fan_in, r1 - r0, x,
+                                        x_of(k + 1), first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
+            } else {
+              update_rows(update, bias_learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in,
+                          first.biases + r0);
+            }
+          };
+          if constexpr (Rule::plain) {
+            if (scaled_decay)
+              scale *= decay;
+            else
+              scale_rows(decay, own, first.fan_in, r1 - r0, first.fan_in);
+            step_rows(LazySgdUpdate<S>{learning_rate / scale}, learning_rate);
+            if (scale < S(0.5)) fold_scale();
           } else {
-            update_rows(scale, learning_rate, delta + r0, own, first.fan_in, r1 - r0, x, first.fan_in,
-                        first.biases + r0);
+            const auto& state = (*rule.state)[0];
+            const auto bias_rule = step_rule.bind(state.biases, false);
+            for (Index i = r0; i < r1; ++i) first.biases[i] = bias_rule.template step<S>(first.biases[i], delta[i], i);
+            const auto weight_rule = step_rule.bind(state.weights, true);
+            step_rows(RuleUpdate<S, decltype(weight_rule)>{&weight_rule, first.weights}, S(0));
           }
-          if (scale < S(0.5)) fold_scale();
         }
         if (ring) ring->done_with(k);
 

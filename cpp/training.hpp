@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "network.hpp"
+#include "optimisers.hpp"
 #include "sgd_mini_batch.hpp"
 #include "sgd_per_sample.hpp"
 #include "threads.hpp"
@@ -73,6 +75,54 @@ struct SgdStep {
   }
 };
 
+// An optimiser's step (optimisers.hpp) for a batch of B rows: the mean gradient δᵀa/B, Σδ/B,
+// ∂L/∂γ/B into buffers shaped like the parameters, then the rule applied to each array.
+template <class S, class Rule>
+struct RuleStep {
+  const Rule& rule;
+  const std::vector<LayerState<S>>& state;
+  const std::vector<Layer<S>>& grads;  // views of the buffers
+  Index rows;
+
+  template <class Delta, class APrev>
+  void layer(std::size_t l, const Layer<S>& layer, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
+    const S mean = S(1) / static_cast<S>(rows);
+    const Layer<S>& g = grads[l];
+    gemm<S>(true, false, mean, delta, a_prev, S(0), g.W());
+    g.b().setZero();
+    add_column_sums(delta, mean, g.b(), scratch);
+    apply_rows(rule.bind(state[l].weights, true), layer.weights, g.weights, 0, layer.net_inputs(), layer.fan_in,
+               layer.fan_in);
+    apply_rows(rule.bind(state[l].biases, false), layer.biases, g.biases, 0, 1, layer.net_inputs(),
+               layer.net_inputs());
+  }
+  template <class Grad>
+  void slopes(std::size_t l, const Layer<S>& layer, const Grad& grad) {
+    grads[l].gamma_i() = grad / static_cast<S>(rows);
+    apply_rows(rule.bind(state[l].slopes, false), layer.slopes, grads[l].slopes, 0, 1, layer.n_slopes,
+               layer.n_slopes);
+  }
+};
+
+// Buffers shaped like the network's parameters, and Layer views of them.
+template <class S>
+struct ParameterBuffers {
+  std::vector<RowVector<S>> arrays;
+  std::vector<Layer<S>> layers;
+  explicit ParameterBuffers(const Network<S>& net) : layers(net.layers) {
+    for (const auto& layer : net.layers) {
+      arrays.emplace_back(layer.net_inputs() * layer.fan_in);
+      arrays.emplace_back(layer.net_inputs());
+      arrays.emplace_back(std::max<Index>(1, layer.n_slopes));
+    }
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      layers[l].weights = arrays[3 * l].data();
+      layers[l].biases = arrays[3 * l + 1].data();
+      if (layers[l].slopes) layers[l].slopes = arrays[3 * l + 2].data();
+    }
+  }
+};
+
 // Sums (4.61), (4.62) and the PReLU slope gradient over rows into arrays shaped like the parameters.
 template <class S>
 struct GradientSum {
@@ -99,31 +149,33 @@ int mini_batch_slices(const Network<S>& net, Index rows, int requested) {
       std::max<Index>(1, std::min<Index>(requested, parameter_count(net) * rows / per_slice_minimum)));
 }
 
-// One epoch of SGD over the samples in `order`, cut for `threads` threads (the weights depend on
-// that number and the data, never on how many threads actually run). `should_stop` is polled
-// about every 50 ms.
-template <class S, class StopCheck>
-EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                        const S* sample_weight, const std::int64_t* order, Index n, S learning_rate, S l2, Index batch,
-                        int threads, ThreadPolicy& policy, StopCheck&& should_stop) {
+// One epoch of SGD, or of another update rule, over the samples in `order`, cut for `threads`
+// threads (the weights depend on that number and the data, never on how many threads actually
+// run). `should_stop` is polled about every 50 ms.
+template <class S, class Rule, class StopCheck>
+EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
+                             const S* sample_weight, const std::int64_t* order, Index n, Rule rule, Index batch,
+                             int threads, ThreadPolicy& policy, StopCheck&& should_stop) {
   if (batch == 1 && per_sample_supported(net)) {
     const int training_threads = per_sample_threads(net, threads);
     // A network trained on one thread leaves the others idle: one of them stages the samples,
     // when they are too many to stay in cache.
     const Index row_bytes = (X.cols() + T.cols()) * static_cast<Index>(sizeof(S));
     const bool staging = training_threads == 1 && threads > 1 && n * row_bytes >= (Index(2) << 20);
-    return train_epoch_per_sample(net, X, T, sample_weight, order, n, learning_rate, l2, training_threads, staging,
-                                  policy, should_stop);
+    return train_epoch_per_sample(net, X, T, sample_weight, order, n, rule, training_threads, staging, policy,
+                                  should_stop);
   }
   if (batch > 1 && per_sample_supported(net))  // (one slice on one thread when it is not worth more)
-    return train_epoch_sliced(net, X, T, sample_weight, order, n, learning_rate, l2, batch,
+    return train_epoch_sliced(net, X, T, sample_weight, order, n, rule, batch,
                               mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop);
   set_gemm_threads(policy.team(threads));
   using clock = std::chrono::steady_clock;
   EpochResult result;
   auto next_check = clock::now() + std::chrono::milliseconds(50);
   Workspace<S> ws = net.make_workspace(std::max<Index>(1, std::min(batch, n)));
-  SgdStep<S> sgd{learning_rate, l2, batch, ws.weight_scale};
+  SgdStep<S> sgd{rule.learning_rate, rule.l2, batch, ws.weight_scale};
+  std::unique_ptr<ParameterBuffers<S>> gradient;
+  if constexpr (!Rule::plain) gradient = std::make_unique<ParameterBuffers<S>>(net);
   for (Index first = 0; first < n; first += batch) {
     const Index rows = std::min(batch, n - first);
     gather(ws, X, &T, sample_weight, order, first, rows);
@@ -133,10 +185,17 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
       result.diverged = true;
       break;
     }
-    sgd.rows = rows;
-    net.backward(ws, rows, sgd);
+    if constexpr (Rule::plain) {
+      sgd.rows = rows;
+      net.backward(ws, rows, sgd);
+    } else {
+      rule.begin_step();
+      RuleStep<S, Rule> step{rule, *rule.state, gradient->layers, rows};
+      net.backward(ws, rows, step);
+    }
     result.loss_sum += static_cast<double>(loss);
     result.samples += rows;
+    result.steps += 1;
     if (clock::now() >= next_check) {  // a step costs far more than reading the clock
       if (should_stop()) {
         result.interrupted = true;
@@ -147,6 +206,16 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
   }
   sgd.fold_all(net);
   return result;
+}
+
+template <class S, class StopCheck>
+EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
+                        const S* sample_weight, const std::int64_t* order, Index n, const OptimiserSettings& optimiser,
+                        const std::vector<LayerState<S>>& state, S learning_rate, S l2, Index batch, int threads,
+                        ThreadPolicy& policy, StopCheck&& should_stop) {
+  return with_rule<S>(optimiser, learning_rate, l2, &state, [&](const auto& rule) {
+    return train_epoch_with(net, X, T, sample_weight, order, n, rule, batch, threads, policy, should_stop);
+  });
 }
 
 // Rows per block of an evaluation product. OpenBLAS picks its kernels by the product's size, and

@@ -33,19 +33,86 @@ template <class S>
 constexpr Index width = Eigen::internal::unpacket_traits<Packet<S>>::size;
 }  // namespace simd
 
+// How the per-sample kernel changes one row i of weights, given δ_i and a packet (or entry) of
+// the layer's input a: `Update::row(δ_i)` is a stepper called as step(old w, a, &w). Plain SGD's
+// is w ← decay·w − (α·δ_i)·a; an optimiser's (RuleUpdate) hands g = δ_i·a to its rule.
+template <class S>
+struct SgdUpdate {
+  S decay, learning_rate;
+  struct Row {
+    simd::Packet<S> pdecay, pstep;
+    S decay, step;
+    template <class P>
+    P operator()(P old, P a, const S*) const {
+      if constexpr (std::is_same_v<P, S>)
+        return decay * old - step * a;
+      else
+        return simd::psub(simd::pmul(pdecay, old), simd::pmul(pstep, a));
+    }
+  };
+  // Rows with δ_i = 0 do not change without weight decay.
+  bool skips(S g) const { return g == S(0) && decay == S(1); }
+  Row row(S g) const {
+    return {simd::pset1<simd::Packet<S>>(decay), simd::pset1<simd::Packet<S>>(learning_rate * g), decay,
+            learning_rate * g};
+  }
+};
+
+// Layer 1's lazily scaled SGD step (see sgd_per_sample.hpp): v ← v − (α/scale)·δ_i·x.
+template <class S>
+struct LazySgdUpdate {
+  S step_per_delta;
+  struct Row {
+    simd::Packet<S> minus_step;
+    S step;
+    template <class P>
+    P operator()(P old, P x, const S*) const {
+      if constexpr (std::is_same_v<P, S>)
+        return std::fma(-step, x, old);
+      else
+        return simd::pmadd(minus_step, x, old);
+    }
+  };
+  bool skips(S) const { return false; }
+  Row row(S g) const {
+    const S step = step_per_delta * g;
+    return {simd::pset1<simd::Packet<S>>(-step), step};
+  }
+};
+
+// An optimiser's step (optimisers.hpp) on one parameter array whose first entry is at `base`.
+template <class S, class Array>
+struct RuleUpdate {
+  const Array* rule;
+  const S* base;
+  struct Row {
+    const Array* rule;
+    const S* base;
+    simd::Packet<S> pg;
+    S g;
+    template <class P>
+    P operator()(P old, P a, const S* at) const {
+      if constexpr (std::is_same_v<P, S>)
+        return rule->template step<S>(old, g * a, at - base);
+      else
+        return rule->template step<P>(old, simd::pmul(pg, a), at - base);
+    }
+  };
+  bool skips(S) const { return false; }  // the state moves even where g = 0
+  Row row(S g) const { return {rule, base, simd::pset1<simd::Packet<S>>(g), g}; }
+};
+
 // Backpropagation through W⁽ˡ⁾ fused with its update, for the `rows` rows of W (row i at
 // w + i·stride, its δ_i = delta[i]) over the columns [0, n) of each: grad = Σ_i δ_i·w_i with the
-// old rows, (4.59), summed in the order i = 0, 1, …, and then w_i ← decay·w_i − α·δ_i·a. The
+// old rows, (4.59), summed in the order i = 0, 1, …, and then w_i ← update(w_i, δ_i, a). The
 // columns go in blocks of up to K packets whose sums stay in registers across the rows: a sum
-// kept in memory would make every row wait for the previous row's store. Rows with δ_i = 0 are
-// skipped when there is no weight decay (nothing changes).
+// kept in memory would make every row wait for the previous row's store.
 namespace detail {
-template <int K, class S>
-inline void backprop_and_update_columns(const S* __restrict delta, S decay, S learning_rate, S* __restrict w,
-                                        Index stride, Index rows, const S* __restrict a, S* __restrict grad) {
+template <int K, class S, class Update>
+inline void backprop_and_update_columns(const S* __restrict delta, const Update& update, S* __restrict w, Index stride,
+                                        Index rows, const S* __restrict a, S* __restrict grad) {
   using namespace simd;
   constexpr Index W = width<S>;
-  const Packet<S> pdecay = pset1<Packet<S>>(decay);
   Packet<S> acc[K], pa[K];
   for (int k = 0; k < K; ++k) {
     acc[k] = pset1<Packet<S>>(S(0));
@@ -53,36 +120,31 @@ inline void backprop_and_update_columns(const S* __restrict delta, S decay, S le
   }
   for (Index i = 0; i < rows; ++i) {
     const S g = delta[i];
-    if (g == S(0) && decay == S(1)) continue;
-    const Packet<S> pg = pset1<Packet<S>>(g), pstep = pset1<Packet<S>>(learning_rate * g);
+    if (update.skips(g)) continue;
+    const Packet<S> pg = pset1<Packet<S>>(g);
+    const auto step = update.row(g);
     S* row = w + i * stride;
     for (int k = 0; k < K; ++k) {
       const Packet<S> old = ploadu<Packet<S>>(row + k * W);
       acc[k] = pmadd(pg, old, acc[k]);
-      pstoreu(row + k * W, psub(pmul(pdecay, old), pmul(pstep, pa[k])));
+      pstoreu(row + k * W, step(old, pa[k], row + k * W));
     }
   }
   for (int k = 0; k < K; ++k) pstoreu(grad + k * W, acc[k]);
 }
 }  // namespace detail
 
-template <class S>
-inline void backprop_and_update_rows(const S* __restrict delta, S decay, S learning_rate, S* __restrict w, Index stride,
+template <class S, class Update>
+inline void backprop_and_update_rows(const S* __restrict delta, const Update& update, S* __restrict w, Index stride,
                                      Index rows, const S* __restrict a, S* __restrict grad, Index n) {
   constexpr Index W = simd::width<S>;
   Index j = 0;
   for (; j + 4 * W <= n; j += 4 * W)
-    detail::backprop_and_update_columns<4>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
+    detail::backprop_and_update_columns<4>(delta, update, w + j, stride, rows, a + j, grad + j);
   switch ((n - j) / W) {
-    case 3:
-      detail::backprop_and_update_columns<3>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
-      break;
-    case 2:
-      detail::backprop_and_update_columns<2>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
-      break;
-    case 1:
-      detail::backprop_and_update_columns<1>(delta, decay, learning_rate, w + j, stride, rows, a + j, grad + j);
-      break;
+    case 3: detail::backprop_and_update_columns<3>(delta, update, w + j, stride, rows, a + j, grad + j); break;
+    case 2: detail::backprop_and_update_columns<2>(delta, update, w + j, stride, rows, a + j, grad + j); break;
+    case 1: detail::backprop_and_update_columns<1>(delta, update, w + j, stride, rows, a + j, grad + j); break;
     default: break;
   }
   j += (n - j) / W * W;
@@ -90,10 +152,10 @@ inline void backprop_and_update_rows(const S* __restrict delta, S decay, S learn
     S sum = 0;
     for (Index i = 0; i < rows; ++i) {
       const S g = delta[i];
-      if (g == S(0) && decay == S(1)) continue;
+      if (update.skips(g)) continue;
       S& weight = w[i * stride + j];
       sum += g * weight;
-      weight = decay * weight - learning_rate * g * a[j];
+      weight = update.row(g)(weight, a[j], &weight);
     }
     grad[j] = sum;
   }
@@ -126,22 +188,20 @@ inline void dot_group(const S* __restrict w, Index stride, const S* __restrict a
     }
 }
 
-// Layer 1's update fused with the next sample's forward product: v_r ← v_r − steps[r]·x (one fused
-// multiply-add), then the products v_r·x_next as in dot_group, so each row is read and written once.
-template <int R, class S>
-inline void update_then_dot_group(const S* steps, S* __restrict w, Index stride, const S* __restrict x,
+// Layer 1's update fused with the next sample's forward product: v_r ← steps[r](v_r, x) (see
+// SgdUpdate), then the products v_r·x_next as in dot_group, so each row is read and written once.
+template <int R, class S, class Step>
+inline void update_then_dot_group(const Step* steps, S* __restrict w, Index stride, const S* __restrict x,
                                   const S* __restrict x_next, Index n, Accumulators<S>& acc, S* __restrict tail) {
   using namespace simd;
   constexpr Index W = width<S>;
-  Packet<S> minus_step[R];
-  for (int r = 0; r < R; ++r) minus_step[r] = pset1<Packet<S>>(-steps[r]);
   for (int r = 0; r < 4; ++r) acc[r] = pset1<Packet<S>>(S(0));
   Index j = 0;
   for (; j + W <= n; j += W) {
     const Packet<S> px = ploadu<Packet<S>>(x + j), pnext = ploadu<Packet<S>>(x_next + j);
     for (int r = 0; r < R; ++r) {
       S* row = w + r * stride + j;
-      const Packet<S> updated = pmadd(minus_step[r], px, ploadu<Packet<S>>(row));
+      const Packet<S> updated = steps[r](ploadu<Packet<S>>(row), px, row);
       pstoreu(row, updated);
       acc[r] = pmadd(updated, pnext, acc[r]);
     }
@@ -151,7 +211,7 @@ inline void update_then_dot_group(const S* steps, S* __restrict w, Index stride,
       S sum = 0;
       for (Index c = j; c < n; ++c) {
         S& weight = w[r * stride + c];
-        weight = std::fma(-steps[r], x[c], weight);
+        weight = steps[r](weight, x[c], &weight);
         sum += weight * x_next[c];
       }
       tail[r] = sum;
@@ -219,35 +279,39 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
                             });
 }
 
-// Layer 1's step for the `rows` rows of W⁽¹⁾ and b⁽¹⁾ fused with the next sample's forward
-// product, with W⁽¹⁾ held as scale·V (see sgd_per_sample.hpp) and w = V's rows:
-// b_i ← b_i − α·δ_i, v_i ← v_i − (α/scale)·δ_i·x, then out_i = scale·v_iᵀx_next + b_i
-// (`out` padded as for dot_rows). `scale` is the scale after this step.
-template <class S>
-inline void update_rows_then_dot_rows(S scale, S learning_rate, const S* __restrict delta, S* __restrict w,
-                                      Index stride, Index rows, const S* __restrict x, const S* __restrict x_next,
-                                      Index n, S* __restrict biases, S* __restrict out) {
-  const S step_per_delta = learning_rate / scale;
-  detail::for_row_groups<S>(rows, n, biases, delta, learning_rate, biases, scale, out,
+// Layer 1's step for the `rows` rows of W⁽¹⁾ fused with the next sample's forward product:
+// w_i ← update(w_i, δ_i, x), then out_i = scale·w_iᵀx_next + b_i (`out` padded as for dot_rows).
+// With `learning_rate`, plain SGD's bias step b_i ← b_i − α·δ_i goes in too (RowSums::store); an
+// optimiser updates the biases before (learning_rate 0). `scale` is W⁽¹⁾'s scale after this step.
+template <class S, class Update>
+inline void update_rows_then_dot_rows(const Update& update, S scale, S learning_rate, const S* __restrict delta,
+                                      S* __restrict w, Index stride, Index rows, const S* __restrict x,
+                                      const S* __restrict x_next, Index n, S* __restrict biases, S* __restrict out) {
+  const S* bias_delta = learning_rate != S(0) ? delta : nullptr;
+  detail::for_row_groups<S>(rows, n, biases, bias_delta, learning_rate, biases, scale, out,
                             [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
                               constexpr int Rc = decltype(R)::value;
-                              S steps[Rc];
-                              for (int r = 0; r < Rc; ++r) steps[r] = step_per_delta * delta[i + r];
+                              decltype(update.row(S(0))) steps[Rc];
+                              for (int r = 0; r < Rc; ++r) steps[r] = update.row(delta[i + r]);
                               detail::update_then_dot_group<Rc>(steps, w + i * stride, stride, x, x_next, n, acc, tail);
                             });
 }
 
-// v_i ← v_i − (α/scale)·δ_i·x and b_i ← b_i − α·δ_i for the `rows` rows: layer 1's step for the
-// last sample of an epoch, which has no next sample to start.
-template <class S>
-inline void update_rows(S scale, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride, Index rows,
-                        const S* __restrict x, Index n, S* __restrict biases) {
-  const S step_per_delta = learning_rate / scale;
+// w_i ← update(w_i, δ_i, x) for the `rows` rows, and plain SGD's b_i ← b_i − α·δ_i (none with
+// learning_rate 0): layer 1's step for the last sample of an epoch, which has no next sample.
+template <class S, class Update>
+inline void update_rows(const Update& update, S learning_rate, const S* __restrict delta, S* __restrict w,
+                        Index stride, Index rows, const S* __restrict x, Index n, S* __restrict biases) {
+  using namespace simd;
+  constexpr Index W = width<S>;
   for (Index i = 0; i < rows; ++i) {
-    biases[i] -= learning_rate * delta[i];
-    const S step = step_per_delta * delta[i];
+    if (learning_rate != S(0)) biases[i] -= learning_rate * delta[i];
+    const auto step = update.row(delta[i]);
     S* row = w + i * stride;
-    for (Index c = 0; c < n; ++c) row[c] = std::fma(-step, x[c], row[c]);
+    Index c = 0;
+    if constexpr (!std::is_same_v<Update, LazySgdUpdate<S>>)  // (SGD's scalar fma, as before)
+      for (; c + W <= n; c += W) pstoreu(row + c, step(ploadu<Packet<S>>(row + c), ploadu<Packet<S>>(x + c), row + c));
+    for (; c < n; ++c) row[c] = step(row[c], x[c], row + c);
   }
 }
 

@@ -10,13 +10,17 @@ from fnn.cli import _main_job_parser
 from fnn.config import DEFAULTS
 
 NAMES = ["learning_rate", "l2", "batch_size", "max_epochs", "patience", "validation_fraction", "tol"]
+ALL = list(settings.TrainingSettings.__dataclass_fields__)
 
 
 def test_network_fit_and_the_estimators_take_their_defaults_from_fnn_settings():
     fit = inspect.signature(fnn.Network.fit).parameters
-    assert {name: fit[name].default for name in NAMES} == settings.NETWORK_FIT.as_dict()
+    assert {name: fit[name].default for name in ALL} == settings.NETWORK_FIT.as_dict()
     for estimator in (fnn.FNNClassifier(), fnn.FNNRegressor()):
-        assert {name: estimator.get_params()[name] for name in NAMES} == settings.ESTIMATOR.as_dict()
+        params = estimator.get_params()
+        shared = [name for name in ALL if name in params]
+        assert {name: params[name] for name in shared} == {name: getattr(settings.ESTIMATOR, name) for name in shared}
+        assert set(ALL) - set(shared) <= {"optimiser"}  # the estimators' `solver`, scikit-learn's name
 
 
 def test_the_command_lines_take_their_defaults_from_fnn_settings():

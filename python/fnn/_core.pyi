@@ -65,6 +65,35 @@ class LayerSpec:
     @property
     def pieces(self) -> int: ...
 
+class Optimiser(enum.Enum):
+    """The update rules of the training kernels (optimisers.hpp)."""
+
+    sgd = ...
+    momentum = ...
+    nesterov = ...
+    adam = ...
+    adamw = ...
+    adagrad = ...
+    rmsprop = ...
+
+class OptimiserSettings:
+    """An update rule, its hyper-parameters and its step count."""
+
+    def __init__(self, *, kind: Optimiser = ..., momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, step: int = 0) -> None: ...
+    @property
+    def kind(self) -> Optimiser: ...
+    @property
+    def momentum(self) -> float: ...
+    @property
+    def beta1(self) -> float: ...
+    @property
+    def beta2(self) -> float: ...
+    @property
+    def epsilon(self) -> float: ...
+    @property
+    def step(self) -> int: ...
+
 class EpochResult:
     """What one epoch of the engine did."""
 
@@ -74,6 +103,9 @@ class EpochResult:
     @property
     def samples(self) -> int:
         """Samples whose update was applied."""
+    @property
+    def steps(self) -> int:
+        """Updates applied."""
     @property
     def diverged(self) -> bool:
         """A non-finite loss stopped the epoch before its update."""
@@ -101,8 +133,11 @@ class Engine32:
                                sample_weight: Optional[npt.NDArray[np.float32]] = None) -> float: ...
     def train_epoch(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], order: npt.NDArray[np.int64],
                     learning_rate: float, l2: float, batch_size: int, n_threads: int,
-                    sample_weight: Optional[npt.NDArray[np.float32]] = None) -> EpochResult:
-        """One epoch of SGD (Ctrl-C raises KeyboardInterrupt)."""
+                    sample_weight: Optional[npt.NDArray[np.float32]] = None,
+                    optimiser: OptimiserSettings = ...,
+                    first: Optional[Sequence[npt.NDArray[np.float32]]] = None,
+                    second: Optional[Sequence[npt.NDArray[np.float32]]] = None) -> EpochResult:
+        """One epoch of SGD or another update rule, with its state arrays (Ctrl-C raises KeyboardInterrupt)."""
 
 class Engine64:
     """C++ view of a float64 network whose parameters live in NumPy arrays (updated in place)."""
@@ -127,5 +162,8 @@ class Engine64:
                                sample_weight: Optional[npt.NDArray[np.float64]] = None) -> float: ...
     def train_epoch(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], order: npt.NDArray[np.int64],
                     learning_rate: float, l2: float, batch_size: int, n_threads: int,
-                    sample_weight: Optional[npt.NDArray[np.float64]] = None) -> EpochResult:
-        """One epoch of SGD (Ctrl-C raises KeyboardInterrupt)."""
+                    sample_weight: Optional[npt.NDArray[np.float64]] = None,
+                    optimiser: OptimiserSettings = ...,
+                    first: Optional[Sequence[npt.NDArray[np.float64]]] = None,
+                    second: Optional[Sequence[npt.NDArray[np.float64]]] = None) -> EpochResult:
+        """One epoch of SGD or another update rule, with its state arrays (Ctrl-C raises KeyboardInterrupt)."""

@@ -32,6 +32,8 @@ class History:
     gradient_norms : list of list of float
         With ``fit(record_gradient_norms=True)``: ‖∂R/∂W⁽ˡ⁾‖_F of each layer l = 1 … L on the
         training set, before training (entry 0) and after every epoch.
+    learning_rate : list of float
+        The learning rate α of each epoch, as the schedule set it.
     """
 
     train_risk: List[float] = field(default_factory=list)
@@ -42,6 +44,7 @@ class History:
     stopped_early: bool = False
     samples_per_second: float = 0.0
     gradient_norms: List[List[float]] = field(default_factory=list)
+    learning_rate: List[float] = field(default_factory=list)
 
     @property
     def n_epochs(self) -> int:
@@ -72,6 +75,7 @@ class History:
             "validation_error": lambda v: isinstance(v, list) and all(map(number, v)),
             "validation_loss": lambda v: isinstance(v, list) and all(map(number, v)),
             "epoch_time": lambda v: isinstance(v, list) and all(map(number, v)),
+            "learning_rate": lambda v: isinstance(v, list) and all(map(number, v)),
             "best_epoch": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
             "stopped_early": lambda v: isinstance(v, bool),
             "samples_per_second": number,

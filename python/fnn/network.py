@@ -17,8 +17,9 @@ from .history import History
 from .initialisation import SCHEMES, initial_weights
 from .locking import lock_of, serialised
 from .model_file import ModelFileError, PathLike, register, require, write_model
+from .optimisers import OptimiserState
 from .outputs import OUTPUT_LAYERS, OutputLayer, output_layer
-from .settings import NETWORK_FIT
+from .settings import NETWORK_FIT, TrainingSettings
 from .training_loop import EVALUATION_CHUNK, prepare_fit, train
 from .training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
 from .validation import (
@@ -131,6 +132,7 @@ class Network:
         self.training_settings_: Dict[str, object] = {}
         self._rng = np.random.default_rng(seed)
         self._parameters: Dict[str, np.ndarray] = {}
+        self._optimiser_state: Optional[OptimiserState] = None  # kept between fits; see fnn.optimisers
         self._engine = None
         self._initialise()
 
@@ -190,6 +192,7 @@ class Network:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         self._initialise()
+        self._optimiser_state = None
 
     def _initialise(self) -> None:
         fresh: Dict[str, np.ndarray] = {}
@@ -207,6 +210,15 @@ class Network:
                 np.copyto(self._parameters[name], array)
         else:
             self._parameters = {name: aligned_copy(array) for name, array in fresh.items()}
+
+    def _optimiser_state_for(self, name: str) -> Optional[OptimiserState]:
+        """The state of optimiser `name`: the one kept from the last fit if it used the same rule
+        (a fit continues it), else a fresh one; None for plain SGD, which keeps none."""
+        if name == "sgd":
+            self._optimiser_state = None
+        elif self._optimiser_state is None or self._optimiser_state.name != name:
+            self._optimiser_state = OptimiserState(name, self._parameters)
+        return self._optimiser_state
 
     def _core(self):
         """The C++ engine viewing this network's parameter arrays (built once)."""
@@ -265,8 +277,12 @@ class Network:
             "random_state": self._rng.bit_generator.state,
             "training_settings": self.training_settings_,
             "history": None if self.history_ is None else self.history_.to_dict(),
+            "optimiser": None if self._optimiser_state is None else self._optimiser_state.metadata(),
         }
-        return metadata, {prefix + name: array for name, array in self._parameters.items()}
+        arrays = {prefix + name: array for name, array in self._parameters.items()}
+        if self._optimiser_state is not None:
+            arrays.update(self._optimiser_state.file_arrays(prefix))
+        return metadata, arrays
 
     @classmethod
     def _from_file_contents(cls, path, metadata: dict, arrays: Dict[str, np.ndarray], prefix: str = "") -> "Network":
@@ -310,6 +326,11 @@ class Network:
             net._rng.bit_generator.state = metadata["random_state"]
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise ModelFileError(f"{path}: the random generator's state is invalid ({error})") from None
+        if metadata.get("optimiser") is not None:
+            def fail(message):
+                raise ModelFileError(f"{path}: {message}")
+            net._optimiser_state = OptimiserState.from_file(metadata["optimiser"], arrays, net._parameters, prefix,
+                                                            fail)
         net.training_settings_ = dict(metadata.get("training_settings") or {})
         if metadata.get("history") is not None:
             net.history_ = History.from_dict(metadata["history"])
@@ -324,6 +345,9 @@ class Network:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._parameters = {name: aligned_copy(array) for name, array in self._parameters.items()}
+        state = self.__dict__.setdefault("_optimiser_state", None)  # (pickles of older versions have none)
+        if state is not None:
+            state.arrays = {name: aligned_copy(array) for name, array in state.arrays.items()}
 
     # ------------------------------------------------------------------ evaluation
 
@@ -431,12 +455,18 @@ class Network:
             patience: int = NETWORK_FIT.patience, validation_fraction: float = NETWORK_FIT.validation_fraction,
             validation_data: Optional[Tuple] = None, tol: float = NETWORK_FIT.tol, verbose: bool = False,
             sample_weight=None, callback: Optional[Callable[[History], Optional[bool]]] = None,
-            record_gradient_norms: bool = False) -> History:
+            record_gradient_norms: bool = False, optimiser: str = NETWORK_FIT.optimiser,
+            momentum: float = NETWORK_FIT.momentum, beta_1: float = NETWORK_FIT.beta_1,
+            beta_2: float = NETWORK_FIT.beta_2, epsilon: float = NETWORK_FIT.epsilon,
+            schedule: str = NETWORK_FIT.schedule, power_t: float = NETWORK_FIT.power_t,
+            step_epochs: int = NETWORK_FIT.step_epochs, step_factor: float = NETWORK_FIT.step_factor,
+            shuffle: bool = NETWORK_FIT.shuffle, stop_on_training_loss: bool = False) -> History:
         """Train by Algorithm 4.1: shuffle every epoch, SGD on each sample (or mini-batch),
         stop when the validation error rate stops falling, keep the best weights.
 
-        Training continues from the current parameters; call :meth:`reset_parameters` to start
-        afresh. Each epoch runs entirely in C++ with the GIL released.
+        Training continues from the current parameters, and from the optimiser's state when the
+        last fit used the same optimiser; call :meth:`reset_parameters` to start afresh. Each
+        epoch runs entirely in C++ with the GIL released.
 
         Parameters
         ----------
@@ -480,6 +510,31 @@ class Network:
             After every epoch (and once before the first), record ‖∂R/∂W⁽ˡ⁾‖_F of every layer on
             the training set in ``history.gradient_norms`` (section 4.6.2). Costs one extra
             pass over the training data per epoch.
+        optimiser : str, default "sgd"
+            The update rule: "sgd" (Algorithm 4.1), "momentum", "nesterov", "adam", "adamw",
+            "adagrad" or "rmsprop", as PyTorch's ``torch.optim`` computes them (see
+            :mod:`fnn.optimisers`). λ (`l2`) enters the gradient, except for "adamw", which
+            decays the weights apart from its step.
+        momentum : float, default 0.9
+            μ ≥ 0 of "momentum" and "nesterov".
+        beta_1, beta_2 : float, default 0.9, 0.999
+            Decay rates in [0, 1) of Adam's first and second moments; beta_2 is also RMSprop's ρ.
+        epsilon : float, default 1e-8
+            ε > 0 added to the root of the second moment (adam, adamw, adagrad, rmsprop).
+        schedule : str, default "constant"
+            The learning rate of each epoch: "constant", "invscaling" (α/(t+1)^power_t, t the
+            samples trained on so far), "step" (α·step_factor^⌊epoch/step_epochs⌋), "cosine"
+            (α·½(1+cos(π·epoch/max_epochs))) or "adaptive" (α/5 each time `patience` epochs
+            bring no improvement, instead of stopping; stops once α < 1e-6). See
+            :mod:`fnn.schedules`; ``history.learning_rate`` records each epoch's.
+        power_t, step_epochs, step_factor : default 0.5, 10, 0.5
+            Parameters of the "invscaling" and "step" schedules.
+        shuffle : bool, default True
+            Draw a new order of the training samples every epoch; False keeps their order in X.
+        stop_on_training_loss : bool, default False
+            Without a validation set, stop after `patience` epochs that did not lower the
+            training risk by more than `tol` (scikit-learn's rule when its early stopping is
+            off); the weights are then those of the last epoch.
 
         Returns
         -------
@@ -506,16 +561,19 @@ class Network:
         with lock_of(self):
             rng_state = self._rng.bit_generator.state
             try:
-                prepared = prepare_fit(self, X, y, learning_rate, l2, batch_size, max_epochs, patience,
-                                       validation_fraction, validation_data, tol, sample_weight, callback)
+                s = TrainingSettings(learning_rate, l2, batch_size, max_epochs, patience, validation_fraction, tol,
+                                     optimiser, momentum, beta_1, beta_2, epsilon, schedule, power_t, step_epochs,
+                                     step_factor, shuffle)
+                if not isinstance(stop_on_training_loss, (bool, np.bool_)):
+                    raise TypeError(f"stop_on_training_loss must be True or False, got {stop_on_training_loss!r}")
+                prepared = prepare_fit(self, X, y, s, validation_data, sample_weight, callback)
             except BaseException:
                 self._rng.bit_generator.state = rng_state  # a rejected call draws nothing
                 raise
-            X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings, s = prepared
+            X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
             self.training_settings_ = settings
-            return train(self, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows,
-                         s.learning_rate, s.l2, s.batch_size, s.max_epochs, s.patience, s.tol, verbose, callback,
-                         record_gradient_norms)
+            return train(self, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, s,
+                         verbose, callback, record_gradient_norms, bool(stop_on_training_loss))
 
     def gradient_norms(self, X, y, l2: float = 0.0) -> List[float]:
         """‖∂R/∂W⁽ˡ⁾‖_F for l = 1 … L on (X, y): how much gradient reaches each layer (4.6.2)."""

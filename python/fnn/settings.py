@@ -11,6 +11,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Dict
 
+import numpy as np
+
+from .optimisers import OPTIMISERS
+from .schedules import SCHEDULES
 from .validation import check_positive_int, check_real
 
 
@@ -23,6 +27,11 @@ class TrainingSettings:
     patience: epochs without improvement before early stopping (math.inf: never; the best epoch is
     still restored). validation_fraction: share held
     out for early stopping, in [0, 1). tol: the least improvement that counts.
+    optimiser: the update rule (:mod:`fnn.optimisers`), with momentum μ ≥ 0 (momentum, nesterov),
+    beta_1, beta_2 in [0, 1) (adam, adamw; beta_2 is rmsprop's ρ) and epsilon > 0.
+    schedule: the learning rate's schedule (:mod:`fnn.schedules`), with power_t > 0 (invscaling),
+    step_epochs and 0 < step_factor <= 1 (step). shuffle: draw a new order of the samples every
+    epoch (False: their order in X).
     A bad value raises ValueError or TypeError naming the setting.
     """
 
@@ -33,6 +42,16 @@ class TrainingSettings:
     patience: int = 10
     validation_fraction: float = 0.1
     tol: float = 0.0
+    optimiser: str = "sgd"
+    momentum: float = 0.9
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    schedule: str = "constant"
+    power_t: float = 0.5
+    step_epochs: int = 10
+    step_factor: float = 0.5
+    shuffle: bool = True
 
     def __post_init__(self) -> None:
         checked = {
@@ -45,12 +64,36 @@ class TrainingSettings:
             "validation_fraction": check_real(self.validation_fraction, "validation_fraction", non_negative=True,
                                               below=1.0),
             "tol": check_real(self.tol, "tol", non_negative=True),
+            "optimiser": _check_choice(self.optimiser, "optimiser", OPTIMISERS),
+            "momentum": check_real(self.momentum, "momentum", non_negative=True),
+            "beta_1": check_real(self.beta_1, "beta_1", non_negative=True, below=1.0),
+            "beta_2": check_real(self.beta_2, "beta_2", non_negative=True, below=1.0),
+            "epsilon": check_real(self.epsilon, "epsilon", positive=True),
+            "schedule": _check_choice(self.schedule, "schedule", SCHEDULES),
+            "power_t": check_real(self.power_t, "power_t", positive=True),
+            "step_epochs": check_positive_int(self.step_epochs, "step_epochs"),
+            "step_factor": check_real(self.step_factor, "step_factor", positive=True),
+            "shuffle": _check_bool(self.shuffle, "shuffle"),
         }
+        if checked["step_factor"] > 1:
+            raise ValueError(f"step_factor must be <= 1, got {checked['step_factor']}")
         for name, value in checked.items():  # plain floats and ints from here on
             object.__setattr__(self, name, value)
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
+
+
+def _check_choice(value, what: str, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def _check_bool(value, what: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _is_inf(value) -> bool:

@@ -13,8 +13,11 @@ import time
 
 import numpy as np
 
+from ._engine import core as _core
 from .early_stopping import EarlyStopping
 from .history import History
+from .optimisers import HYPER_PARAMETERS
+from .schedules import Schedule
 from .settings import TrainingSettings
 from .validation import check_features, check_sample_weight, mean_one
 
@@ -26,15 +29,20 @@ class TrainingDiverged(FloatingPointError):
     """The training risk became NaN or infinite; the network holds the last finite weights."""
 
 
-def prepare_fit(net, X, y, learning_rate, l2, batch_size, max_epochs, patience, validation_fraction,
-                validation_data, tol, sample_weight, callback):
-    """Every check of fit's arguments, and the validation split as row indices."""
-    s = TrainingSettings(learning_rate, l2, batch_size, max_epochs, patience, validation_fraction, tol)
+def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, callback):
+    """Every check of fit's arguments (the settings `s` are checked already), and the
+    validation split as row indices."""
     validation_fraction = s.validation_fraction
     settings = {"learning_rate": s.learning_rate, "l2": s.l2, "batch_size": s.batch_size,
                 "max_epochs": s.max_epochs, "patience": s.patience, "tol": s.tol,
                 "validation": "given" if validation_data is not None else validation_fraction,
-                "sample_weight": sample_weight is not None}
+                "sample_weight": sample_weight is not None, "optimiser": s.optimiser,
+                **{name: getattr(s, name) for name in HYPER_PARAMETERS[s.optimiser]},
+                "schedule": s.schedule, "shuffle": s.shuffle}
+    if s.schedule == "invscaling":
+        settings["power_t"] = s.power_t
+    elif s.schedule == "step":
+        settings.update(step_epochs=s.step_epochs, step_factor=s.step_factor)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     X = check_features(X, net.widths[0], net.dtype)
@@ -60,7 +68,7 @@ def prepare_fit(net, X, y, learning_rate, l2, batch_size, max_epochs, patience, 
             rescaled = weights.copy()
             rescaled[train_mask] = mean_one(weights[train_mask], net.dtype)
             weights = rescaled
-    return X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings, s
+    return X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings
 
 
 def split(net, targets, fraction) -> np.ndarray:
@@ -110,16 +118,31 @@ def split(net, targets, fraction) -> np.ndarray:
     return is_val
 
 
-def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, learning_rate, l2,
-          batch_size, max_epochs, patience, tol, verbose, callback=None, record_gradient_norms=False) -> History:
+def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, s: TrainingSettings,
+          verbose, callback=None, record_gradient_norms=False, stop_on_training_loss=False) -> History:
     """The epoch loop. `train_mask` (None: all) marks the rows of X trained
-    on; `val_rows`, the indices of the rows of X_val validated on (None: all)."""
+    on; `val_rows`, the indices of the rows of X_val validated on (None: all). Without a
+    validation set, `stop_on_training_loss` stops after `patience` epochs that did not lower the
+    training risk by more than `tol` (the weights are then the last epoch's)."""
     engine = net._core()
     threads = net._threads()
+    l2 = s.l2
     history = History()
     net.history_ = history
-    stopper = EarlyStopping(patience, tol) if X_val is not None else None
-    last_finite = {name: p.copy() for name, p in net._parameters.items()}
+    schedule = Schedule(s)
+    state = net._optimiser_state_for(s.optimiser)
+    optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
+                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon)
+    first, second = (None, None) if state is None else state.lists(net._parameters)
+    # The weights and the optimiser's state, rolled back together.
+    trained = dict(net._parameters)
+    if state is not None:
+        trained.update({"optimiser." + name: array for name, array in state.arrays.items()})
+    stopper = EarlyStopping(s.patience, s.tol) if X_val is not None else None
+    loss_stopper = None
+    if X_val is None and (stop_on_training_loss or s.schedule == "adaptive"):
+        loss_stopper = EarlyStopping(s.patience, s.tol)
+    last_finite = {name: p.copy() for name, p in trained.items()}
     n = X.shape[0] if train_mask is None else int(np.count_nonzero(train_mask))
     if record_gradient_norms:
         # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
@@ -130,25 +153,39 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
         history.gradient_norms.append(net._gradient_norms(X_train, targets_train, l2, weights_train))
     targets_for_error = targets_val if val_rows is None else targets_val[val_rows]
     train_seconds = 0.0
-    for epoch in range(1, max_epochs + 1):
+    def roll_back():
+        for name, p in trained.items():
+            np.copyto(p, last_finite[name])
+
+    samples_seen = 0
+    for epoch in range(1, s.max_epochs + 1):
         start = time.perf_counter()
+        learning_rate = schedule.rate(epoch - 1, samples_seen)
         if train_mask is None:
-            order = net._rng.permutation(n)
+            order = net._rng.permutation(n) if s.shuffle else np.arange(n, dtype=np.int64)
         else:  # the same draws and order as flatnonzero(train_mask)[permutation(n)], one index array
             order = np.flatnonzero(train_mask)
-            net._rng.shuffle(order)
-        result = engine.train_epoch(X, targets, order, learning_rate, l2, batch_size, threads, weights)
+            if s.shuffle:
+                net._rng.shuffle(order)
+        if state is not None:
+            optimiser = _core.OptimiserSettings(kind=optimiser.kind, momentum=s.momentum, beta1=s.beta_1,
+                                                beta2=s.beta_2, epsilon=s.epsilon, step=state.step)
+        result = engine.train_epoch(X, targets, order, learning_rate, l2, s.batch_size, threads, weights,
+                                    optimiser, first, second)
         del order
+        if state is not None:
+            state.advance(result.steps)
+        samples_seen += result.samples
         train_seconds += time.perf_counter() - start
         risk = result.loss_sum / max(result.samples, 1) + net._penalty(l2)
         if result.diverged or not math.isfinite(risk) or not parameters_finite(net):
-            for name, p in net._parameters.items():
-                np.copyto(p, last_finite[name])
+            roll_back()
             raise TrainingDiverged(
                 f"the training risk became NaN or infinite in epoch {epoch} (learning_rate={learning_rate}); "
                 "the weights from before that epoch were restored. Try a smaller learning_rate, "
                 "or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).")
         history.train_risk.append(risk)
+        history.learning_rate.append(learning_rate)
         stop = False
         if record_gradient_norms:
             history.gradient_norms.append(net._gradient_norms(X_train, targets_train, l2, weights_train))
@@ -156,9 +193,9 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
             try:
                 y_hat = net._forward(X_val, val_rows)
             except FloatingPointError:  # finite weights whose outputs overflow: diverged all the same
-                for name, p in net._parameters.items():
-                    np.copyto(p, last_finite[name])
+                roll_back()
                 history.train_risk.pop()
+                history.learning_rate.pop()
                 if record_gradient_norms:
                     history.gradient_norms.pop()
                 raise TrainingDiverged(
@@ -173,8 +210,13 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
                          if net.output_layer.classifies else val_loss)
             history.validation_loss.append(val_loss)
             history.validation_error.append(val_error)
-            stop = stopper.update(val_error, epoch, net._parameters, val_loss)
-        for name, p in net._parameters.items():
+            stop = stopper.update(val_error, epoch, trained, val_loss)
+        elif loss_stopper is not None:
+            stop = loss_stopper.update(risk, epoch, {})
+        if stop and schedule.plateau():  # adaptive: α / 5, and a new count of epochs
+            stop = False
+            (stopper or loss_stopper).epochs_without_improvement = 0
+        for name, p in trained.items():
             np.copyto(last_finite[name], p)
         history.epoch_time.append(time.perf_counter() - start)
         if verbose:
@@ -190,7 +232,7 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
         if stopped_by_callback:
             break
     if stopper is not None and stopper.best_epoch is not None:
-        stopper.restore(net._parameters)
+        stopper.restore(trained)
         history.best_epoch = stopper.best_epoch
     else:
         history.best_epoch = history.n_epochs

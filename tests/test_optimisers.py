@@ -1,0 +1,226 @@
+"""The optimisers (fnn.optimisers) in every kernel against a NumPy float64 reference, step by
+step, and against PyTorch's torch.optim when it is installed; their state across epochs, fits,
+threads and model files."""
+
+import numpy as np
+import pytest
+from optimiser_reference import ReferenceOptimiser
+from reference import Reference, one_hot
+
+import fnn
+from fnn._engine import core
+from fnn.optimisers import OPTIMISERS, OptimiserState
+
+RULES = [name for name in OPTIMISERS if name != "sgd"]
+LEARNING_RATE = {"momentum": 0.05, "nesterov": 0.05, "adam": 0.01, "adamw": 0.01, "adagrad": 0.1, "rmsprop": 0.005}
+
+
+def data(n, features, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, features)), rng.integers(0, classes, size=n)
+
+
+def engine_epoch(net, state, X, y, order, lr, l2, batch, threads, hyper=None, weights=None):
+    """One epoch through the engine with `state` (an OptimiserState), as fit runs it."""
+    hyper = hyper or {}
+    settings = core.OptimiserSettings(kind=getattr(core.Optimiser, state.name), momentum=hyper.get("momentum", 0.9),
+                                      beta1=hyper.get("beta_1", 0.9), beta2=hyper.get("beta_2", 0.999),
+                                      epsilon=hyper.get("epsilon", 1e-8), step=state.step)
+    first, second = state.lists(net._parameters)
+    result = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, batch, threads, weights, settings,
+                                     first, second)
+    state.advance(result.steps)
+    return result
+
+
+def assert_matches(net, ref, rtol=1e-10, atol=1e-12):
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=rtol, atol=atol, err_msg=f"weights_{l}")
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=rtol, atol=atol, err_msg=f"biases_{l}")
+        if layer["slopes"] is not None:
+            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=rtol, atol=atol)
+
+
+# The per-sample kernel (batch 1), the sliced mini-batch kernel (batch 4, with two threads for the
+# wide network) and the general kernel (PReLU and maxout layers) all run each rule.
+KERNELS = [
+    pytest.param([5, 6, 4, 3], "relu", 1, 1, id="per-sample"),
+    pytest.param([5, 6, 4, 3], "tanh", 4, 1, id="mini-batch"),
+    pytest.param([20, 300, 200, 3], "relu", 1, 2, id="per-sample-2-threads"),
+    pytest.param([20, 300, 200, 3], "relu", 64, 2, id="sliced-2-threads"),
+    pytest.param([5, 6, 4, 3], fnn.PReLU(), 4, 1, id="general-prelu"),
+    pytest.param([5, 6, 4, 3], fnn.Maxout(2), 1, 1, id="general-maxout"),
+]
+
+
+@pytest.mark.parametrize("widths,hidden,batch,threads", KERNELS)
+@pytest.mark.parametrize("name", RULES)
+def test_two_epochs_match_the_reference_step_by_step(name, widths, hidden, batch, threads):
+    X, y = data(150, widths[0], seed=1)
+    net = fnn.Network(widths, hidden, dtype="float64", seed=2)
+    ref = Reference.of(net)
+    # (Smaller steps where maxout's unbounded units or the wide layers would diverge.)
+    lr, l2 = LEARNING_RATE[name] * (0.2 if isinstance(hidden, fnn.Maxout) or widths[1] > 100 else 1), 0.01
+    reference = ReferenceOptimiser(name, lr, l2)
+    state = OptimiserState(name, net._parameters)
+    rng = np.random.default_rng(5)
+    for _ in range(2):  # the second epoch continues the state (Adam's t, the moments)
+        order = rng.permutation(len(X))
+        result = engine_epoch(net, state, X, y, order, lr, l2, batch, threads)
+        assert (result.samples, result.steps, result.diverged) == (150, -(-150 // batch), False)
+        reference.epoch(ref, X, one_hot(y, 3), order, batch)
+        assert_matches(net, ref)
+    assert state.step == reference.t
+    for (kind, i), array in reference.first.items():
+        if name in ("momentum", "nesterov", "adam", "adamw"):
+            suffix = {"W": "weights", "b": "biases", "slopes": "slopes"}[kind]
+            np.testing.assert_allclose(state.arrays[f"first.{suffix}_{i + 1}"], array, rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_hyper_parameters_and_sample_weights_reach_the_kernels(name):
+    hyper = {"momentum": 0.5, "beta_1": 0.7, "beta_2": 0.95, "epsilon": 1e-3}
+    X, y = data(40, 5, seed=3)
+    w = np.random.default_rng(3).uniform(0.2, 2, size=40)
+    w *= len(w) / w.sum()
+    for batch in (1, 8):
+        net = fnn.Network([5, 7, 3], "tanh", dtype="float64", seed=4)
+        ref = Reference.of(net)
+        reference = ReferenceOptimiser(name, LEARNING_RATE[name], 0.05, **hyper)
+        state = OptimiserState(name, net._parameters)
+        order = np.random.default_rng(0).permutation(40)
+        engine_epoch(net, state, X, y, order, LEARNING_RATE[name], 0.05, batch, 1, hyper, w)
+        reference.epoch(ref, X, one_hot(y, 3), order, batch, w)
+        assert_matches(net, ref)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_float32_follows_the_float64_reference(name):
+    X, y = data(100, 5, seed=6)
+    net = fnn.Network([5, 16, 3], "relu", seed=1)
+    ref = Reference.of(net)
+    reference = ReferenceOptimiser(name, LEARNING_RATE[name], 1e-3)
+    state = OptimiserState(name, net._parameters)
+    order = np.random.default_rng(1).permutation(100)
+    engine_epoch(net, state, X.astype(np.float32), y, order, LEARNING_RATE[name], 1e-3, 1, 1)
+    reference.epoch(ref, X, one_hot(y, 3), order, 1)
+    assert_matches(net, ref, rtol=2e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", RULES)
+def test_one_and_two_threads_give_the_same_weights(name, dtype):
+    # Per sample: each thread owns a range of neurons; every weight's update is the same sum in
+    # the same order. Mini-batch: handing the slices to one thread mid-epoch changes nothing.
+    X, y = data(120, 300, seed=2)
+    nets = [fnn.Network([300, 256, 3], "relu", seed=0, n_threads=t, dtype=dtype) for t in (1, 2)]
+    for net in nets:
+        net.fit(X, y, optimiser=name, learning_rate=LEARNING_RATE[name] / 10, max_epochs=2, validation_fraction=0,
+                l2=1e-4)
+    for key, p in nets[0].parameters().items():
+        np.testing.assert_array_equal(p, nets[1].parameters()[key])
+    for key, array in nets[0]._optimiser_state.arrays.items():
+        np.testing.assert_array_equal(array, nets[1]._optimiser_state.arrays[key])
+    sliced = []
+    for switch_at in (None, 1):
+        net = fnn.Network([300, 256, 3], "relu", seed=0, n_threads=2, dtype=dtype)
+        if switch_at is not None:
+            net._core()._switch_to_one_thread_at = switch_at
+        net.fit(X, y, optimiser=name, learning_rate=LEARNING_RATE[name] / 10, batch_size=40, max_epochs=2,
+                validation_fraction=0, l2=1e-4)
+        sliced.append(net.parameters())
+    for key, p in sliced[0].items():
+        np.testing.assert_array_equal(p, sliced[1][key])
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_a_saved_model_continues_bit_for_bit(tmp_path, name):
+    X, y = data(200, 8, seed=4)
+    net = fnn.Network([8, 12, 3], seed=0)
+    net.fit(X, y, optimiser=name, learning_rate=LEARNING_RATE[name], max_epochs=3, patience=np.inf)
+    net.save(tmp_path / "m.fnn")
+    loaded = fnn.load(tmp_path / "m.fnn")
+    assert loaded._optimiser_state.step == net._optimiser_state.step > 0
+    for model in (net, loaded):
+        model.fit(X, y, optimiser=name, learning_rate=LEARNING_RATE[name], max_epochs=2, validation_fraction=0)
+    for key, p in net.parameters().items():
+        np.testing.assert_array_equal(p, loaded.parameters()[key])
+    # Continuing is not starting afresh: a new state would take other steps.
+    fresh = fnn.load(tmp_path / "m.fnn")
+    fresh._optimiser_state = None
+    fresh.fit(X, y, optimiser=name, learning_rate=LEARNING_RATE[name], max_epochs=2, validation_fraction=0)
+    assert not np.array_equal(fresh.parameters()["weights_1"], net.parameters()["weights_1"])
+
+
+def test_the_state_follows_the_weights_back_to_the_best_epoch():
+    X, y = data(300, 6, seed=7)
+    net = fnn.Network([6, 16, 3], seed=0)
+    history = net.fit(X, y, optimiser="adam", learning_rate=0.05, max_epochs=30, patience=5)
+    assert history.best_epoch < history.n_epochs
+    steps_per_epoch = 270  # 300 samples, 30 held out
+    assert net._optimiser_state.step == history.best_epoch * steps_per_epoch
+
+
+def test_changing_optimiser_or_resetting_starts_a_new_state():
+    X, y = data(50, 4, seed=1)
+    net = fnn.Network([4, 5, 3], seed=0)
+    net.fit(X, y, optimiser="adam", max_epochs=2, validation_fraction=0)
+    adam = net._optimiser_state
+    net.fit(X, y, optimiser="adam", max_epochs=1, validation_fraction=0)
+    assert net._optimiser_state is adam and adam.step == 150
+    net.fit(X, y, optimiser="rmsprop", max_epochs=1, validation_fraction=0)
+    assert net._optimiser_state.name == "rmsprop" and net._optimiser_state.step == 50
+    net.fit(X, y, max_epochs=1, validation_fraction=0)
+    assert net._optimiser_state is None
+    net.fit(X, y, optimiser="momentum", max_epochs=1, validation_fraction=0)
+    net.reset_parameters()
+    assert net._optimiser_state is None
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("optimiser", "adamax", "unknown optimiser 'adamax'"),
+    ("momentum", -0.1, "momentum must be >= 0"),
+    ("beta_1", 1.0, "beta_1 must be < 1"),
+    ("beta_2", -0.5, "beta_2 must be >= 0"),
+    ("epsilon", 0.0, "epsilon must be > 0"),
+    ("schedule", "exponential", "unknown schedule 'exponential'"),
+    ("power_t", 0, "power_t must be > 0"),
+    ("step_epochs", 0, "step_epochs must be >= 1"),
+    ("step_factor", 1.5, "step_factor must be <= 1"),
+])
+def test_bad_settings_are_refused_before_any_work(setting, value, message):
+    X, y = data(30, 4)
+    net = fnn.Network([4, 5, 3], seed=0)
+    net.fit(X, y, optimiser="adam", max_epochs=1, validation_fraction=0)
+    before = {k: v.copy() for k, v in net.parameters().items()}
+    state = {k: v.copy() for k, v in net._optimiser_state.arrays.items()}
+    rng = net._rng.bit_generator.state
+    with pytest.raises(ValueError, match=message):
+        net.fit(X, y, **{"optimiser": "adam", setting: value})
+    for key, p in net.parameters().items():
+        np.testing.assert_array_equal(p, before[key])
+    for key, array in net._optimiser_state.arrays.items():
+        np.testing.assert_array_equal(array, state[key])
+    assert net._rng.bit_generator.state == rng
+
+
+def test_the_engine_refuses_missing_or_misshapen_state():
+    X, y = data(10, 4)
+    net = fnn.Network([4, 5, 3], seed=0)
+    engine = net._core()
+    targets = net._targets(y, 10)
+    order = np.arange(10)
+    adam = core.OptimiserSettings(kind=core.Optimiser.adam)
+    state = OptimiserState("adam", net._parameters)
+    first, second = state.lists(net._parameters)
+    with pytest.raises(ValueError, match="needs its second state arrays"):
+        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam, first, None)
+    with pytest.raises(ValueError, match="too few first state arrays"):
+        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam, first[:-1], second)
+    with pytest.raises(ValueError, match="first state has 4 elements, expected 5"):
+        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
+                           [first[0], first[0][:1], *first[2:]], second)
+    with pytest.raises(TypeError, match="dtype float64"):
+        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
+                           [a.astype(np.float64) for a in first], second)
