@@ -224,3 +224,54 @@ def test_the_engine_refuses_missing_or_misshapen_state():
     with pytest.raises(TypeError, match="dtype float64"):
         engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
                            [a.astype(np.float64) for a in first], second)
+
+
+# ---------------------------------------------------------------------- against PyTorch
+
+
+def torch_optimiser(torch, name, groups, lr, hyper):
+    betas = (hyper["beta_1"], hyper["beta_2"])
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(groups, lr=lr, momentum=hyper["momentum"], nesterov=name == "nesterov")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=hyper["epsilon"])
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=hyper["epsilon"])
+    if name == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr, eps=hyper["epsilon"])
+    return torch.optim.RMSprop(groups, lr=lr, alpha=hyper["beta_2"], eps=hyper["epsilon"])
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("name", RULES)
+def test_torch_optim_takes_the_same_steps(name, batch):
+    torch = pytest.importorskip("torch")
+    hyper = {"momentum": 0.8, "beta_1": 0.85, "beta_2": 0.99, "epsilon": 1e-6}
+    lr, l2 = LEARNING_RATE[name], 0.02
+    X, y = data(60, 6, seed=8)
+    net = fnn.Network([6, 9, 7, 3], "tanh", dtype="float64", seed=3)
+    p = net.parameters()
+    layers = []
+    for l in range(1, 4):
+        linear = torch.nn.Linear(p[f"weights_{l}"].shape[1], p[f"weights_{l}"].shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(p[f"weights_{l}"]))
+            linear.bias.copy_(torch.from_numpy(p[f"biases_{l}"]))
+        layers.append(linear)
+    model = torch.nn.Sequential(layers[0], torch.nn.Tanh(), layers[1], torch.nn.Tanh(), layers[2])
+    groups = [{"params": [layer.weight for layer in layers], "weight_decay": l2},
+              {"params": [layer.bias for layer in layers], "weight_decay": 0.0}]
+    optimiser = torch_optimiser(torch, name, groups, lr, hyper)
+    order = np.random.default_rng(2).permutation(60)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for start in range(0, 60, batch):
+        rows = torch.from_numpy(order[start:start + batch])
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(model(Xt[rows]), yt[rows]).backward()
+        optimiser.step()
+    state = OptimiserState(name, net._parameters)
+    engine_epoch(net, state, X, y, order, lr, l2, batch, 1, hyper)
+    p = net.parameters()
+    for l, layer in enumerate(layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer.weight.detach().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer.bias.detach().numpy(), rtol=1e-9, atol=1e-12)

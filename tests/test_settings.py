@@ -20,12 +20,16 @@ def test_network_fit_and_the_estimators_take_their_defaults_from_fnn_settings():
         params = estimator.get_params()
         shared = [name for name in ALL if name in params]
         assert {name: params[name] for name in shared} == {name: getattr(settings.ESTIMATOR, name) for name in shared}
-        assert set(ALL) - set(shared) <= {"optimiser"}  # the estimators' `solver`, scikit-learn's name
+        assert set(ALL) - set(shared) == {"optimiser"}  # the estimators' `solver`, scikit-learn's name
+        assert settings.optimiser_of_solver(params["solver"], params["momentum"], params["nesterovs_momentum"]) \
+            == settings.ESTIMATOR.optimiser
 
 
 def test_the_command_lines_take_their_defaults_from_fnn_settings():
     assert {name: DEFAULTS[name] for name in NAMES if name != "tol"} == \
-        {name: value for name, value in settings.ESTIMATOR.as_dict().items() if name != "tol"}
+        {name: getattr(settings.ESTIMATOR, name) for name in NAMES if name != "tol"}
+    assert (DEFAULTS["solver"], DEFAULTS["momentum"], DEFAULTS["schedule"]) == \
+        (settings.ESTIMATOR_SOLVER, settings.ESTIMATOR.momentum, settings.ESTIMATOR.schedule)
     job = vars(_main_job_parser().parse_args([]))
     assert {name: job[name] for name in ("learning_rate", "l2", "batch_size", "max_epochs", "patience")} == \
         {name: getattr(settings.MAIN_JOB, name) for name in ("learning_rate", "l2", "batch_size", "max_epochs",

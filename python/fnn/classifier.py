@@ -10,7 +10,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .estimator_base import FNNEstimator
 from .model_file import ModelFileError, register, require
-from .settings import ESTIMATOR
+from .settings import ESTIMATOR, ESTIMATOR_SOLVER
 
 
 class FNNClassifier(ClassifierMixin, FNNEstimator):
@@ -30,8 +30,8 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         Hidden activation (section 4.1): ``"logistic"``, ``"tanh"``, ``"hard_logistic"``,
         ``"hard_tanh"``, ``"relu"``, ``"leaky_relu"``, ``"prelu"``, ``"elu"``, ``"softplus"``,
         ``"maxout"``, ``"identity"``, or an instance such as ``fnn.LeakyReLU(0.1)``.
-    learning_rate : float, default 0.01
-        α of the SGD update.
+    learning_rate : float, default %(learning_rate)s
+        α of the update (the initial α of a schedule); scikit-learn's ``learning_rate_init``.
     l2 : float, default 1e-4
         λ of the risk (4.39); each step applies W ← W − α(δaᵀ + λW) (biases are not decayed).
         Unlike scikit-learn's MLP ``alpha`` it is not divided by the batch size.
@@ -42,7 +42,9 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     early_stopping : bool, default True
         Hold out ``validation_fraction`` of the data (stratified) and stop when its error rate
         has not fallen for ``patience`` epochs, restoring the best epoch's weights. False
-        trains for ``max_epochs`` epochs.
+        stops as scikit-learn's MLP does without it: after ``patience`` epochs that did not
+        lower the training risk by more than ``tol``, keeping the last weights (or after
+        ``max_epochs``; with ``tol=0`` that is rare).
     validation_fraction : float, default 0.1
         Share of the training data held out for early stopping.
     patience : int or numpy.inf, default 10
@@ -73,6 +75,31 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         one scale, the root mean variance, so that their relative spread, which carries
         information, is kept (iris). Constant features are only centred. "none" or False feeds X
         to the network as given; True is "auto".
+    solver : {"sgd", "adam", "adamw", "adagrad", "rmsprop"}, default "%(solver)s"
+        The update rule (see :mod:`fnn.optimisers`), as scikit-learn names it: "sgd" is SGD with
+        ``momentum`` (Nesterov's when ``nesterovs_momentum``), plain SGD (Algorithm 4.1) at
+        ``momentum=0``; "adam" is Adam; "adamw" Adam with decoupled weight decay; "adagrad" and
+        "rmsprop" the rules of the same names. Each is computed as PyTorch's ``torch.optim``
+        computes it; its state continues through ``warm_start``, ``partial_fit`` and model files.
+        The default was chosen by ``python -m bench.defaults`` (see the README).
+    momentum : float, default %(momentum)s
+        μ ≥ 0 of solver="sgd".
+    nesterovs_momentum : bool, default True
+        Nesterov's momentum for solver="sgd" with momentum > 0.
+    beta_1, beta_2 : float, default 0.9, 0.999
+        Decay rates in [0, 1) of Adam's moment estimates; beta_2 is also RMSprop's ρ.
+    epsilon : float, default 1e-8
+        ε > 0 in the denominators of adam, adamw, adagrad and rmsprop.
+    schedule : {"constant", "invscaling", "step", "cosine", "adaptive"}, default "constant"
+        The learning rate of each epoch (see :mod:`fnn.schedules`; scikit-learn calls this
+        ``learning_rate``, which here is α itself). "adaptive" divides α by 5 each time
+        ``patience`` epochs bring no improvement, instead of stopping, until α < 1e-6.
+    power_t : float, default 0.5
+        Exponent of "invscaling": α / (t + 1)^power_t, t the samples trained on so far.
+    step_epochs, step_factor : int, float, default 10, 0.5
+        "step": α is multiplied by step_factor every step_epochs epochs.
+    shuffle : bool, default True
+        Shuffle the training samples every epoch; False trains on them in their order.
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into ``sample_weight``: a class's samples take
         steps scaled by its weight. "balanced" weights classes by n_samples / (C · count).
@@ -100,20 +127,38 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         The epoch whose weights the network holds.
     t_ : int
         Training samples seen (samples × epochs).
+    best_loss_ : float or None
+        The lowest training risk of ``loss_curve_`` without early stopping; None with it.
+    best_validation_score_ : float or None
+        The best validation accuracy with early stopping; None without it.
+    coefs_, intercepts_ : list of ndarray
+        W⁽ˡ⁾ᵀ, shape (m⁽ˡ⁻¹⁾, m⁽ˡ⁾), and b⁽ˡ⁾ of each layer, as scikit-learn's MLP holds them
+        (copies; ``network_.parameters()`` are the live arrays).
+    n_layers_ : int
+        Layers including the input layer (hidden layers + 2), as scikit-learn counts them.
+    out_activation_ : str
+        "softmax", "logistic" (binary or multi-label) or "identity" (regression).
     """
 
+    __doc__ %= {"solver": ESTIMATOR_SOLVER, "momentum": ESTIMATOR.momentum, "learning_rate": ESTIMATOR.learning_rate}
     _numeric_targets = False
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=ESTIMATOR.learning_rate,
                  l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
                  validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
                  init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 input_scaling="auto", class_weight=None):
+                 input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
+                 nesterovs_momentum=True, beta_1=ESTIMATOR.beta_1, beta_2=ESTIMATOR.beta_2, epsilon=ESTIMATOR.epsilon,
+                 schedule=ESTIMATOR.schedule, power_t=ESTIMATOR.power_t, step_epochs=ESTIMATOR.step_epochs,
+                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, class_weight=None):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
                          n_threads=n_threads, random_state=random_state, warm_start=warm_start, verbose=verbose,
-                         input_scaling=input_scaling)
+                         input_scaling=input_scaling, solver=solver, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         schedule=schedule, power_t=power_t, step_epochs=step_epochs, step_factor=step_factor,
+                         shuffle=shuffle)
         self.class_weight = class_weight
 
     # ------------------------------------------------------------------ targets
@@ -141,9 +186,16 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         else:
             if self._target_kind == "multilabel-indicator":
                 raise ValueError(f"y holds class labels, but the classifier was fitted on {self._describe_targets()}")
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise ValueError(f"y has labels {list(unseen)} not among the fitted classes_ {list(self.classes_)}")
+            labels = np.unique(y)
+            if classes is not None and not np.array_equal(self.classes_, np.unique(np.asarray(classes))):
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                                 f"{self.classes_!r}")  # (scikit-learn's words, as below)
+            if classes is None and self.warm_start and set(labels) != set(self.classes_):
+                raise ValueError("warm_start can only be used where `y` has the same classes as in the previous call "
+                                 f"to fit. Previously got {self.classes_}, `y` has {labels}")
+            if np.setdiff1d(labels, self.classes_).size:
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {labels}.")
             state = {}
         classes_ = state["classes_"] if first else self.classes_
         target_kind = state["_target_kind"] if first else self._target_kind

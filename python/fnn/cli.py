@@ -17,7 +17,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from . import __version__
-from .settings import ESTIMATOR, MAIN_JOB
+from .schedules import SCHEDULES
+from .settings import ESTIMATOR, ESTIMATOR_SOLVER, MAIN_JOB, SOLVERS
 
 EXIT_ERROR = 2
 #: Exit status after an unexpected exception (a bug).
@@ -110,6 +111,10 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
                         help=f"epochs without improvement before stopping (default: {d.patience})")
     parser.add_argument("--validation-fraction", dest="validation_fraction", type=float,
                         help=f"share held out for early stopping; 0 = none (default: {d.validation_fraction:g})")
+    parser.add_argument("--solver", choices=SOLVERS,
+                        help=f"update rule; sgd uses --momentum (0: plain SGD) (default: {ESTIMATOR_SOLVER})")
+    parser.add_argument("--momentum", type=float, help=f"μ of --solver sgd, Nesterov's (default: {d.momentum:g})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule (default: {d.schedule})")
     parser.add_argument("--dtype", choices=("float32", "float64"), help="(default: float32)")
     parser.add_argument("--seed", type=int, help="(default: 0)")
     parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")
@@ -155,7 +160,8 @@ def _widths(text: str) -> List[int]:
 _FLAGS = {"validation_fraction": "--validation-fraction", "learning_rate": "--learning-rate",
           "batch_size": "--batch-size", "max_epochs": "--max-epochs", "hidden_layer_sizes": "--hidden",
           "n_threads": "--threads", "patience": "--patience", "activation": "--activation", "l2": "--l2",
-          "dtype": "--dtype", "random_state": "--seed"}
+          "dtype": "--dtype", "random_state": "--seed", "solver": "--solver", "momentum": "--momentum",
+          "schedule": "--schedule"}
 
 
 def _in_flags(message: str) -> str:
@@ -226,7 +232,8 @@ def _train(args: argparse.Namespace) -> int:
         tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=settings["l2"],
         batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
         early_stopping=validation > 0, validation_fraction=validation if validation > 0 else 0.1,
-        dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"])
+        dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"],
+        solver=settings["solver"], momentum=settings["momentum"], schedule=settings["schedule"])
     numeric = [name for name in table.feature_names if name not in table.text_columns]
     model = with_preprocessing(estimator, numeric, table.text_columns)
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .settings import ESTIMATOR
+from .settings import ESTIMATOR, ESTIMATOR_SOLVER
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,7 +18,11 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 DEFAULTS: Dict[str, Any] = {
     "hidden": [64],
     "activation": "relu",
-    **{name: value for name, value in ESTIMATOR.as_dict().items() if name != "tol"},
+    **{name: getattr(ESTIMATOR, name) for name in ("learning_rate", "l2", "batch_size", "max_epochs", "patience",
+                                                   "validation_fraction")},
+    "solver": ESTIMATOR_SOLVER,
+    "momentum": ESTIMATOR.momentum,
+    "schedule": ESTIMATOR.schedule,
     "dtype": "float32",
     "seed": 0,
     "threads": None,
@@ -27,7 +31,7 @@ DEFAULTS: Dict[str, Any] = {
 }
 _TYPES = {"hidden": list, "activation": str, "learning_rate": float, "l2": float, "batch_size": int,
           "max_epochs": int, "patience": int, "validation_fraction": float, "dtype": str, "seed": int,
-          "threads": int, "task": str, "target": str}
+          "threads": int, "task": str, "target": str, "solver": str, "momentum": float, "schedule": str}
 
 
 class ConfigError(ValueError):

@@ -16,7 +16,7 @@ from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
 from .validation import check_positive_int, check_sample_weight
-from .settings import ESTIMATOR, TrainingSettings
+from .settings import ESTIMATOR, ESTIMATOR_SOLVER, TrainingSettings, optimiser_of_solver
 
 #: input_scaling="auto" gives features one common scale when their standard deviations are within
 #: this factor of one another, and each its own scale otherwise.
@@ -37,7 +37,10 @@ class FNNEstimator(BaseEstimator):
                  l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
                  validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
                  init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 input_scaling="auto"):
+                 input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
+                 nesterovs_momentum=True, beta_1=ESTIMATOR.beta_1, beta_2=ESTIMATOR.beta_2, epsilon=ESTIMATOR.epsilon,
+                 schedule=ESTIMATOR.schedule, power_t=ESTIMATOR.power_t, step_epochs=ESTIMATOR.step_epochs,
+                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate = learning_rate
@@ -55,6 +58,17 @@ class FNNEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.input_scaling = input_scaling
+        self.solver = solver
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.schedule = schedule
+        self.power_t = power_t
+        self.step_epochs = step_epochs
+        self.step_factor = step_factor
+        self.shuffle = shuffle
 
     # ------------------------------------------------------------------ hooks of the subclasses
 
@@ -87,12 +101,18 @@ class FNNEstimator(BaseEstimator):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         return dtype
 
-    def _check_settings(self) -> None:
-        TrainingSettings(self.learning_rate, self.l2, self.batch_size, self.max_epochs, self.patience,
-                         self.validation_fraction, self.tol)
+    def _check_settings(self) -> TrainingSettings:
+        """The training settings the parameters make, every one checked (a ValueError or
+        TypeError names the first bad one)."""
+        optimiser = optimiser_of_solver(self.solver, self.momentum, self.nesterovs_momentum)
+        settings = TrainingSettings(self.learning_rate, self.l2, self.batch_size, self.max_epochs, self.patience,
+                                    self.validation_fraction, self.tol, optimiser, self.momentum, self.beta_1,
+                                    self.beta_2, self.epsilon, self.schedule, self.power_t, self.step_epochs,
+                                    self.step_factor, self.shuffle)
         if self.input_scaling not in (True, False, None, "auto", "standard", "none"):
             raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got "
                              f"{self.input_scaling!r}")
+        return settings
 
     def _new_network(self, n_features: int, n_outputs: int, output: str) -> Network:
         seed = self.random_state
@@ -138,7 +158,7 @@ class FNNEstimator(BaseEstimator):
 
     @serialised
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None):
-        self._check_settings()
+        s = self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         target_name = getattr(y, "name", None)  # a pandas Series' name: the command line stores it
         given_X = X  # as given (a DataFrame keeps its column names for the checks after the fit)
@@ -163,10 +183,12 @@ class FNNEstimator(BaseEstimator):
             network = self._new_network(X.shape[1], n_outputs, output)
             curves, first_epoch, seen = ([], [], []), 0, 0
         history = network.fit(
-            X, targets, learning_rate=self.learning_rate, l2=self.l2, batch_size=self.batch_size,
-            max_epochs=1 if incremental else self.max_epochs, patience=self.patience,
-            validation_fraction=validation, tol=self.tol, verbose=bool(self.verbose), sample_weight=weights,
-            callback=callback)
+            X, targets, learning_rate=s.learning_rate, l2=s.l2, batch_size=s.batch_size,
+            max_epochs=1 if incremental else s.max_epochs, patience=s.patience, validation_fraction=validation,
+            tol=s.tol, verbose=bool(self.verbose), sample_weight=weights, callback=callback, optimiser=s.optimiser,
+            momentum=s.momentum, beta_1=s.beta_1, beta_2=s.beta_2, epsilon=s.epsilon, schedule=s.schedule,
+            power_t=s.power_t, step_epochs=s.step_epochs, step_factor=s.step_factor, shuffle=s.shuffle,
+            stop_on_training_loss=not incremental and not self.early_stopping, _samples_seen=seen)
         layers = dead_layers(network, X)
         if layers:
             raise TrainingDiverged(
@@ -188,9 +210,39 @@ class FNNEstimator(BaseEstimator):
         self.n_iter_ = first_epoch + history.n_epochs
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
         self.t_ = seen + X.shape[0] * history.n_epochs
+        self.best_loss_ = None if validation else min(self.loss_curve_)
+        self.best_validation_score_ = max(self.validation_scores_) if validation else None
         if not incremental:
             check_fit(self, given_X, y, history)
         return self
+
+    # ------------------------------------------------------------------ scikit-learn's MLP attributes
+
+    @property
+    def coefs_(self):
+        """W⁽ˡ⁾ᵀ of each layer, shape (m⁽ˡ⁻¹⁾, m⁽ˡ⁾) as in scikit-learn's MLP (copies)."""
+        check_is_fitted(self, "network_")
+        p = self.network_.parameters()
+        return [np.moveaxis(p[f"weights_{l}"], -1, 0).copy() for l in range(1, self.network_.n_layers + 1)]
+
+    @property
+    def intercepts_(self):
+        """b⁽ˡ⁾ of each layer (copies)."""
+        check_is_fitted(self, "network_")
+        p = self.network_.parameters()
+        return [p[f"biases_{l}"].copy() for l in range(1, self.network_.n_layers + 1)]
+
+    @property
+    def n_layers_(self) -> int:
+        """Layers counting the input layer, as scikit-learn counts them: hidden layers + 2."""
+        check_is_fitted(self, "network_")
+        return self.network_.n_layers + 1
+
+    @property
+    def out_activation_(self) -> str:
+        """The output layer: "softmax", "logistic" or "identity"."""
+        check_is_fitted(self, "network_")
+        return self.network_.output
 
     def _new_input_scaler(self, X):
         """A StandardScaler fitted on X, its scale per feature or common (see ``input_scaling``),
@@ -290,9 +342,11 @@ class FNNEstimator(BaseEstimator):
         "best_epoch_": lambda v: _count(v),
         "t_": lambda v: _count(v),
         "target_name_": lambda v: isinstance(v, str),
+        "best_loss_": lambda v: v is None or _numbers([v]),
+        "best_validation_score_": lambda v: v is None or _numbers([v]),
     }
-    #: Fitted attributes a model file may leave out.
-    _OPTIONAL = ("target_name_",)
+    #: Fitted attributes a model file may leave out (those of older files among them).
+    _OPTIONAL = ("target_name_", "best_loss_", "best_validation_score_")
 
     @classmethod
     def _from_file(cls, path, header, arrays):
@@ -305,6 +359,8 @@ class FNNEstimator(BaseEstimator):
         missing = set(cls._FITTED) - set(fitted) - set(cls._OPTIONAL)
         require(not missing, path, f"fitted attributes {sorted(missing)} are missing")
         params = {name: _unplain(value) for name, value in header["params"].items()}
+        if "solver" not in params:  # written before solvers: trained, and goes on training, by plain SGD
+            params.update(solver="sgd", momentum=0.0)
         estimator = cls(**params)
         estimator.network_ = Network._from_file_contents(path, header["network"], arrays, prefix="network/")
         for name, value in fitted.items():

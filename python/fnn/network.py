@@ -460,7 +460,8 @@ class Network:
             beta_2: float = NETWORK_FIT.beta_2, epsilon: float = NETWORK_FIT.epsilon,
             schedule: str = NETWORK_FIT.schedule, power_t: float = NETWORK_FIT.power_t,
             step_epochs: int = NETWORK_FIT.step_epochs, step_factor: float = NETWORK_FIT.step_factor,
-            shuffle: bool = NETWORK_FIT.shuffle, stop_on_training_loss: bool = False) -> History:
+            shuffle: bool = NETWORK_FIT.shuffle, stop_on_training_loss: bool = False,
+            _samples_seen: int = 0) -> History:
         """Train by Algorithm 4.1: shuffle every epoch, SGD on each sample (or mini-batch),
         stop when the validation error rate stops falling, keep the best weights.
 
@@ -535,6 +536,8 @@ class Network:
             Without a validation set, stop after `patience` epochs that did not lower the
             training risk by more than `tol` (scikit-learn's rule when its early stopping is
             off); the weights are then those of the last epoch.
+        _samples_seen : int, default 0
+            For the estimators' warm starts: samples trained on before, where "invscaling" starts.
 
         Returns
         -------
@@ -573,7 +576,7 @@ class Network:
             X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
             self.training_settings_ = settings
             return train(self, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, s,
-                         verbose, callback, record_gradient_norms, bool(stop_on_training_loss))
+                         verbose, callback, record_gradient_norms, bool(stop_on_training_loss), _samples_seen)
 
     def gradient_norms(self, X, y, l2: float = 0.0) -> List[float]:
         """‖∂R/∂W⁽ˡ⁾‖_F for l = 1 … L on (X, y): how much gradient reaches each layer (4.6.2)."""

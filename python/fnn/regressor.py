@@ -7,7 +7,7 @@ from sklearn.base import RegressorMixin
 
 from .estimator_base import FNNEstimator
 from .model_file import register, require
-from .settings import ESTIMATOR
+from .settings import ESTIMATOR, ESTIMATOR_SOLVER
 
 
 class FNNRegressor(RegressorMixin, FNNEstimator):
@@ -50,12 +50,18 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
                  l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
                  validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
                  init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
-                 input_scaling="auto", target_scaling=True):
+                 input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
+                 nesterovs_momentum=True, beta_1=ESTIMATOR.beta_1, beta_2=ESTIMATOR.beta_2, epsilon=ESTIMATOR.epsilon,
+                 schedule=ESTIMATOR.schedule, power_t=ESTIMATOR.power_t, step_epochs=ESTIMATOR.step_epochs,
+                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, target_scaling=True):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
                          n_threads=n_threads, random_state=random_state, warm_start=warm_start, verbose=verbose,
-                         input_scaling=input_scaling)
+                         input_scaling=input_scaling, solver=solver, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         schedule=schedule, power_t=power_t, step_epochs=step_epochs, step_factor=step_factor,
+                         shuffle=shuffle)
         self.target_scaling = target_scaling
 
     def _encode_targets(self, y, *, first: bool, classes=None):

@@ -119,7 +119,8 @@ def split(net, targets, fraction) -> np.ndarray:
 
 
 def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, s: TrainingSettings,
-          verbose, callback=None, record_gradient_norms=False, stop_on_training_loss=False) -> History:
+          verbose, callback=None, record_gradient_norms=False, stop_on_training_loss=False,
+          samples_seen=0) -> History:
     """The epoch loop. `train_mask` (None: all) marks the rows of X trained
     on; `val_rows`, the indices of the rows of X_val validated on (None: all). Without a
     validation set, `stop_on_training_loss` stops after `patience` epochs that did not lower the
@@ -157,7 +158,6 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
         for name, p in trained.items():
             np.copyto(p, last_finite[name])
 
-    samples_seen = 0
     for epoch in range(1, s.max_epochs + 1):
         start = time.perf_counter()
         learning_rate = schedule.rate(epoch - 1, samples_seen)
