@@ -34,8 +34,9 @@ def main(argv=None) -> int:
         X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=seed, stratify=y)
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        ours = fnn.FNNClassifier((64,), learning_rate=0.01, l2=1e-4, batch_size=1, patience=10,
-                                 validation_fraction=0.1, random_state=seed, input_scaling=False).fit(X_train, y_train)
+        ours = fnn.FNNClassifier((64,), learning_rate=0.01, l2=1e-4, batch_size=1, patience=10, solver="sgd",
+                                 momentum=0.0, validation_fraction=0.1, random_state=seed,
+                                 input_scaling=False).fit(X_train, y_train)
         theirs = MLPClassifier((64,), solver="sgd", batch_size=1, learning_rate_init=0.01, momentum=0.0,
                                alpha=1e-4, early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
                                max_iter=200, random_state=seed)
