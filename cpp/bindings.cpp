@@ -379,17 +379,20 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
       .value("rmsprop", Optimiser::rmsprop);
   py::class_<OptimiserSettings>(m, "OptimiserSettings", "An update rule, its hyper-parameters and its step count.",
                                 py::module_local())
-      .def(py::init([](Optimiser kind, double momentum, double beta1, double beta2, double epsilon, std::int64_t step) {
-             return OptimiserSettings{kind, momentum, beta1, beta2, epsilon, step};
+      .def(py::init([](Optimiser kind, double momentum, double beta1, double beta2, double epsilon, std::int64_t step,
+                       double clip_norm) {
+             if (!(clip_norm >= 0)) throw py::value_error("clip_norm must be >= 0 (0: no clipping)");
+             return OptimiserSettings{kind, momentum, beta1, beta2, epsilon, step, clip_norm};
            }),
            py::kw_only(), py::arg("kind") = Optimiser::sgd, py::arg("momentum") = 0.9, py::arg("beta1") = 0.9,
-           py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("step") = 0)
+           py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("step") = 0, py::arg("clip_norm") = 0.0)
       .def_readonly("kind", &OptimiserSettings::kind)
       .def_readonly("momentum", &OptimiserSettings::momentum)
       .def_readonly("beta1", &OptimiserSettings::beta1)
       .def_readonly("beta2", &OptimiserSettings::beta2)
       .def_readonly("epsilon", &OptimiserSettings::epsilon)
-      .def_readonly("step", &OptimiserSettings::step);
+      .def_readonly("step", &OptimiserSettings::step)
+      .def_readonly("clip_norm", &OptimiserSettings::clip_norm);
   py::class_<EpochResult>(m, "EpochResult", "What one epoch of the engine did.", py::module_local())
       .def_readonly("loss_sum", &EpochResult::loss_sum, "Σ of the per-sample loss, each just before its update.")
       .def_readonly("samples", &EpochResult::samples, "Samples whose update was applied.")

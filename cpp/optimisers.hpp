@@ -34,6 +34,7 @@ struct OptimiserSettings {
   double beta2 = 0.999;   // β₂ of Adam(W), ρ of RMSprop
   double epsilon = 1e-8;
   std::int64_t step = 0;  // t: updates applied before this epoch
+  double clip_norm = 0;   // > 0: a step's gradient of the loss is scaled down to at most this norm
 };
 
 // The state arrays of one parameter array, each shaped like it (null where the rule keeps none):
@@ -75,41 +76,107 @@ using Eigen::internal::pstoreu;
 using Eigen::internal::psub;
 }  // namespace rules
 
+// 1 / (√v·c + ε) for the adaptive rules (v ≥ 0, ε > 0), inline: Eigen's fast psqrt is an
+// out-of-line call, whose spills cost more than the rest of Adam's step. Float packets use the
+// hardware's estimates of 1/√v and 1/x, each refined by one Newton step (within about 2 ulp, and
+// the same value on every thread, so 1 and 2 threads still agree): a square root and a division
+// of 16 floats take about 12 and 10 cycles of the one unit that does them. Doubles and single
+// entries are computed exactly.
+template <class P>
+inline P inverse_denominator(const P& v, const P& c, const P& epsilon) {
+  using namespace rules;
+  return pdiv(pset1<P>(typename Eigen::internal::unpacket_traits<P>::type(1)), pmadd(psqrt(v), c, epsilon));
+}
+inline float inverse_denominator(float v, float c, float epsilon) { return 1.0f / (std::sqrt(v) * c + epsilon); }
+inline double inverse_denominator(double v, double c, double epsilon) { return 1.0 / (std::sqrt(v) * c + epsilon); }
+#if defined(EIGEN_VECTORIZE_AVX512)
+inline __m512 inverse_denominator(const __m512& v, const __m512& c, const __m512& epsilon) {
+  __m512 r = _mm512_rsqrt14_ps(v);  // +inf at v = 0, where √v = 0 is masked in below
+  r = _mm512_mul_ps(
+      r, _mm512_fnmadd_ps(_mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), r), r, _mm512_set1_ps(1.5f)));
+  const __m512 root = _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v, r);
+  const __m512 d = _mm512_fmadd_ps(root, c, epsilon);
+  const __m512 q = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(q, _mm512_fnmadd_ps(d, q, _mm512_set1_ps(2.0f)));
+}
+inline __m512d inverse_denominator(const __m512d& v, const __m512d& c, const __m512d& epsilon) {
+  return _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_fmadd_pd(_mm512_sqrt_pd(v), c, epsilon));
+}
+#endif
+#if defined(EIGEN_VECTORIZE_AVX)
+inline __m256 inverse_denominator(const __m256& v, const __m256& c, const __m256& epsilon) {
+  __m256 r = _mm256_rsqrt_ps(v);
+  r = _mm256_mul_ps(r, _mm256_sub_ps(_mm256_set1_ps(1.5f),
+                                     _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.5f)), r), r)));
+  const __m256 root = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_mul_ps(v, r));
+  const __m256 d = _mm256_add_ps(_mm256_mul_ps(root, c), epsilon);
+  const __m256 q = _mm256_rcp_ps(d);
+  return _mm256_mul_ps(q, _mm256_sub_ps(_mm256_set1_ps(2.0f), _mm256_mul_ps(d, q)));
+}
+inline __m256d inverse_denominator(const __m256d& v, const __m256d& c, const __m256d& epsilon) {
+  return _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_add_pd(_mm256_mul_pd(_mm256_sqrt_pd(v), c), epsilon));
+}
+#endif
+
 // Plain SGD: the kernels' own code, with weight decay as the lazy scale s·V.
 template <class S>
 struct SgdRule {
   static constexpr bool plain = true;
   S learning_rate, l2;
+  S clip_norm = 0;  // (never set: clipping SGD is GradientRule)
   void begin_step() {}
 };
 
-// Momentum and Nesterov momentum (torch.optim.SGD with momentum, dampening 0).
+// SGD through a gradient buffer, W ← W − α(g + λW): the rule of plain SGD with gradient clipping,
+// which needs the step's whole gradient before any update.
 template <class S>
+struct GradientRule {
+  static constexpr bool plain = false;
+  S learning_rate, l2;
+  const std::vector<LayerState<S>>* state;
+  S clip_norm = 0;
+
+  void begin_step() {}
+
+  struct Array {
+    S learning_rate, decay;
+    template <class P>
+    P step(P w, P g, Index) const {
+      using namespace rules;
+      return psub(w, pmul(pset1<P>(learning_rate), pmadd(pset1<P>(decay), w, g)));
+    }
+  };
+  Array bind(const ParameterState<S>&, bool decays) const { return {learning_rate, decays ? l2 : S(0)}; }
+};
+
+// Momentum and Nesterov momentum (torch.optim.SGD with momentum, dampening 0). (Nesterov a
+// template parameter: the per-sample kernel's step is a handful of operations per packet, and
+// each one more costs several percent.)
+template <class S, bool kNesterov>
 struct MomentumRule {
   static constexpr bool plain = false;
   S learning_rate, l2, momentum;
-  bool nesterov;
   const std::vector<LayerState<S>>* state;
+  S clip_norm = 0;
 
   void begin_step() {}
 
   // The rule bound to one parameter array: `decay` is λ for weights, 0 for biases and slopes.
   struct Array {
     S* velocity;
-    S learning_rate, decay, momentum, of_gradient, of_velocity;
+    S learning_rate, decay, momentum;
     template <class P>
     P step(P w, P g, Index i) const {
       using namespace rules;
       g = pmadd(pset1<P>(decay), w, g);
       const P v = pmadd(pset1<P>(momentum), ploadu<P>(velocity + i), g);
       pstoreu(velocity + i, v);
-      // Nesterov: g + μv; plain momentum: 0·g + 1·v = v exactly.
-      const P direction = pmadd(pset1<P>(of_velocity), v, pmul(pset1<P>(of_gradient), g));
-      return psub(w, pmul(pset1<P>(learning_rate), direction));
+      if constexpr (kNesterov) return psub(w, pmul(pset1<P>(learning_rate), pmadd(pset1<P>(momentum), v, g)));
+      return psub(w, pmul(pset1<P>(learning_rate), v));
     }
   };
   Array bind(const ParameterState<S>& s, bool decays) const {
-    return {s.first, learning_rate, decays ? l2 : S(0), momentum, nesterov ? S(1) : S(0), nesterov ? momentum : S(1)};
+    return {s.first, learning_rate, decays ? l2 : S(0), momentum};
   }
 };
 
@@ -126,6 +193,7 @@ struct AdaptiveRule {
   S epsilon;
   std::int64_t step;
   const std::vector<LayerState<S>>* state;
+  S clip_norm = 0;
   // Set by begin_step for the update about to be made.
   S step_size = 0, inverse_root_c2 = 1;
 
@@ -154,8 +222,8 @@ struct AdaptiveRule {
       }
       const P v = pmadd(pset1<P>(rho), ploadu<P>(second + i), pmul(pset1<P>(kappa), pmul(g, g)));
       pstoreu(second + i, v);
-      const P denominator = pmadd(psqrt(v), pset1<P>(inverse_root_c2), pset1<P>(epsilon));
-      return psub(pmul(pset1<P>(weight_factor), w), pmul(pset1<P>(step_size), pdiv(direction, denominator)));
+      const P inverse = inverse_denominator(v, pset1<P>(inverse_root_c2), pset1<P>(epsilon));
+      return psub(pmul(pset1<P>(weight_factor), w), pmul(pset1<P>(step_size), pmul(direction, inverse)));
     }
   };
   Array bind(const ParameterState<S>& s, bool decays) const {
@@ -177,23 +245,63 @@ struct AdaptiveRule {
 template <class S, class F>
 decltype(auto) with_rule(const OptimiserSettings& o, S learning_rate, S l2, const std::vector<LayerState<S>>* state,
                          F&& f) {
+  const S clip = static_cast<S>(o.clip_norm);
   switch (o.kind) {
     case Optimiser::momentum:
+      return f(MomentumRule<S, false>{learning_rate, l2, static_cast<S>(o.momentum), state, clip});
     case Optimiser::nesterov:
-      return f(MomentumRule<S>{learning_rate, l2, static_cast<S>(o.momentum), o.kind == Optimiser::nesterov, state});
+      return f(MomentumRule<S, true>{learning_rate, l2, static_cast<S>(o.momentum), state, clip});
     case Optimiser::adam:
     case Optimiser::adamw:
-      return f(AdaptiveRule<S, true>{learning_rate, l2, o.kind == Optimiser::adamw, true, o.beta1, o.beta2,
-                                     1 - o.beta2, static_cast<S>(o.epsilon), o.step, state});
+      return f(AdaptiveRule<S, true>{learning_rate, l2, o.kind == Optimiser::adamw, true, o.beta1, o.beta2, 1 - o.beta2,
+                                     static_cast<S>(o.epsilon), o.step, state, clip});
     case Optimiser::adagrad:
       return f(AdaptiveRule<S, false>{learning_rate, l2, false, false, 0.0, 1.0, 1.0, static_cast<S>(o.epsilon), o.step,
-                                      state});
+                                      state, clip});
     case Optimiser::rmsprop:
       return f(AdaptiveRule<S, false>{learning_rate, l2, false, false, 0.0, o.beta2, 1 - o.beta2,
-                                      static_cast<S>(o.epsilon), o.step, state});
+                                      static_cast<S>(o.epsilon), o.step, state, clip});
     case Optimiser::sgd: break;
   }
+  if (clip > 0) return f(GradientRule<S>{learning_rate, l2, state, clip});
   return f(SgdRule<S>{learning_rate, l2});
+}
+
+// Whether `rule` clips the norm of each step's gradient.
+template <class Rule>
+bool clips(const Rule& rule) {
+  if constexpr (Rule::plain)
+    return false;
+  else
+    return rule.clip_norm > 0;
+}
+
+// The factor that scales a gradient of Euclidean norm √`sum_of_squares` down to `clip_norm`, as
+// torch.nn.utils.clip_grad_norm_ does: clip_norm / (norm + 1e-6) when that is below 1, else 1.
+template <class S>
+S clip_factor(double sum_of_squares, S clip_norm) {
+  const double factor = static_cast<double>(clip_norm) / (std::sqrt(sum_of_squares) + 1e-6);
+  return factor < 1 ? static_cast<S>(factor) : S(1);
+}
+
+// Σ g² over a block of `rows` rows of `cols` entries, row r at g + r·stride, in a fixed order.
+template <class S>
+double sum_of_squares(const S* g, Index rows, Index cols, Index stride) {
+  double total = 0;
+  for (Index r = 0; r < rows; ++r) {
+    double row = 0;
+    for (Index c = 0; c < cols; ++c) row += static_cast<double>(g[r * stride + c]) * g[r * stride + c];
+    total += row;
+  }
+  return total;
+}
+
+// g ← factor·g over such a block.
+template <class S>
+void scale_block(S factor, S* g, Index rows, Index cols, Index stride) {
+  if (factor == S(1)) return;
+  for (Index r = 0; r < rows; ++r)
+    for (Index c = 0; c < cols; ++c) g[r * stride + c] *= factor;
 }
 
 // w ← rule(w, g) for a block of `rows` rows of `cols` entries, row r of w at w + r·stride and of
@@ -210,7 +318,7 @@ void apply_rows(const Array& rule, S* w, const S* g, Index offset, Index rows, I
     Index c = 0;
     for (; c + W <= cols; c += W)
       rules::pstoreu(row + c, rule.template step<Packet<S>>(rules::ploadu<Packet<S>>(row + c),
-                                                             rules::ploadu<Packet<S>>(grad + c), at + c));
+                                                            rules::ploadu<Packet<S>>(grad + c), at + c));
     for (; c < cols; ++c) row[c] = rule.template step<S>(row[c], grad[c], at + c);
   }
 }

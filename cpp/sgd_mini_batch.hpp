@@ -38,8 +38,9 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   const S decay = Rule::plain ? S(1) - learning_rate * rule.l2 : S(1);
   const bool lazy = Rule::plain && rule.l2 != S(0) && decay > S(0.5);  // W held as s·V, as in SgdStep
   Workspace<S> ws = net.make_workspace(std::min(batch, n));
-  // An optimiser's rule needs the step's whole gradient: it goes here, and the rule is applied
-  // once the backward pass is done (so an abandoned step has changed nothing).
+  // An optimiser's rule takes the gradient from here (see step_weights below).
+  const bool clipping = clips(rule);
+  std::vector<double> norm_part(slices, 0.0);  // each slice's Σ g² when clipping
   std::vector<RowMatrix<S>> weight_gradient;
   std::vector<RowVector<S>> bias_gradient;
   if constexpr (!Rule::plain)
@@ -152,6 +153,29 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         }
       });
       scale = backup_scale;
+    };
+
+    // An optimiser's step on slice s's weights (or biases) of layer l, from their gradient: right
+    // after the gradient in a short step, while it is still in cache (nothing else reads these
+    // weights in this step: another slice's (4.59) reads only its own columns); after the whole
+    // backward pass in a long one, which Ctrl-C may abandon half way, or when clipping, which
+    // needs the whole gradient's norm.
+    auto step_weights = [&](int s, std::size_t l) {
+      if constexpr (!Rule::plain) {
+        const Layer<S>& layer = net.layers[l];
+        const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
+        const Index offset = l == 0 ? k0 * layer.fan_in : k0;
+        apply_rows(step_rule.bind((*rule.state)[l].weights, true), layer.weights + offset,
+                   weight_gradient[l].data() + offset, offset, l == 0 ? k1 - k0 : layer.net_inputs(),
+                   l == 0 ? layer.fan_in : k1 - k0, layer.fan_in);
+      }
+    };
+    auto step_biases = [&](int s, std::size_t l) {
+      if constexpr (!Rule::plain) {
+        const auto [b0, b1] = owned[s][l];
+        apply_rows(step_rule.bind((*rule.state)[l].biases, false), net.layers[l].biases + b0,
+                   bias_gradient[l].data() + b0, b0, 1, b1 - b0, b1 - b0);
+      }
     };
 
     bool left = false;  // this thread handed its slices to thread 0
@@ -270,6 +294,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
               gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, target);
             if (long_step) poll(abandon_backward);
           }
+          if (!Rule::plain && !long_step && !clipping) step_weights(s, l);
         });
         each_slice([&](int s) {
           const auto [b0, b1] = owned[s][l];
@@ -280,6 +305,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             } else {
               bias_gradient[l].segment(b0, b1 - b0).setZero();
               add_column_sums(delta, S(1) / static_cast<S>(rows), bias_gradient[l].segment(b0, b1 - b0), scratch);
+              if (!long_step && !clipping) step_biases(s, l);
             }
           }
           const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
@@ -303,22 +329,35 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           break;
         }
       }
-      if constexpr (!Rule::plain) {
-        // The step: each slice's weights and biases, whose gradients it computed. (Another
-        // thread still working on this step reads only its own columns of W⁽ˡ⁾, l ≥ 2.)
+      if (!Rule::plain && (long_step || clipping)) {
+        // (l = 0: the slice's rows of W⁽¹⁾; l ≥ 1: its columns of W⁽ˡ⁾, as in step_weights.)
+        auto gradient_block = [&](int s, std::size_t l, auto&& body) {
+          const Layer<S>& layer = net.layers[l];
+          const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
+          body(weight_gradient[l].data() + (l == 0 ? k0 * layer.fan_in : k0), l == 0 ? k1 - k0 : layer.net_inputs(),
+               l == 0 ? layer.fan_in : k1 - k0, layer.fan_in);
+          const auto [b0, b1] = owned[s][l];
+          body(bias_gradient[l].data() + b0, Index(1), b1 - b0, b1 - b0);
+        };
+        S factor = 1;
+        if (clipping) {  // Σ g² by slice, added in slice order: the same on any team
+          each_slice([&](int s) {
+            double sum = 0;
+            for (std::size_t l = 0; l < L; ++l)
+              gradient_block(
+                  s, l, [&](const S* g, Index r, Index c, Index stride) { sum += sum_of_squares(g, r, c, stride); });
+            norm_part[s] = sum;
+          });
+          barrier.wait();
+          double total = 0;
+          for (double part : norm_part) total += part;
+          factor = clip_factor(total, rule.clip_norm);
+        }
         each_slice([&](int s) {
           for (std::size_t l = 0; l < L; ++l) {
-            const Layer<S>& layer = net.layers[l];
-            const auto& state = (*rule.state)[l];
-            const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
-            const Index offset = l == 0 ? k0 * layer.fan_in : k0;
-            const Index block_rows_ = l == 0 ? k1 - k0 : layer.net_inputs();
-            const Index block_cols = l == 0 ? layer.fan_in : k1 - k0;
-            apply_rows(step_rule.bind(state.weights, true), layer.weights + offset, weight_gradient[l].data() + offset,
-                       offset, block_rows_, block_cols, layer.fan_in);
-            const auto [b0, b1] = owned[s][l];
-            apply_rows(step_rule.bind(state.biases, false), layer.biases + b0, bias_gradient[l].data() + b0, b0, 1,
-                       b1 - b0, b1 - b0);
+            gradient_block(s, l, [&](S* g, Index r, Index c, Index stride) { scale_block(factor, g, r, c, stride); });
+            step_weights(s, l);
+            if (owned[s][l].second > owned[s][l].first) step_biases(s, l);
           }
         });
       }

@@ -172,7 +172,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
     } else if (t < workers) {
       StagingRing<S>* ring = staging.get();
       Rule step_rule = rule;  // each thread advances its own copy through the same steps
-      int split = workers;  // threads sharing the neurons; 1 once thread 0 carries on alone
+      int split = workers;    // threads sharing the neurons; 1 once thread 0 carries on alone
       // This thread's neurons of every layer.
       std::vector<std::pair<Index, Index>> mine;
       auto share_neurons = [&] {

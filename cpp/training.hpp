@@ -77,12 +77,15 @@ struct SgdStep {
 
 // An optimiser's step (optimisers.hpp) for a batch of B rows: the mean gradient δᵀa/B, Σδ/B,
 // ∂L/∂γ/B into buffers shaped like the parameters, then the rule applied to each array.
+// With clipping (`deferred`), the visitor only fills the buffers; apply_all then scales them and
+// applies the rule once the whole gradient, hence its norm, is known.
 template <class S, class Rule>
 struct RuleStep {
   const Rule& rule;
   const std::vector<LayerState<S>>& state;
   const std::vector<Layer<S>>& grads;  // views of the buffers
   Index rows;
+  bool deferred;
 
   template <class Delta, class APrev>
   void layer(std::size_t l, const Layer<S>& layer, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
@@ -91,16 +94,42 @@ struct RuleStep {
     gemm<S>(true, false, mean, delta, a_prev, S(0), g.W());
     g.b().setZero();
     add_column_sums(delta, mean, g.b(), scratch);
-    apply_rows(rule.bind(state[l].weights, true), layer.weights, g.weights, 0, layer.net_inputs(), layer.fan_in,
-               layer.fan_in);
-    apply_rows(rule.bind(state[l].biases, false), layer.biases, g.biases, 0, 1, layer.net_inputs(),
-               layer.net_inputs());
+    if (!deferred) apply_layer(l, layer);
   }
   template <class Grad>
   void slopes(std::size_t l, const Layer<S>& layer, const Grad& grad) {
     grads[l].gamma_i() = grad / static_cast<S>(rows);
-    apply_rows(rule.bind(state[l].slopes, false), layer.slopes, grads[l].slopes, 0, 1, layer.n_slopes,
-               layer.n_slopes);
+    if (!deferred) apply_slopes(l, layer);
+  }
+
+  void apply_layer(std::size_t l, const Layer<S>& layer) const {
+    apply_rows(rule.bind(state[l].weights, true), layer.weights, grads[l].weights, 0, layer.net_inputs(), layer.fan_in,
+               layer.fan_in);
+    apply_rows(rule.bind(state[l].biases, false), layer.biases, grads[l].biases, 0, 1, layer.net_inputs(),
+               layer.net_inputs());
+  }
+  void apply_slopes(std::size_t l, const Layer<S>& layer) const {
+    apply_rows(rule.bind(state[l].slopes, false), layer.slopes, grads[l].slopes, 0, 1, layer.n_slopes, layer.n_slopes);
+  }
+  // Clipping: every array's gradient scaled by one factor, then the rule.
+  void apply_all(const Network<S>& net) const {
+    double total = 0;
+    for (const Layer<S>& g : grads) {
+      total += sum_of_squares(g.weights, 1, g.net_inputs() * g.fan_in, 0);
+      total += sum_of_squares(g.biases, 1, g.net_inputs(), 0);
+      if (g.slopes) total += sum_of_squares(g.slopes, 1, g.n_slopes, 0);
+    }
+    const S factor = clip_factor(total, rule.clip_norm);
+    for (std::size_t l = 0; l < grads.size(); ++l) {
+      const Layer<S>& g = grads[l];
+      scale_block(factor, g.weights, 1, g.net_inputs() * g.fan_in, 0);
+      scale_block(factor, g.biases, 1, g.net_inputs(), 0);
+      apply_layer(l, net.layers[l]);
+      if (g.slopes) {
+        scale_block(factor, g.slopes, 1, g.n_slopes, 0);
+        apply_slopes(l, net.layers[l]);
+      }
+    }
   }
 };
 
@@ -156,7 +185,8 @@ template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                              const S* sample_weight, const std::int64_t* order, Index n, Rule rule, Index batch,
                              int threads, ThreadPolicy& policy, StopCheck&& should_stop) {
-  if (batch == 1 && per_sample_supported(net)) {
+  // (Clipping needs each step's whole gradient, which the per-sample kernel never forms.)
+  if (batch == 1 && per_sample_supported(net) && !clips(rule)) {
     const int training_threads = per_sample_threads(net, threads);
     // A network trained on one thread leaves the others idle: one of them stages the samples,
     // when they are too many to stay in cache.
@@ -165,7 +195,7 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
     return train_epoch_per_sample(net, X, T, sample_weight, order, n, rule, training_threads, staging, policy,
                                   should_stop);
   }
-  if (batch > 1 && per_sample_supported(net))  // (one slice on one thread when it is not worth more)
+  if ((batch > 1 || clips(rule)) && per_sample_supported(net))  // (one slice on one thread when not worth more)
     return train_epoch_sliced(net, X, T, sample_weight, order, n, rule, batch,
                               mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop);
   set_gemm_threads(policy.team(threads));
@@ -190,8 +220,9 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
       net.backward(ws, rows, sgd);
     } else {
       rule.begin_step();
-      RuleStep<S, Rule> step{rule, *rule.state, gradient->layers, rows};
+      RuleStep<S, Rule> step{rule, *rule.state, gradient->layers, rows, clips(rule)};
       net.backward(ws, rows, step);
+      if (step.deferred) step.apply_all(net);
     }
     result.loss_sum += static_cast<double>(loss);
     result.samples += rows;

@@ -86,20 +86,20 @@ struct RuleUpdate {
   const Array* rule;
   const S* base;
   struct Row {
-    const Array* rule;
+    std::remove_const_t<Array> rule;  // a copy: stores into the state cannot alias its coefficients
     const S* base;
     simd::Packet<S> pg;
     S g;
     template <class P>
     P operator()(P old, P a, const S* at) const {
       if constexpr (std::is_same_v<P, S>)
-        return rule->template step<S>(old, g * a, at - base);
+        return rule.template step<S>(old, g * a, at - base);
       else
-        return rule->template step<P>(old, simd::pmul(pg, a), at - base);
+        return rule.template step<P>(old, simd::pmul(pg, a), at - base);
     }
   };
   bool skips(S) const { return false; }  // the state moves even where g = 0
-  Row row(S g) const { return {rule, base, simd::pset1<simd::Packet<S>>(g), g}; }
+  Row row(S g) const { return {*rule, base, simd::pset1<simd::Packet<S>>(g), g}; }
 };
 
 // Backpropagation through W⁽ˡ⁾ fused with its update, for the `rows` rows of W (row i at
@@ -300,8 +300,8 @@ inline void update_rows_then_dot_rows(const Update& update, S scale, S learning_
 // w_i ← update(w_i, δ_i, x) for the `rows` rows, and plain SGD's b_i ← b_i − α·δ_i (none with
 // learning_rate 0): layer 1's step for the last sample of an epoch, which has no next sample.
 template <class S, class Update>
-inline void update_rows(const Update& update, S learning_rate, const S* __restrict delta, S* __restrict w,
-                        Index stride, Index rows, const S* __restrict x, Index n, S* __restrict biases) {
+inline void update_rows(const Update& update, S learning_rate, const S* __restrict delta, S* __restrict w, Index stride,
+                        Index rows, const S* __restrict x, Index n, S* __restrict biases) {
   using namespace simd;
   constexpr Index W = width<S>;
   for (Index i = 0; i < rows; ++i) {

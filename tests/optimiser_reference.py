@@ -7,8 +7,9 @@ from reference import Reference
 
 
 class ReferenceOptimiser:
-    def __init__(self, name, lr, l2, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        self.name, self.lr, self.l2 = name, lr, l2
+    def __init__(self, name, lr, l2, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, clip_norm=None):
+        self.name, self.lr, self.l2, self.clip_norm = name, lr, l2, clip_norm
+        self.clipped = 0
         self.momentum, self.beta_1, self.beta_2, self.epsilon = momentum, beta_1, beta_2, epsilon
         self.t = 0
         self.first, self.second = {}, {}
@@ -46,6 +47,12 @@ class ReferenceOptimiser:
         for start in range(0, len(order), batch):
             rows = order[start:start + batch]
             grads = ref.gradients(X[rows], T[rows], 0.0, None if w is None else w[rows])
+            if self.clip_norm is not None:  # as torch.nn.utils.clip_grad_norm_, before the step
+                norm = np.sqrt(sum((a ** 2).sum() for g in grads for a in g.values() if a is not None))
+                factor = self.clip_norm / (norm + 1e-6)
+                if factor < 1:
+                    self.clipped += 1
+                    grads = [{k: None if a is None else a * factor for k, a in g.items()} for g in grads]
             self.t += 1
             for i, (layer, g) in enumerate(zip(ref.layers, grads)):
                 layer["W"] = self.step(("W", i), layer["W"], g["W"], True)

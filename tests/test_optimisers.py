@@ -20,12 +20,12 @@ def data(n, features, classes=3, seed=0):
     return rng.normal(size=(n, features)), rng.integers(0, classes, size=n)
 
 
-def engine_epoch(net, state, X, y, order, lr, l2, batch, threads, hyper=None, weights=None):
+def engine_epoch(net, state, X, y, order, lr, l2, batch, threads, hyper=None, weights=None, clip_norm=0.0):
     """One epoch through the engine with `state` (an OptimiserState), as fit runs it."""
     hyper = hyper or {}
     settings = core.OptimiserSettings(kind=getattr(core.Optimiser, state.name), momentum=hyper.get("momentum", 0.9),
                                       beta1=hyper.get("beta_1", 0.9), beta2=hyper.get("beta_2", 0.999),
-                                      epsilon=hyper.get("epsilon", 1e-8), step=state.step)
+                                      epsilon=hyper.get("epsilon", 1e-8), step=state.step, clip_norm=clip_norm)
     first, second = state.lists(net._parameters)
     result = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, batch, threads, weights, settings,
                                      first, second)
@@ -76,6 +76,39 @@ def test_two_epochs_match_the_reference_step_by_step(name, widths, hidden, batch
         if name in ("momentum", "nesterov", "adam", "adamw"):
             suffix = {"W": "weights", "b": "biases", "slopes": "slopes"}[kind]
             np.testing.assert_allclose(state.arrays[f"first.{suffix}_{i + 1}"], array, rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("widths,hidden,batch,threads", KERNELS)
+@pytest.mark.parametrize("name", ["sgd", "adam", "nesterov"])
+def test_gradient_clipping_in_every_kernel(name, widths, hidden, batch, threads):
+    # A norm small enough that steps are clipped.
+    X, y = data(60, widths[0], seed=9)
+    net = fnn.Network(widths, hidden, dtype="float64", seed=2)
+    ref = Reference.of(net)
+    lr = {"sgd": 0.05, "adam": 0.01, "nesterov": 0.02}[name]
+    reference = ReferenceOptimiser(name, lr, 0.01, clip_norm=0.5)
+    state = OptimiserState(name, net._parameters)
+    order = np.random.default_rng(4).permutation(60)
+    result = engine_epoch(net, state, X, y, order, lr, 0.01, batch, threads, clip_norm=0.5)
+    assert (result.samples, result.diverged) == (60, False)
+    reference.epoch(ref, X, one_hot(y, 3), order, batch)
+    assert reference.clipped > 0
+    assert_matches(net, ref)
+
+
+def test_clip_norm_through_fit_and_its_check():
+    X, y = data(80, 5, seed=1)
+    nets = [fnn.Network([5, 8, 3], seed=0) for _ in range(2)]
+    nets[0].fit(X, y, optimiser="adam", clip_norm=1e9, max_epochs=2, validation_fraction=0)
+    nets[1].fit(X, y, optimiser="adam", max_epochs=2, validation_fraction=0)
+    # A norm never reached changes nothing but the kernel (gemm rather than fused per-sample sums).
+    np.testing.assert_allclose(nets[0].parameters()["weights_1"], nets[1].parameters()["weights_1"], rtol=1e-4,
+                               atol=1e-6)
+    assert nets[0].training_settings_["clip_norm"] == 1e9
+    with pytest.raises(ValueError, match="clip_norm must be > 0"):
+        nets[0].fit(X, y, clip_norm=0.0)
+    with pytest.raises(ValueError, match="clip_norm must be >= 0"):
+        core.OptimiserSettings(clip_norm=-1.0)
 
 
 @pytest.mark.parametrize("name", RULES)
@@ -264,13 +297,16 @@ def test_torch_optim_takes_the_same_steps(name, batch):
     optimiser = torch_optimiser(torch, name, groups, lr, hyper)
     order = np.random.default_rng(2).permutation(60)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    clip = 0.3 if batch == 5 else 0.0  # and clipping, at batch 5
     for start in range(0, 60, batch):
         rows = torch.from_numpy(order[start:start + batch])
         optimiser.zero_grad()
         torch.nn.functional.cross_entropy(model(Xt[rows]), yt[rows]).backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimiser.step()
     state = OptimiserState(name, net._parameters)
-    engine_epoch(net, state, X, y, order, lr, l2, batch, 1, hyper)
+    engine_epoch(net, state, X, y, order, lr, l2, batch, 1, hyper, clip_norm=clip)
     p = net.parameters()
     for l, layer in enumerate(layers, start=1):
         np.testing.assert_allclose(p[f"weights_{l}"], layer.weight.detach().numpy(), rtol=1e-9, atol=1e-12)

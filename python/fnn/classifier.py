@@ -100,6 +100,9 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         "step": α is multiplied by step_factor every step_epochs epochs.
     shuffle : bool, default True
         Shuffle the training samples every epoch; False trains on them in their order.
+    clip_norm : float or None, default None
+        Scale each step's gradient down to this Euclidean norm when it is larger (see
+        :meth:`fnn.Network.fit`).
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into ``sample_weight``: a class's samples take
         steps scaled by its weight. "balanced" weights classes by n_samples / (C · count).
@@ -150,7 +153,8 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
                  input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
                  nesterovs_momentum=True, beta_1=ESTIMATOR.beta_1, beta_2=ESTIMATOR.beta_2, epsilon=ESTIMATOR.epsilon,
                  schedule=ESTIMATOR.schedule, power_t=ESTIMATOR.power_t, step_epochs=ESTIMATOR.step_epochs,
-                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, class_weight=None):
+                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, clip_norm=ESTIMATOR.clip_norm,
+                 class_weight=None):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
@@ -158,7 +162,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
                          input_scaling=input_scaling, solver=solver, momentum=momentum,
                          nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          schedule=schedule, power_t=power_t, step_epochs=step_epochs, step_factor=step_factor,
-                         shuffle=shuffle)
+                         shuffle=shuffle, clip_norm=clip_norm)
         self.class_weight = class_weight
 
     # ------------------------------------------------------------------ targets

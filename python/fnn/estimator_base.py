@@ -40,7 +40,7 @@ class FNNEstimator(BaseEstimator):
                  input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
                  nesterovs_momentum=True, beta_1=ESTIMATOR.beta_1, beta_2=ESTIMATOR.beta_2, epsilon=ESTIMATOR.epsilon,
                  schedule=ESTIMATOR.schedule, power_t=ESTIMATOR.power_t, step_epochs=ESTIMATOR.step_epochs,
-                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle):
+                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, clip_norm=ESTIMATOR.clip_norm):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate = learning_rate
@@ -69,6 +69,7 @@ class FNNEstimator(BaseEstimator):
         self.step_epochs = step_epochs
         self.step_factor = step_factor
         self.shuffle = shuffle
+        self.clip_norm = clip_norm
 
     # ------------------------------------------------------------------ hooks of the subclasses
 
@@ -108,7 +109,7 @@ class FNNEstimator(BaseEstimator):
         settings = TrainingSettings(self.learning_rate, self.l2, self.batch_size, self.max_epochs, self.patience,
                                     self.validation_fraction, self.tol, optimiser, self.momentum, self.beta_1,
                                     self.beta_2, self.epsilon, self.schedule, self.power_t, self.step_epochs,
-                                    self.step_factor, self.shuffle)
+                                    self.step_factor, self.shuffle, self.clip_norm)
         if self.input_scaling not in (True, False, None, "auto", "standard", "none"):
             raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got "
                              f"{self.input_scaling!r}")
@@ -188,6 +189,7 @@ class FNNEstimator(BaseEstimator):
             tol=s.tol, verbose=bool(self.verbose), sample_weight=weights, callback=callback, optimiser=s.optimiser,
             momentum=s.momentum, beta_1=s.beta_1, beta_2=s.beta_2, epsilon=s.epsilon, schedule=s.schedule,
             power_t=s.power_t, step_epochs=s.step_epochs, step_factor=s.step_factor, shuffle=s.shuffle,
+            clip_norm=s.clip_norm,
             stop_on_training_loss=not incremental and not self.early_stopping, _samples_seen=seen)
         layers = dead_layers(network, X)
         if layers:

@@ -460,7 +460,8 @@ class Network:
             beta_2: float = NETWORK_FIT.beta_2, epsilon: float = NETWORK_FIT.epsilon,
             schedule: str = NETWORK_FIT.schedule, power_t: float = NETWORK_FIT.power_t,
             step_epochs: int = NETWORK_FIT.step_epochs, step_factor: float = NETWORK_FIT.step_factor,
-            shuffle: bool = NETWORK_FIT.shuffle, stop_on_training_loss: bool = False,
+            shuffle: bool = NETWORK_FIT.shuffle, clip_norm: Optional[float] = NETWORK_FIT.clip_norm,
+            stop_on_training_loss: bool = False,
             _samples_seen: int = 0) -> History:
         """Train by Algorithm 4.1: shuffle every epoch, SGD on each sample (or mini-batch),
         stop when the validation error rate stops falling, keep the best weights.
@@ -532,6 +533,11 @@ class Network:
             Parameters of the "invscaling" and "step" schedules.
         shuffle : bool, default True
             Draw a new order of the training samples every epoch; False keeps their order in X.
+        clip_norm : float, optional
+            Scale each step's gradient of the loss down to this Euclidean norm (all parameters
+            together) when it is larger, as ``torch.nn.utils.clip_grad_norm_`` does, before the
+            optimiser's step (and its weight decay). Needs the step's whole gradient, so per-sample
+            steps then run in the mini-batch kernel (one row per step), a few times slower.
         stop_on_training_loss : bool, default False
             Without a validation set, stop after `patience` epochs that did not lower the
             training risk by more than `tol` (scikit-learn's rule when its early stopping is
@@ -566,7 +572,7 @@ class Network:
             try:
                 s = TrainingSettings(learning_rate, l2, batch_size, max_epochs, patience, validation_fraction, tol,
                                      optimiser, momentum, beta_1, beta_2, epsilon, schedule, power_t, step_epochs,
-                                     step_factor, shuffle)
+                                     step_factor, shuffle, clip_norm)
                 if not isinstance(stop_on_training_loss, (bool, np.bool_)):
                     raise TypeError(f"stop_on_training_loss must be True or False, got {stop_on_training_loss!r}")
                 prepared = prepare_fit(self, X, y, s, validation_data, sample_weight, callback)

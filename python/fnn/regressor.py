@@ -53,7 +53,8 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
                  input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
                  nesterovs_momentum=True, beta_1=ESTIMATOR.beta_1, beta_2=ESTIMATOR.beta_2, epsilon=ESTIMATOR.epsilon,
                  schedule=ESTIMATOR.schedule, power_t=ESTIMATOR.power_t, step_epochs=ESTIMATOR.step_epochs,
-                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, target_scaling=True):
+                 step_factor=ESTIMATOR.step_factor, shuffle=ESTIMATOR.shuffle, clip_norm=ESTIMATOR.clip_norm,
+                 target_scaling=True):
         super().__init__(hidden_layer_sizes, activation, learning_rate=learning_rate, l2=l2, batch_size=batch_size,
                          max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, patience=patience, tol=tol, init=init, dtype=dtype,
@@ -61,7 +62,7 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
                          input_scaling=input_scaling, solver=solver, momentum=momentum,
                          nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          schedule=schedule, power_t=power_t, step_epochs=step_epochs, step_factor=step_factor,
-                         shuffle=shuffle)
+                         shuffle=shuffle, clip_norm=clip_norm)
         self.target_scaling = target_scaling
 
     def _encode_targets(self, y, *, first: bool, classes=None):

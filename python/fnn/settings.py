@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -31,7 +31,8 @@ class TrainingSettings:
     beta_1, beta_2 in [0, 1) (adam, adamw; beta_2 is rmsprop's ρ) and epsilon > 0.
     schedule: the learning rate's schedule (:mod:`fnn.schedules`), with power_t > 0 (invscaling),
     step_epochs and 0 < step_factor <= 1 (step). shuffle: draw a new order of the samples every
-    epoch (False: their order in X).
+    epoch (False: their order in X). clip_norm: None, or the largest Euclidean norm of a step's
+    gradient of the loss (all parameters together; larger ones are scaled down to it).
     A bad value raises ValueError or TypeError naming the setting.
     """
 
@@ -52,6 +53,7 @@ class TrainingSettings:
     step_epochs: int = 10
     step_factor: float = 0.5
     shuffle: bool = True
+    clip_norm: Optional[float] = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -74,6 +76,7 @@ class TrainingSettings:
             "step_epochs": check_positive_int(self.step_epochs, "step_epochs"),
             "step_factor": check_real(self.step_factor, "step_factor", positive=True),
             "shuffle": _check_bool(self.shuffle, "shuffle"),
+            "clip_norm": None if self.clip_norm is None else check_real(self.clip_norm, "clip_norm", positive=True),
         }
         if checked["step_factor"] > 1:
             raise ValueError(f"step_factor must be <= 1, got {checked['step_factor']}")

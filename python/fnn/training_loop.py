@@ -38,7 +38,7 @@ def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, 
                 "validation": "given" if validation_data is not None else validation_fraction,
                 "sample_weight": sample_weight is not None, "optimiser": s.optimiser,
                 **{name: getattr(s, name) for name in HYPER_PARAMETERS[s.optimiser]},
-                "schedule": s.schedule, "shuffle": s.shuffle}
+                "schedule": s.schedule, "shuffle": s.shuffle, "clip_norm": s.clip_norm}
     if s.schedule == "invscaling":
         settings["power_t"] = s.power_t
     elif s.schedule == "step":
@@ -132,8 +132,9 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
     net.history_ = history
     schedule = Schedule(s)
     state = net._optimiser_state_for(s.optimiser)
+    clip = 0.0 if s.clip_norm is None else s.clip_norm
     optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
-                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon)
+                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon, clip_norm=clip)
     first, second = (None, None) if state is None else state.lists(net._parameters)
     # The weights and the optimiser's state, rolled back together.
     trained = dict(net._parameters)
@@ -169,7 +170,7 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
                 net._rng.shuffle(order)
         if state is not None:
             optimiser = _core.OptimiserSettings(kind=optimiser.kind, momentum=s.momentum, beta1=s.beta_1,
-                                                beta2=s.beta_2, epsilon=s.epsilon, step=state.step)
+                                                beta2=s.beta_2, epsilon=s.epsilon, step=state.step, clip_norm=clip)
         result = engine.train_epoch(X, targets, order, learning_rate, l2, s.batch_size, threads, weights,
                                     optimiser, first, second)
         del order
