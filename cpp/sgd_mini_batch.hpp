@@ -195,12 +195,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       }
       each_slice([&](int s) {
         const auto [r0, r1] = share(rows, s, slices, 1);
-        for (Index r = r0; r < r1; ++r) {
-          const Index source = static_cast<Index>(order[first + r]);
-          ws.input.row(r) = X.row(source);
-          ws.target.row(r) = T.row(source);
-          if (sample_weight) ws.sample_weight(r) = sample_weight[source];
-        }
+        gather(ws, X, &T, sample_weight, order, first + r0, r1 - r0, r0);
       });
       barrier.wait();
 

@@ -17,19 +17,6 @@
 
 namespace fnn {
 
-// Copies the rows `order[first … first+rows)` of X, T and the sample weights into the workspace
-// (identity order if null; T and the weights only when given).
-template <class S>
-void gather(Workspace<S>& ws, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>* T, const S* sample_weight,
-            const std::int64_t* order, Index first, Index rows) {
-  for (Index r = 0; r < rows; ++r) {
-    const Index n = order ? static_cast<Index>(order[first + r]) : first + r;
-    ws.input.row(r) = X.row(n);
-    if (T) ws.target.row(r) = T->row(n);
-    if (sample_weight) ws.sample_weight(r) = sample_weight[n];
-  }
-}
-
 // Algorithm 4.1, lines 10-11, for a batch of B rows: W ← W − α(δᵀa/B + λW), b ← b − α·Σδ/B,
 // γ ← γ − α·∂L/∂γ/B, with no gradient temporary.
 //

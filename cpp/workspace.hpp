@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "types.hpp"
@@ -39,5 +40,19 @@ struct Workspace {
     }
   }
 };
+
+// Copies the rows `order[first … first+rows)` of X, T and the sample weights into the workspace's
+// rows `to …` (identity order if null; T and the weights only when given): every kernel working
+// on a Workspace reads shuffled or chosen rows through this.
+template <class S>
+void gather(Workspace<S>& ws, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>* T, const S* sample_weight,
+            const std::int64_t* order, Index first, Index rows, Index to = 0) {
+  for (Index r = 0; r < rows; ++r) {
+    const Index n = order ? static_cast<Index>(order[first + r]) : first + r;
+    ws.input.row(to + r) = X.row(n);
+    if (T) ws.target.row(to + r) = T->row(n);
+    if (sample_weight) ws.sample_weight(to + r) = sample_weight[n];
+  }
+}
 
 }  // namespace fnn
