@@ -39,6 +39,7 @@ constexpr Index width = Eigen::internal::unpacket_traits<Packet<S>>::size;
 template <class S>
 struct SgdUpdate {
   S decay, learning_rate;
+  simd::Packet<S> pdecay = simd::pset1<simd::Packet<S>>(decay);  // broadcast once per call, not per row
   struct Row {
     simd::Packet<S> pdecay, pstep;
     S decay, step;
@@ -52,10 +53,7 @@ struct SgdUpdate {
   };
   // Rows with δ_i = 0 do not change without weight decay.
   bool skips(S g) const { return g == S(0) && decay == S(1); }
-  Row row(S g) const {
-    return {simd::pset1<simd::Packet<S>>(decay), simd::pset1<simd::Packet<S>>(learning_rate * g), decay,
-            learning_rate * g};
-  }
+  Row row(S g) const { return {pdecay, simd::pset1<simd::Packet<S>>(learning_rate * g), decay, learning_rate * g}; }
 };
 
 // Layer 1's lazily scaled SGD step (see sgd_per_sample.hpp): v ← v − (α/scale)·δ_i·x.
@@ -191,10 +189,12 @@ inline void dot_group(const S* __restrict w, Index stride, const S* __restrict a
 // Layer 1's update fused with the next sample's forward product: v_r ← steps[r](v_r, x) (see
 // SgdUpdate), then the products v_r·x_next as in dot_group, so each row is read and written once.
 template <int R, class S, class Step>
-inline void update_then_dot_group(const Step* steps, S* __restrict w, Index stride, const S* __restrict x,
+inline void update_then_dot_group(const Step* given, S* __restrict w, Index stride, const S* __restrict x,
                                   const S* __restrict x_next, Index n, Accumulators<S>& acc, S* __restrict tail) {
   using namespace simd;
   constexpr Index W = width<S>;
+  Step steps[R];  // local copies, which stay in registers (the stores below could alias `given`)
+  for (int r = 0; r < R; ++r) steps[r] = given[r];
   for (int r = 0; r < 4; ++r) acc[r] = pset1<Packet<S>>(S(0));
   Index j = 0;
   for (; j + W <= n; j += W) {
