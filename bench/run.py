@@ -193,7 +193,16 @@ def main(argv=None) -> int:
     parser.add_argument("--contended", action="store_true",
                         help="instead: default threads vs one thread with busy processes competing "
                              "(bench/contended.py)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--optimisers", action="store_true",
+                        help="instead: every optimiser against torch.optim (bench/optimisers.py; other flags there)")
+    args, rest = parser.parse_known_args(argv)
+    if args.optimisers:
+        from . import optimisers
+
+        return optimisers.main(rest + (["--only", *args.only] if args.only else [])
+                               + ["--rounds", str(args.rounds), "--repeats", str(args.repeats)])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.contended:
         chosen = [w for w in WORKLOADS + [DIGITS] if not args.only or w.id in args.only]
         contended.run(chosen, args.scale, args.repeats, args.rounds, args.out)

@@ -64,18 +64,6 @@ inline std::pair<bool, bool> state_arrays(Optimiser kind) {
   return {false, false};
 }
 
-namespace rules {
-using Eigen::internal::padd;
-using Eigen::internal::pdiv;
-using Eigen::internal::ploadu;
-using Eigen::internal::pmadd;
-using Eigen::internal::pmul;
-using Eigen::internal::pset1;
-using Eigen::internal::psqrt;
-using Eigen::internal::pstoreu;
-using Eigen::internal::psub;
-}  // namespace rules
-
 // 1 / (√v·c + ε) for the adaptive rules (v ≥ 0, ε > 0), inline: Eigen's fast psqrt is an
 // out-of-line call, whose spills cost more than the rest of Adam's step. Float packets use the
 // hardware's estimates of 1/√v and 1/x, each refined by one Newton step (within about 2 ulp, and
@@ -84,7 +72,7 @@ using Eigen::internal::psub;
 // entries are computed exactly.
 template <class P>
 inline P inverse_denominator(const P& v, const P& c, const P& epsilon) {
-  using namespace rules;
+  using namespace simd;
   return pdiv(pset1<P>(typename Eigen::internal::unpacket_traits<P>::type(1)), pmadd(psqrt(v), c, epsilon));
 }
 inline float inverse_denominator(float v, float c, float epsilon) { return 1.0f / (std::sqrt(v) * c + epsilon); }
@@ -142,7 +130,7 @@ struct GradientRule {
     S learning_rate, decay;
     template <class P>
     P step(P w, P g, Index) const {
-      using namespace rules;
+      using namespace simd;
       return psub(w, pmul(pset1<P>(learning_rate), pmadd(pset1<P>(decay), w, g)));
     }
   };
@@ -167,7 +155,7 @@ struct MomentumRule {
     S learning_rate, decay, momentum;
     template <class P>
     P step(P w, P g, Index i) const {
-      using namespace rules;
+      using namespace simd;
       g = pmadd(pset1<P>(decay), w, g);
       const P v = pmadd(pset1<P>(momentum), ploadu<P>(velocity + i), g);
       pstoreu(velocity + i, v);
@@ -212,7 +200,7 @@ struct AdaptiveRule {
     S step_size, inverse_root_c2, epsilon, decay_in_gradient, weight_factor, beta1, rho, kappa;
     template <class P>
     P step(P w, P g, Index i) const {
-      using namespace rules;
+      using namespace simd;
       g = pmadd(pset1<P>(decay_in_gradient), w, g);
       P direction = g;
       if constexpr (kFirstMoment) {
@@ -317,8 +305,8 @@ void apply_rows(const Array& rule, S* w, const S* g, Index offset, Index rows, I
     const Index at = offset + r * stride;
     Index c = 0;
     for (; c + W <= cols; c += W)
-      rules::pstoreu(row + c, rule.template step<Packet<S>>(rules::ploadu<Packet<S>>(row + c),
-                                                            rules::ploadu<Packet<S>>(grad + c), at + c));
+      simd::pstoreu(row + c, rule.template step<Packet<S>>(simd::ploadu<Packet<S>>(row + c),
+                                                           simd::ploadu<Packet<S>>(grad + c), at + c));
     for (; c < cols; ++c) row[c] = rule.template step<S>(row[c], grad[c], at + c);
   }
 }

@@ -19,12 +19,14 @@ namespace fnn {
 
 namespace simd {
 using Eigen::internal::padd;
+using Eigen::internal::pdiv;
 using Eigen::internal::pload1;
 using Eigen::internal::ploadu;
 using Eigen::internal::pmadd;
 using Eigen::internal::pmul;
 using Eigen::internal::predux;
 using Eigen::internal::pset1;
+using Eigen::internal::psqrt;
 using Eigen::internal::pstoreu;
 using Eigen::internal::psub;
 template <class S>

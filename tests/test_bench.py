@@ -45,3 +45,14 @@ def test_one_command_writes_the_table_and_the_chart(tmp_path):
     for row in report["rows"]:
         assert row["fnn"] > 0 and row["numpy"] > 0
     assert markdown(report) == table
+
+
+def test_the_optimiser_benchmark_checks_fnn_against_torch_optim_and_writes_its_table(tmp_path):
+    pytest.importorskip("torch")
+    from bench import optimisers
+
+    w = tiny()[1]
+    for name in ("momentum", "adam", "rmsprop"):
+        assert optimisers.check_same_epoch(w, name, threads=1, n=32) < 1e-6
+    text = optimisers.run([w], ["adam"], threads=1, repeats=1, rounds=1, scale=0.001, out=tmp_path, log=lambda *_: None)
+    assert "| adam |" in text and (tmp_path / "optimisers.md").read_text() == text
