@@ -66,3 +66,25 @@ def test_relus_killed_by_the_learning_rate_are_an_error_naming_the_flag(capsys, 
                          "--solver", "sgd", "--momentum", "0")  # the chapter's SGD: Adam's steps are bounded
     assert status == 2 and err.startswith("fnn: error:") and "--learning-rate" in err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_solver_momentum_and_schedule_from_flags_and_from_a_settings_file(capsys, tmp_path):
+    import fnn
+
+    status, _, err = run(capsys, "train", "iris", "-o", tmp_path / "a.npz", "-q", "--solver", "sgd", "--momentum", "0.5",
+                         "--schedule", "cosine", "--learning-rate", "0.01")
+    assert status == 0, err
+    estimator = fnn.load(tmp_path / "a.npz").steps[-1][1]
+    assert (estimator.solver, estimator.momentum, estimator.schedule) == ("sgd", 0.5, "cosine")
+    assert estimator.network_._optimiser_state.name == "nesterov"
+    (tmp_path / "s.toml").write_text('solver = "rmsprop"\nschedule = "step"\n')
+    status, _, err = run(capsys, "train", "iris", "-o", tmp_path / "b.npz", "-q", "--config", tmp_path / "s.toml")
+    assert status == 0, err
+    estimator = fnn.load(tmp_path / "b.npz").steps[-1][1]
+    assert (estimator.solver, estimator.schedule) == ("rmsprop", "step")
+    with pytest.raises(SystemExit) as exit:  # argparse's own usage error
+        run(capsys, "train", "iris", "-o", tmp_path / "c.npz", "--solver", "lbfgs")
+    assert exit.value.code == 2 and "--solver" in capsys.readouterr().err and not (tmp_path / "c.npz").exists()
+    (tmp_path / "bad.toml").write_text('schedule = "sometimes"\n')
+    status, _, err = run(capsys, "train", "iris", "-o", tmp_path / "c.npz", "--config", tmp_path / "bad.toml")
+    assert status == 2 and "--schedule" in err and "sometimes" in err and not (tmp_path / "c.npz").exists()
