@@ -71,8 +71,8 @@ def test_relus_killed_by_the_learning_rate_are_an_error_naming_the_flag(capsys, 
 def test_solver_momentum_and_schedule_from_flags_and_from_a_settings_file(capsys, tmp_path):
     import fnn
 
-    status, _, err = run(capsys, "train", "iris", "-o", tmp_path / "a.npz", "-q", "--solver", "sgd", "--momentum", "0.5",
-                         "--schedule", "cosine", "--learning-rate", "0.01")
+    status, _, err = run(capsys, "train", "iris", "-o", tmp_path / "a.npz", "-q", "--solver", "sgd", "--momentum",
+                         "0.5", "--schedule", "cosine", "--learning-rate", "0.01")
     assert status == 0, err
     estimator = fnn.load(tmp_path / "a.npz").steps[-1][1]
     assert (estimator.solver, estimator.momentum, estimator.schedule) == ("sgd", 0.5, "cosine")
