@@ -82,14 +82,13 @@ def fnn_trainer(net: fnn.Network, name: str, X, y, batch: int):
     first, second = state.lists(net._parameters)
     threads = net.n_threads
 
+    settings = core.OptimiserSettings(kind=getattr(core.Optimiser, name), momentum=HYPER["momentum"],
+                                      beta1=HYPER["beta_1"], beta2=HYPER["beta_2"], epsilon=HYPER["epsilon"])
+
     def run(order):
-        settings = core.OptimiserSettings(kind=getattr(core.Optimiser, name), momentum=HYPER["momentum"],
-                                          beta1=HYPER["beta_1"], beta2=HYPER["beta_2"], epsilon=HYPER["epsilon"],
-                                          step=state.step)
         result = engine.train_epoch(X, targets, order, LEARNING_RATE[name], L2, batch, threads, None, settings,
-                                    first, second)
+                                    first, second, state.arrays["step"])
         assert not result.diverged
-        state.advance(result.steps)
 
     return run
 

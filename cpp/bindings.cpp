@@ -180,7 +180,8 @@ class Engine {
   // None), in the order and shapes of the parameters: weights, biases[, slopes] per layer.
   EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, double learning_rate,
                           double l2, Index batch_size, int n_threads, const py::object& sample_weight,
-                          const OptimiserSettings& optimiser, const py::object& first, const py::object& second) {
+                          OptimiserSettings optimiser, const py::object& first, const py::object& second,
+                          const py::object& step_count) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
@@ -189,6 +190,17 @@ class Engine {
     if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
     check_threads(n_threads);
     const auto state = optimiser_state(optimiser.kind, first, second);
+    // t lives in `step_count` (a 0-d int64 array) when given: read here, advanced by the updates
+    // applied, also those of an epoch that Ctrl-C cut short.
+    std::int64_t* count = nullptr;
+    if (!step_count.is_none()) {
+      if (!py::isinstance<py::array_t<std::int64_t>>(step_count))
+        throw py::type_error("step_count must be a 0-d int64 array");
+      auto arr = py::reinterpret_borrow<py::array>(step_count);
+      if (arr.ndim() != 0 || !arr.writeable()) throw py::value_error("step_count must be a writeable 0-d array");
+      count = static_cast<std::int64_t*>(arr.mutable_data());
+      optimiser.step = *count;
+    }
     EpochResult result;
     {
       py::gil_scoped_release release;
@@ -198,6 +210,7 @@ class Engine {
                                      return PyErr_CheckSignals() != 0;
                                    });
     }
+    if (count) *count += result.steps;
     if (result.interrupted) throw py::error_already_set();
     return result;
   }
@@ -276,7 +289,7 @@ void bind_engine(py::module_& m, const char* name) {
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
            py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"), py::arg("n_threads"),
            py::arg("sample_weight") = py::none(), py::arg("optimiser") = OptimiserSettings{},
-           py::arg("first") = py::none(), py::arg("second") = py::none())
+           py::arg("first") = py::none(), py::arg("second") = py::none(), py::arg("step_count") = py::none())
       .def_property_readonly(
           "contended", [](const Engine<S>& e) { return e.policy_.contended(); },
           "Whether this network's kernels run on one thread for now, having lost their cores.")

@@ -7,8 +7,9 @@
 //   AdaGrad    v ← v + g²,  w ← w − α·g / (√v + ε)
 //   RMSprop    v ← ρv + (1−ρ)g²,  w ← w − α·g / (√v + ε)
 // where g = ∂L/∂w + λw for weights (the L2 term of (4.39)) and ∂L/∂b for biases, which are not
-// regularised. Each rule is applied element by element, in Eigen packets or one scalar at a time,
-// with the same operations either way, so every weight is computed alike on any thread count.
+// regularised. Each rule is applied element by element, in Eigen packets or one entry at a time
+// (the columns past the last whole packet); threads' shares are cut at whole packets, so every
+// weight takes the same path, and gets the same value, on any thread count.
 //
 // The kernels take a rule as a template parameter: plain SGD keeps its own fused and lazily
 // scaled code (SgdRule::plain), every other rule goes through step(), so a new optimiser is one
@@ -17,6 +18,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "types.hpp"

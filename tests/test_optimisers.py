@@ -25,12 +25,10 @@ def engine_epoch(net, state, X, y, order, lr, l2, batch, threads, hyper=None, we
     hyper = hyper or {}
     settings = core.OptimiserSettings(kind=getattr(core.Optimiser, state.name), momentum=hyper.get("momentum", 0.9),
                                       beta1=hyper.get("beta_1", 0.9), beta2=hyper.get("beta_2", 0.999),
-                                      epsilon=hyper.get("epsilon", 1e-8), step=state.step, clip_norm=clip_norm)
+                                      epsilon=hyper.get("epsilon", 1e-8), clip_norm=clip_norm)
     first, second = state.lists(net._parameters)
-    result = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, batch, threads, weights, settings,
-                                     first, second)
-    state.advance(result.steps)
-    return result
+    return net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, batch, threads, weights, settings,
+                                   first, second, state.arrays["step"])
 
 
 def assert_matches(net, ref, rtol=1e-10, atol=1e-12):
@@ -254,6 +252,9 @@ def test_the_engine_refuses_missing_or_misshapen_state():
     with pytest.raises(ValueError, match="first state has 4 elements, expected 5"):
         engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
                            [first[0], first[0][:1], *first[2:]], second)
+    with pytest.raises(TypeError, match="step_count must be a 0-d int64 array"):
+        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam, first, second,
+                           np.zeros(1))
     with pytest.raises(TypeError, match="dtype float64"):
         engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
                            [a.astype(np.float64) for a in first], second)
@@ -311,3 +312,24 @@ def test_torch_optim_takes_the_same_steps(name, batch):
     for l, layer in enumerate(layers, start=1):
         np.testing.assert_allclose(p[f"weights_{l}"], layer.weight.detach().numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(p[f"biases_{l}"], layer.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_ctrl_c_mid_epoch_keeps_t_in_step_with_the_updates_applied():
+    import os
+    import signal
+    import threading
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((200000, 64), dtype=np.float32), rng.integers(0, 10, 200000)
+    net = fnn.Network([64, 64, 10], seed=0, n_threads=1)
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.fit(X, y, optimiser="adam", max_epochs=1000, validation_fraction=0)
+    finally:
+        timer.cancel()
+    state = net._optimiser_state
+    # t counts every update applied, the interrupted epoch's included (the interrupt lands 0.2 s
+    # into an epoch of about 0.5 s: t is then not a multiple of the epoch's 200,000 samples).
+    assert 0 < state.step and state.step % 200000 != 0

@@ -138,7 +138,8 @@ class Engine32:
                     sample_weight: Optional[npt.NDArray[np.float32]] = None,
                     optimiser: OptimiserSettings = ...,
                     first: Optional[Sequence[npt.NDArray[np.float32]]] = None,
-                    second: Optional[Sequence[npt.NDArray[np.float32]]] = None) -> EpochResult:
+                    second: Optional[Sequence[npt.NDArray[np.float32]]] = None,
+                    step_count: Optional[npt.NDArray[np.int64]] = None) -> EpochResult:
         """One epoch of SGD or another update rule, with its state arrays (Ctrl-C raises KeyboardInterrupt)."""
 
 class Engine64:
@@ -167,5 +168,6 @@ class Engine64:
                     sample_weight: Optional[npt.NDArray[np.float64]] = None,
                     optimiser: OptimiserSettings = ...,
                     first: Optional[Sequence[npt.NDArray[np.float64]]] = None,
-                    second: Optional[Sequence[npt.NDArray[np.float64]]] = None) -> EpochResult:
+                    second: Optional[Sequence[npt.NDArray[np.float64]]] = None,
+                    step_count: Optional[npt.NDArray[np.int64]] = None) -> EpochResult:
         """One epoch of SGD or another update rule, with its state arrays (Ctrl-C raises KeyboardInterrupt)."""

@@ -69,9 +69,6 @@ class OptimiserState:
     def step(self) -> int:
         return int(self.arrays["step"])
 
-    def advance(self, steps: int) -> None:
-        self.arrays["step"][()] = self.step + int(steps)
-
     def lists(self, parameter_names) -> Tuple[Optional[list], Optional[list]]:
         """The engine's `first` and `second` arguments: arrays in the parameters' order, or None."""
         return tuple([self.arrays[f"{kind}.{p}"] for p in parameter_names] if kind in STATE_ARRAYS[self.name]

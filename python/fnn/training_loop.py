@@ -132,10 +132,13 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
     net.history_ = history
     schedule = Schedule(s)
     state = net._optimiser_state_for(s.optimiser)
-    clip = 0.0 if s.clip_norm is None else s.clip_norm
     optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
-                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon, clip_norm=clip)
+                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon,
+                                        clip_norm=0.0 if s.clip_norm is None else s.clip_norm)
+    # The engine reads t from the state's "step" array and advances it, also when Ctrl-C cuts an
+    # epoch short.
     first, second = (None, None) if state is None else state.lists(net._parameters)
+    step_count = None if state is None else state.arrays["step"]
     # The weights and the optimiser's state, rolled back together.
     trained = dict(net._parameters)
     if state is not None:
@@ -168,14 +171,9 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
             order = np.flatnonzero(train_mask)
             if s.shuffle:
                 net._rng.shuffle(order)
-        if state is not None:
-            optimiser = _core.OptimiserSettings(kind=optimiser.kind, momentum=s.momentum, beta1=s.beta_1,
-                                                beta2=s.beta_2, epsilon=s.epsilon, step=state.step, clip_norm=clip)
         result = engine.train_epoch(X, targets, order, learning_rate, l2, s.batch_size, threads, weights,
-                                    optimiser, first, second)
+                                    optimiser, first, second, step_count)
         del order
-        if state is not None:
-            state.advance(result.steps)
         samples_seen += result.samples
         train_seconds += time.perf_counter() - start
         risk = result.loss_sum / max(result.samples, 1) + net._penalty(l2)
