@@ -308,4 +308,4 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         self._target_kind = kind
 
 
-register("FNNClassifier", FNNClassifier._from_file)
+register("FNNClassifier", FNNClassifier._from_file, FNNClassifier.save)

@@ -184,15 +184,36 @@ def require(condition: bool, path: PathLike, problem: str) -> None:
         raise ModelFileError(f"{path}: {problem}")
 
 
-# Readers by kind, registered by the modules that define each kind of model; those modules are
-# imported when a file of their kind is first loaded.
+# Readers and writers by kind, registered by the modules that define each kind of model. Those
+# modules are imported when a file of their kind is first loaded or saved: the estimators import
+# scikit-learn, which `import fnn` leaves for their first use.
 _READERS: Dict[str, Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]] = {}
+_WRITERS: Dict[str, Callable[[Any, PathLike], Any]] = {}
 _MODULES = {"Network": ".network", "FNNClassifier": ".classifier", "FNNRegressor": ".regressor",
             "Pipeline": ".transformer_file"}
 
 
-def register(kind: str, reader: Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]) -> None:
+def register(kind: str, reader: Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any],
+             writer: Callable[[Any, PathLike], Any]) -> None:
+    """Make `kind` loadable by `reader(path, header, arrays)` and savable by `writer(model, path)`."""
     _READERS[kind] = reader
+    _WRITERS[kind] = writer
+
+
+def _registered(kind: str) -> None:
+    """Import the module that registers `kind`, if it is one of fnn's and not imported yet."""
+    if kind in _MODULES and kind not in _READERS:
+        import importlib
+
+        importlib.import_module(_MODULES[kind], __package__)
+
+
+def _kind_of(model) -> str:
+    """The kind a model is saved as: its class's name, for fnn's classes and scikit-learn's Pipeline."""
+    cls = type(model)
+    if cls.__name__ == "Pipeline" and cls.__module__.startswith("sklearn."):
+        return "Pipeline"
+    return cls.__name__ if cls.__module__.startswith(__package__ + ".") else ""
 
 
 def save(model, path: PathLike) -> None:
@@ -204,15 +225,13 @@ def save(model, path: PathLike) -> None:
     ``ColumnTransformer``, nested pipelines) ending in one of the estimators, so that a
     preprocessed model can be used by ``fnn predict``. Anything else raises ModelFileError.
     """
-    if type(model).__name__ == "Pipeline" and type(model).__module__.startswith("sklearn."):
-        from .transformer_file import save_pipeline
-
-        save_pipeline(model, path)
-    elif type(model).__name__ in ("Network", "FNNClassifier", "FNNRegressor") and hasattr(model, "save"):
-        model.save(path)
-    else:
+    kind = _kind_of(model)
+    _registered(kind)
+    writer = _WRITERS.get(kind)
+    if writer is None:
         raise ModelFileError(f"cannot save a {type(model).__name__}: fnn.save takes a Network, an FNNClassifier or "
                              "FNNRegressor, or a Pipeline ending in one")
+    writer(model, path)
 
 
 def load(path: PathLike):
@@ -225,10 +244,7 @@ def load(path: PathLike):
     """
     path = Path(path)
     kind, header, arrays = read_model(path)
-    if kind in _MODULES and kind not in _READERS:
-        import importlib
-
-        importlib.import_module(_MODULES[kind], __package__)
+    _registered(kind)
     reader = _READERS.get(kind)
     if reader is None:
         raise ModelFileError(f"{path} holds a model of kind {kind!r}, which this fnn does not know")

@@ -596,4 +596,5 @@ class Network:
 
 
 
-register("Network", lambda path, header, arrays: Network._from_file_contents(path, header["network"], arrays))
+register("Network", lambda path, header, arrays: Network._from_file_contents(path, header["network"], arrays),
+         Network.save)

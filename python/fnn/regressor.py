@@ -118,4 +118,4 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
         require(bool((self.target_scale_ > 0).all()), path, "target_scale_ must be positive")
 
 
-register("FNNRegressor", FNNRegressor._from_file)
+register("FNNRegressor", FNNRegressor._from_file, FNNRegressor.save)

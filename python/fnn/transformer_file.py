@@ -479,7 +479,7 @@ def _load_pipeline(path, header, arrays):
 def _register() -> None:
     from .model_file import register
 
-    register("Pipeline", _load_pipeline)
+    register("Pipeline", _load_pipeline, save_pipeline)
 
 
 _register()
