@@ -22,6 +22,7 @@
 #include "optimisers.hpp"
 #include "reductions.hpp"
 #include "sgd_per_sample.hpp"
+#include "stop_poller.hpp"
 #include "threads.hpp"
 #include "waiting.hpp"
 
@@ -97,7 +98,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     std::unique_ptr<TeamMonitor> monitor;
     if (t == 0 && split > 1)
       monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + workers));
-    auto next_check = clock::now() + std::chrono::milliseconds(50);
+    StopPoller poller(should_stop);  // asked by thread 0
 
     // The weights slice s updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.
     // (`all`: the layer's weights or their gradient, both shaped like W⁽ˡ⁾.)
@@ -116,14 +117,10 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     // `flag`; every thread then skips the rest of the step's work (but not its barriers), and
     // puts back its own weights as they were before the step, from the backup.
     auto poll = [&](std::atomic<bool>& flag) {
-      if (t != 0) return;
-      const auto now = clock::now();
-      if (now < next_check) return;
-      if (should_stop()) {
+      if (t == 0 && poller.poll(std::chrono::milliseconds(20))) {
         interrupted = true;
         flag.store(true, std::memory_order_relaxed);
       }
-      next_check = now + std::chrono::milliseconds(20);
     };
     auto abandoned = [&] {
       return abandon_forward.load(std::memory_order_relaxed) || abandon_backward.load(std::memory_order_relaxed);
@@ -364,8 +361,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
 
       if (t == 0) {
         const auto now = clock::now();
-        if (now >= next_check) {  // a step costs far more than reading the clock
-          if (should_stop()) {
+        if (poller.due(now)) {  // a step costs far more than reading the clock
+          if (poller.stop_requested()) {
             interrupted = true;
             stop.store(true, std::memory_order_relaxed);  // seen by all after the next barrier
           }
@@ -373,7 +370,6 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             policy.note_contention();
             go_single.store(true, std::memory_order_relaxed);
           }
-          next_check = now + std::chrono::milliseconds(50);
         }
         if (step == policy.switch_at) go_single.store(true, std::memory_order_relaxed);
       }

@@ -33,6 +33,7 @@
 #include "network.hpp"
 #include "optimisers.hpp"
 #include "staging_ring.hpp"
+#include "stop_poller.hpp"
 #include "threads.hpp"
 #include "vector_kernels.hpp"
 
@@ -184,7 +185,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       std::unique_ptr<TeamMonitor> monitor;
       if (watch)
         monitor = std::make_unique<TeamMonitor>(std::vector<long>(team_ids.begin(), team_ids.begin() + started));
-      auto next_check = clock::now() + std::chrono::milliseconds(50);
+      StopPoller poller(should_stop);  // asked by thread 0
 
       Index chunk_begin = -chunk;
       // Rows of the current chunk are read from the staging copy; the one sample beyond it (the
@@ -378,22 +379,23 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         }
         if (ring) ring->done_with(k);
 
-        if (t == 0 && (k & check_mask) == check_mask && clock::now() >= next_check) {
+        if (t == 0 && (k & check_mask) == check_mask) {
           const auto now = clock::now();
-          if (should_stop()) {
-            interrupted = true;
-            stop_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
-          }
-          if (watch && (split > 1 || ring) && monitor->contended(now)) {
-            policy.note_contention();
-            if (ring) {  // stage the rest of the epoch here; the staging thread returns
-              ring->stop();
-              ring = nullptr;
-              chunk_begin = -chunk;
+          if (poller.due(now)) {
+            if (poller.stop_requested()) {
+              interrupted = true;
+              stop_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
             }
-            single_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
+            if (watch && (split > 1 || ring) && monitor->contended(now)) {
+              policy.note_contention();
+              if (ring) {  // stage the rest of the epoch here; the staging thread returns
+                ring->stop();
+                ring = nullptr;
+                chunk_begin = -chunk;
+              }
+              single_at.store(k + 1, std::memory_order_relaxed);  // seen by all after the next barrier
+            }
           }
-          next_check = now + std::chrono::milliseconds(50);
         }
         if (k == policy.switch_at && t == 0) {
           if (ring) {

@@ -3,7 +3,6 @@
 // one Workspace, so memory stays bounded however many samples there are.
 #pragma once
 
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -13,6 +12,7 @@
 #include "optimisers.hpp"
 #include "sgd_mini_batch.hpp"
 #include "sgd_per_sample.hpp"
+#include "stop_poller.hpp"
 #include "threads.hpp"
 
 namespace fnn {
@@ -167,7 +167,7 @@ int mini_batch_slices(const Network<S>& net, Index rows, int requested) {
 
 // One epoch of SGD, or of another update rule, over the samples in `order`, cut for `threads`
 // threads (the weights depend on that number and the data, never on how many threads actually
-// run). `should_stop` is polled about every 50 ms.
+// run). `should_stop` is asked through a StopPoller.
 template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                              const S* sample_weight, const std::int64_t* order, Index n, Rule rule, Index batch,
@@ -186,9 +186,8 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
     return train_epoch_sliced(net, X, T, sample_weight, order, n, rule, batch,
                               mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop);
   set_gemm_threads(policy.team(threads));
-  using clock = std::chrono::steady_clock;
   EpochResult result;
-  auto next_check = clock::now() + std::chrono::milliseconds(50);
+  StopPoller poller(should_stop);
   Workspace<S> ws = net.make_workspace(std::max<Index>(1, std::min(batch, n)));
   SgdStep<S> sgd{rule.learning_rate, rule.l2, batch, ws.weight_scale};
   std::unique_ptr<ParameterBuffers<S>> gradient;
@@ -214,12 +213,9 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
     result.loss_sum += static_cast<double>(loss);
     result.samples += rows;
     result.steps += 1;
-    if (clock::now() >= next_check) {  // a step costs far more than reading the clock
-      if (should_stop()) {
-        result.interrupted = true;
-        break;
-      }
-      next_check = clock::now() + std::chrono::milliseconds(50);
+    if (poller.poll()) {
+      result.interrupted = true;
+      break;
     }
   }
   sgd.fold_all(net);

@@ -125,6 +125,12 @@ def test_early_stopping_breaks_ties_of_the_error_rate_by_the_validation_loss():
     stopper.restore(params)
     assert params["w"][0] == 4
     assert not EarlyStopping(patience=1).update(0.2, 1, params, 0.1)  # a first epoch always improves
+    # With a tolerance, a tie needs the loss to fall by more than it: a loss that creeps down
+    # forever (separable data) does not keep training going to max_epochs.
+    stopper = EarlyStopping(patience=3, tol=0.2)
+    stops = [stopper.update(0.0, epoch, params, loss) for epoch, loss in enumerate([1.0, 0.95, 0.9, 0.85], 1)]
+    assert stops == [False, False, False, True]
+    assert stopper.best_epoch == 1
 
 
 def test_the_validation_split_is_stratified_for_binary_and_multi_label_outputs():

@@ -121,7 +121,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     loss_curve_ : list of float
         Training risk (4.39) of every epoch, across warm-started fits and partial_fit calls.
     validation_scores_ : list of float
-        Validation accuracy after every epoch (empty without early stopping).
+        Validation accuracy after every epoch (None without early stopping).
     validation_loss_curve_ : list of float
         Validation loss (mean cross-entropy) after every epoch.
     n_iter_ : int
@@ -230,6 +230,8 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     def _validation_score(self, validation_error: float) -> float:
         return 1.0 - validation_error
+
+    _best_validation = staticmethod(max)
 
     # ------------------------------------------------------------------ public API
 

@@ -19,9 +19,9 @@ class EarlyStopping:
 
     On a small validation set the error rate takes few values and ties often: an epoch whose
     score ties the best (within ``tol``, and at least within TIE, so that weighted error rates
-    differing by a sample of negligible weight tie) but whose validation loss is lower also
-    counts as an improvement, so training is not stopped at the first epoch that reached a lucky
-    error rate.
+    differing by a sample of negligible weight tie) but whose validation loss is lower by more
+    than ``tol`` also counts as an improvement, so training is not stopped at the first epoch
+    that reached a lucky error rate (nor kept going by a loss that creeps down forever).
     """
 
     #: Scores this close count as tied, whatever ``tol``: an unweighted validation set of fewer
@@ -41,7 +41,7 @@ class EarlyStopping:
         """Record the score (and validation loss) of `epoch` (1-based); return True when
         training should stop."""
         better = score < self.best_score - self.tol
-        tie = not better and score <= self.best_score + max(self.tol, self.TIE) and loss < self.best_loss
+        tie = not better and score <= self.best_score + max(self.tol, self.TIE) and loss < self.best_loss - self.tol
         if better or tie:
             self.best_score = min(score, self.best_score) if tie else score
             self.best_loss = loss

@@ -183,6 +183,8 @@ class FNNEstimator(BaseEstimator):
         else:
             network = self._new_network(X.shape[1], n_outputs, output)
             curves, first_epoch, seen = ([], [], []), 0, 0
+        # A layer that outputs 0 before training (constant inputs, one sample) did not die in it.
+        dead_before = set(dead_layers(network, X))
         history = network.fit(
             X, targets, learning_rate=s.learning_rate, l2=s.l2, batch_size=s.batch_size,
             max_epochs=1 if incremental else s.max_epochs, patience=s.patience, validation_fraction=validation,
@@ -191,7 +193,7 @@ class FNNEstimator(BaseEstimator):
             power_t=s.power_t, step_epochs=s.step_epochs, step_factor=s.step_factor, shuffle=s.shuffle,
             clip_norm=s.clip_norm,
             stop_on_training_loss=not incremental and not self.early_stopping, _samples_seen=seen)
-        layers = dead_layers(network, X)
+        layers = [l for l in dead_layers(network, X) if l not in dead_before]
         if layers:
             raise TrainingDiverged(
                 f"every ReLU unit of hidden layer(s) {layers} died in training (learning_rate={self.learning_rate}): "
@@ -208,12 +210,14 @@ class FNNEstimator(BaseEstimator):
         self.history_ = history
         self.loss_curve_ = curves[0] + list(history.train_risk)
         self.validation_loss_curve_ = curves[1] + list(history.validation_loss)
-        self.validation_scores_ = curves[2] + [self._validation_score(e) for e in history.validation_error]
+        # None without a validation set, as scikit-learn has it.
+        scores = (curves[2] or []) + [self._validation_score(e) for e in history.validation_error]
+        self.validation_scores_ = scores if scores else None
         self.n_iter_ = first_epoch + history.n_epochs
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
         self.t_ = seen + X.shape[0] * history.n_epochs
         self.best_loss_ = None if validation else min(self.loss_curve_)
-        self.best_validation_score_ = max(self.validation_scores_) if validation else None
+        self.best_validation_score_ = self._best_validation(self.validation_scores_) if validation else None
         if not incremental:
             check_fit(self, given_X, y, history)
         return self
@@ -274,6 +278,9 @@ class FNNEstimator(BaseEstimator):
     def _validation_score(self, validation_error: float) -> float:
         """The validation score recorded per epoch: accuracy (1 − error rate) for classifiers."""
         return validation_error
+
+    #: The best of the validation scores: the lowest validation loss (the classifier's highest accuracy).
+    _best_validation = staticmethod(min)
 
     # ------------------------------------------------------------------ prediction
 
@@ -338,7 +345,7 @@ class FNNEstimator(BaseEstimator):
     _FITTED = {
         "n_features_in_": lambda v: _count(v) and v >= 1,
         "loss_curve_": lambda v: _numbers(v),
-        "validation_scores_": lambda v: _numbers(v),
+        "validation_scores_": lambda v: v is None or _numbers(v),
         "validation_loss_curve_": lambda v: _numbers(v),
         "n_iter_": lambda v: _count(v),
         "best_epoch_": lambda v: _count(v),

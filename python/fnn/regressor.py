@@ -39,9 +39,14 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
     loss_curve_ : list of float
         Training risk (4.39) of every epoch.
     validation_scores_ : list of float
-        Validation loss after every epoch (lower is better), as early stopping saw it.
+        Validation loss after every epoch (lower is better), as early stopping saw it; None
+        without early stopping.
     validation_loss_curve_ : list of float
         The same validation loss.
+    best_loss_ : float or None
+        The lowest training risk without early stopping; None with it.
+    best_validation_score_ : float or None
+        The lowest validation loss with early stopping; None without it.
     n_iter_, best_epoch_, t_ : int
         Epochs run, the epoch whose weights are kept, samples seen.
     """
