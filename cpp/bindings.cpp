@@ -149,29 +149,39 @@ class Engine {
     return fnn::loss_sum(net_, x, t, w, idx, n, chunk, n_threads, policy_);
   }
 
-  // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per layer.
+  // grads: arrays in the same order and shapes as the parameters (weights, biases[, slopes]) per
+  // layer; the sums are over the rows `rows` of X (all rows if None).
   double loss_and_gradient_sums(const CArray<S>& X, const CArray<S>& T, const py::sequence& grads, Index chunk,
-                                int n_threads, const py::object& sample_weight) {
+                                int n_threads, const py::object& sample_weight, const py::object& rows) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
-    std::vector<Layer<S>> g = net_.layers;
-    std::size_t next = 0;
-    auto take = [&](Index size, const char* what) {
-      if (next >= static_cast<std::size_t>(py::len(grads))) throw py::value_error("too few gradient arrays");
-      return checked_buffer<S>(grads[next++], size, what);
-    };
-    for (auto& layer : g) {
-      layer.weights = take(layer.net_inputs() * layer.fan_in, "weight gradient");
-      layer.biases = take(layer.net_inputs(), "bias gradient");
-      if (layer.slopes) layer.slopes = take(layer.n_slopes, "slope gradient");
-    }
-    if (next != static_cast<std::size_t>(py::len(grads))) throw py::value_error("too many gradient arrays");
+    const auto [idx, n] = row_indices(rows, x.rows());
+    const std::vector<Layer<S>> g = gradient_views(grads);
     check_threads(n_threads);
+    if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
     set_gemm_threads(policy_.team(n_threads));  // the sums' products run on the BLAS's threads
-    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, x.rows())));
-    return fnn::loss_and_gradient_sums(net_, x, t, w, ws, g);
+    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, n)));
+    return fnn::loss_and_gradient_sums(net_, x, t, w, idx, n, ws, g);
+  }
+
+  // One update of the optimiser from gradient sums over `count` samples (`grads` as for
+  // loss_and_gradient_sums, scaled to their mean in place): the step of data-parallel training.
+  // The state and t as for train_epoch; t advances by one.
+  void apply_gradient_sums(const py::sequence& grads, double count, double learning_rate, double l2,
+                           OptimiserSettings optimiser, const py::object& first, const py::object& second,
+                           const py::object& step_count) {
+    if (!(count > 0)) throw py::value_error("count must be positive");
+    const std::vector<Layer<S>> g = gradient_views(grads);
+    const auto state = optimiser_state(optimiser.kind, first, second);
+    std::int64_t* count_of_steps = step_counter(step_count);
+    if (count_of_steps) optimiser.step = *count_of_steps;
+    {
+      py::gil_scoped_release release;
+      fnn::apply_gradient_sums<S>(net_, g, count, optimiser, state, static_cast<S>(learning_rate), static_cast<S>(l2));
+    }
+    if (count_of_steps) *count_of_steps += 1;
   }
 
   // One epoch of Algorithm 4.1: the loss summed over the samples done, and whether a non-finite
@@ -192,15 +202,8 @@ class Engine {
     const auto state = optimiser_state(optimiser.kind, first, second);
     // t lives in `step_count` (a 0-d int64 array) when given: read here, advanced by the updates
     // applied, also those of an epoch that Ctrl-C cut short.
-    std::int64_t* count = nullptr;
-    if (!step_count.is_none()) {
-      if (!py::isinstance<py::array_t<std::int64_t>>(step_count))
-        throw py::type_error("step_count must be a 0-d int64 array");
-      auto arr = py::reinterpret_borrow<py::array>(step_count);
-      if (arr.ndim() != 0 || !arr.writeable()) throw py::value_error("step_count must be a writeable 0-d array");
-      count = static_cast<std::int64_t*>(arr.mutable_data());
-      optimiser.step = *count;
-    }
+    std::int64_t* count = step_counter(step_count);
+    if (count) optimiser.step = *count;
     EpochResult result;
     {
       py::gil_scoped_release release;
@@ -216,6 +219,33 @@ class Engine {
   }
 
  private:
+  // The 0-d int64 array that holds t, or null for None.
+  static std::int64_t* step_counter(const py::object& step_count) {
+    if (step_count.is_none()) return nullptr;
+    if (!py::isinstance<py::array_t<std::int64_t>>(step_count))
+      throw py::type_error("step_count must be a 0-d int64 array");
+    auto arr = py::reinterpret_borrow<py::array>(step_count);
+    if (arr.ndim() != 0 || !arr.writeable()) throw py::value_error("step_count must be a writeable 0-d array");
+    return static_cast<std::int64_t*>(arr.mutable_data());
+  }
+
+  // Layer views of gradient arrays shaped like the parameters, checked.
+  std::vector<Layer<S>> gradient_views(const py::sequence& grads) const {
+    std::vector<Layer<S>> g = net_.layers;
+    std::size_t next = 0;
+    auto take = [&](Index size, const char* what) {
+      if (next >= static_cast<std::size_t>(py::len(grads))) throw py::value_error("too few gradient arrays");
+      return checked_buffer<S>(grads[next++], size, what);
+    };
+    for (auto& layer : g) {
+      layer.weights = take(layer.net_inputs() * layer.fan_in, "weight gradient");
+      layer.biases = take(layer.net_inputs(), "bias gradient");
+      if (layer.slopes) layer.slopes = take(layer.n_slopes, "slope gradient");
+    }
+    if (next != static_cast<std::size_t>(py::len(grads))) throw py::value_error("too many gradient arrays");
+    return g;
+  }
+
   // Views of the state arrays `kind` keeps, checked against the parameters' shapes.
   std::vector<LayerState<S>> optimiser_state(Optimiser kind, const py::object& first, const py::object& second) const {
     std::vector<LayerState<S>> state(net_.layers.size());
@@ -285,7 +315,10 @@ void bind_engine(py::module_& m, const char* name) {
            py::arg("n_threads"), py::arg("sample_weight") = py::none(), py::arg("rows") = py::none())
       .def("loss_and_gradient_sums", &Engine<S>::loss_and_gradient_sums, py::arg("X").noconvert(),
            py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"),
-           py::arg("sample_weight") = py::none())
+           py::arg("sample_weight") = py::none(), py::arg("rows") = py::none())
+      .def("apply_gradient_sums", &Engine<S>::apply_gradient_sums, py::arg("grads"), py::arg("count"),
+           py::arg("learning_rate"), py::arg("l2"), py::arg("optimiser") = OptimiserSettings{},
+           py::arg("first") = py::none(), py::arg("second") = py::none(), py::arg("step_count") = py::none())
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
            py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"), py::arg("n_threads"),
            py::arg("sample_weight") = py::none(), py::arg("optimiser") = OptimiserSettings{},

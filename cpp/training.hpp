@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "network.hpp"
@@ -285,10 +286,12 @@ double loss_sum(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMa
   return total;
 }
 
-// Σ of the loss and, into `grads` (zeroed first), Σ of its gradient over all rows.
+// Σ of the loss and, into `grads` (zeroed first), Σ of its gradient over the rows `rows[0 … n)`
+// of X (all rows if null).
 template <class S>
 double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                              const S* sample_weight, Workspace<S>& ws, const std::vector<Layer<S>>& grads) {
+                              const S* sample_weight, const std::int64_t* order, Index n, Workspace<S>& ws,
+                              const std::vector<Layer<S>>& grads) {
   for (const auto& g : grads) {
     g.W().setZero();
     g.b().setZero();
@@ -296,14 +299,48 @@ double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X,
   }
   GradientSum<S> sum{grads};
   double total = 0;
-  for (Index first = 0; first < X.rows(); first += ws.capacity) {
-    const Index rows = std::min(ws.capacity, X.rows() - first);
-    gather(ws, X, &T, sample_weight, nullptr, first, rows);
+  for (Index first = 0; first < n; first += ws.capacity) {
+    const Index rows = std::min(ws.capacity, n - first);
+    gather(ws, X, &T, sample_weight, order, first, rows);
     net.forward(ws, rows);
     total += static_cast<double>(net.loss(ws, rows, true, sample_weight != nullptr));
     net.backward(ws, rows, sum);
   }
   return total;
+}
+
+// One update from gradient sums over `count` samples: the mean gradient (`grads` is scaled in
+// place), clipped and handed to the rule as the mini-batch kernels do it. It is the step of
+// data-parallel training, whose sums add up several processes' parts of one batch. Plain SGD takes
+// the rule of its clipped form, W ← W − α(g + λW), the same step up to rounding.
+template <class S, class Rule>
+void apply_gradient_step(const Network<S>& net, Rule rule, const std::vector<LayerState<S>>& state,
+                         const std::vector<Layer<S>>& grads) {
+  rule.begin_step();
+  const RuleStep<S, Rule> step{rule, state, grads, 1, clips(rule)};
+  if (step.deferred) return step.apply_all(net);
+  for (std::size_t l = 0; l < grads.size(); ++l) {
+    step.apply_layer(l, net.layers[l]);
+    if (grads[l].slopes) step.apply_slopes(l, net.layers[l]);
+  }
+}
+
+template <class S>
+void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& grads, double count,
+                         const OptimiserSettings& optimiser, const std::vector<LayerState<S>>& state, S learning_rate,
+                         S l2) {
+  const S mean = static_cast<S>(1.0 / count);
+  for (const Layer<S>& g : grads) {
+    scale_block(mean, g.weights, 1, g.net_inputs() * g.fan_in, 0);
+    scale_block(mean, g.biases, 1, g.net_inputs(), 0);
+    if (g.slopes) scale_block(mean, g.slopes, 1, g.n_slopes, 0);
+  }
+  with_rule<S>(optimiser, learning_rate, l2, &state, [&](const auto& rule) {
+    if constexpr (std::decay_t<decltype(rule)>::plain)
+      apply_gradient_step(net, GradientRule<S>{learning_rate, l2, &state, S(0)}, state, grads);
+    else
+      apply_gradient_step(net, rule, state, grads);
+  });
 }
 
 // ŷ = a⁽ᴸ⁾ for the rows `rows[0 … n)` of X (all rows if null), written into the n rows of `out`.

@@ -132,7 +132,13 @@ class Engine32:
                  rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
     def loss_and_gradient_sums(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32],
                                grads: Sequence[npt.NDArray[np.float32]], chunk: int, n_threads: int,
-                               sample_weight: Optional[npt.NDArray[np.float32]] = None) -> float: ...
+                               sample_weight: Optional[npt.NDArray[np.float32]] = None,
+                               rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
+    def apply_gradient_sums(self, grads: Sequence[npt.NDArray[np.float32]], count: float, learning_rate: float,
+                            l2: float, optimiser: OptimiserSettings = ...,
+                            first: Optional[Sequence[npt.NDArray[np.float32]]] = None,
+                            second: Optional[Sequence[npt.NDArray[np.float32]]] = None,
+                            step_count: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def train_epoch(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], order: npt.NDArray[np.int64],
                     learning_rate: float, l2: float, batch_size: int, n_threads: int,
                     sample_weight: Optional[npt.NDArray[np.float32]] = None,
@@ -162,7 +168,13 @@ class Engine64:
                  rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
     def loss_and_gradient_sums(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64],
                                grads: Sequence[npt.NDArray[np.float64]], chunk: int, n_threads: int,
-                               sample_weight: Optional[npt.NDArray[np.float64]] = None) -> float: ...
+                               sample_weight: Optional[npt.NDArray[np.float64]] = None,
+                               rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
+    def apply_gradient_sums(self, grads: Sequence[npt.NDArray[np.float64]], count: float, learning_rate: float,
+                            l2: float, optimiser: OptimiserSettings = ...,
+                            first: Optional[Sequence[npt.NDArray[np.float64]]] = None,
+                            second: Optional[Sequence[npt.NDArray[np.float64]]] = None,
+                            step_count: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def train_epoch(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], order: npt.NDArray[np.int64],
                     learning_rate: float, l2: float, batch_size: int, n_threads: int,
                     sample_weight: Optional[npt.NDArray[np.float64]] = None,

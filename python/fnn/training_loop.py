@@ -71,9 +71,10 @@ def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, 
     return X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings
 
 
-def split(net, targets, fraction) -> np.ndarray:
-    """A boolean mask of the rows held out for validation (draws from the generator only
-    after every check has passed)."""
+def split(net, targets, fraction, rng=None) -> np.ndarray:
+    """A boolean mask of the rows held out for validation (draws from `rng`, by default the
+    network's generator, only after every check has passed)."""
+    rng = net._rng if rng is None else rng
     n = targets.shape[0]
     n_val = int(round(fraction * n))
     if n_val < 1 or n - n_val < 1:
@@ -81,14 +82,14 @@ def split(net, targets, fraction) -> np.ndarray:
                          "validation set; pass validation_data or validation_fraction=0")
     stratifier = net.output_layer.stratifier(targets)
     if stratifier is None:
-        val = net._rng.permutation(n)[:n_val]
+        val = rng.permutation(n)[:n_val]
     else:
         # Stratified (see OutputLayer.stratifier): each stratum contributes its share to the
         # validation set. (int32 strata, put in shuffled order a block at a time: a split of
         # millions of rows should not hold several index arrays as large as a column of X at once.)
         block = 1 << 16
         stratum_of, n_strata = stratifier
-        order = net._rng.permutation(n)
+        order = rng.permutation(n)
         ordered = np.empty(n, dtype=np.int32)  # the stratum of each row, in shuffled order
         for first in range(0, n, block):
             rows = order[first:first + block]
