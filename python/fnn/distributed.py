@@ -242,12 +242,15 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
         positions = np.flatnonzero((order >= offset) & (order < offset + train_rows.size))
         mine = train_rows[order[positions] - offset]  # this rank's rows, in the shared order
         del order
+        clock = _Clock()
         if s.batch_size > 1:
             loss_sum = _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_total, s,
-                                         learning_rate, threads, optimiser, first, second, step_count, flat, grads)
+                                         learning_rate, threads, optimiser, first, second, step_count, flat, grads,
+                                         clock)
         else:
             loss_sum = _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_every, s,
-                                        learning_rate, threads, optimiser, first, second, step_count, averaged)
+                                        learning_rate, threads, optimiser, first, second, step_count, averaged, clock)
+        history.communication_time.append(clock.communication)
         samples_seen += n_total
         train_seconds += time.perf_counter() - start_time
         risk = loss_sum / n_total + net._penalty(s.l2)
@@ -266,6 +269,7 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
                 roll_back()
                 history.train_risk.pop()
                 history.learning_rate.pop()
+                history.communication_time.pop()
                 raise TrainingDiverged(
                     f"the network's outputs on the validation samples overflowed in epoch {epoch} "
                     f"(learning_rate={learning_rate}); the weights from before that epoch were restored on every "
@@ -302,7 +306,7 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
 
 
 def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_total, s, learning_rate, threads,
-                      optimiser, first, second, step_count, flat, grads) -> float:
+                      optimiser, first, second, step_count, flat, grads, clock) -> float:
     """One epoch of global batches of s.batch_size rows; returns the loss summed over all ranks."""
     from mpi4py import MPI
 
@@ -317,7 +321,9 @@ def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_tota
             flat[-1] = engine.loss_and_gradient_sums(X, targets, grads, batch, threads, weights, rows)
         else:
             flat[:] = 0
+        waited = time.perf_counter()
         comm.Allreduce(MPI.IN_PLACE, flat)
+        clock.communication += time.perf_counter() - waited
         loss = float(flat[-1])
         if not math.isfinite(loss):
             return math.nan  # every rank sees the same sum, so every rank stops here
@@ -328,7 +334,7 @@ def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_tota
 
 
 def _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_every, s, learning_rate, threads,
-                     optimiser, first, second, step_count, averaged) -> float:
+                     optimiser, first, second, step_count, averaged, clock) -> float:
     """One epoch of per-sample SGD on each shard, the weights averaged every `average_every`
     samples (of the largest shard; smaller shards take proportionally fewer per round)."""
     rounds = max(1, -(-int(counts.max()) // average_every))
@@ -340,10 +346,18 @@ def _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_ev
             result = engine.train_epoch(X, targets, order, learning_rate, s.l2, 1, threads, weights, optimiser,
                                         first, second, step_count)
             loss_sum += math.nan if result.diverged else result.loss_sum
+        waited = time.perf_counter()
         averaged.average()
+        clock.communication += time.perf_counter() - waited
     from mpi4py import MPI
 
     return comm.allreduce(loss_sum, op=MPI.SUM)
+
+
+class _Clock:
+    """Seconds an epoch spent in collectives."""
+
+    communication = 0.0
 
 
 class _Averager:

@@ -34,6 +34,9 @@ class History:
         training set, before training (entry 0) and after every epoch.
     learning_rate : list of float
         The learning rate α of each epoch, as the schedule set it.
+    communication_time : list of float
+        With :func:`fnn.distributed.fit`: seconds of each epoch this rank spent in MPI's
+        collectives (waiting for the other ranks included); empty otherwise.
     """
 
     train_risk: List[float] = field(default_factory=list)
@@ -45,6 +48,7 @@ class History:
     samples_per_second: float = 0.0
     gradient_norms: List[List[float]] = field(default_factory=list)
     learning_rate: List[float] = field(default_factory=list)
+    communication_time: List[float] = field(default_factory=list)
 
     @property
     def n_epochs(self) -> int:
@@ -76,6 +80,7 @@ class History:
             "validation_loss": lambda v: isinstance(v, list) and all(map(number, v)),
             "epoch_time": lambda v: isinstance(v, list) and all(map(number, v)),
             "learning_rate": lambda v: isinstance(v, list) and all(map(number, v)),
+            "communication_time": lambda v: isinstance(v, list) and all(map(number, v)),
             "best_epoch": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
             "stopped_early": lambda v: isinstance(v, bool),
             "samples_per_second": number,

@@ -1,0 +1,172 @@
+"""Data-parallel training over MPI on this machine: `python -m bench.distributed` (or
+`python -m bench.run --distributed`).
+
+For each workload (784-256-256-10 at global batch 128, 784-1024-1024-10 at 256) and R = 1, 2, 3
+ranks of one thread each, runs ``mpiexec -n R`` on this module's worker, which first checks that
+the ranks' weights after one float64 epoch equal one process's (relative difference < 1e-5), then
+times float32 epochs of ``fnn.distributed.fit``, split into computing and waiting in Allreduce
+(rank 0's view). Rounds of the three rank counts take turns; medians are reported with the
+speed-up over one rank. The goal (issue 13): at least 1.7x at 2 ranks on both workloads.
+
+Then fits the ring-allreduce model t = 2(R−1)/R · bytes / bandwidth + 2(R−1) · latency to the
+measured allreduce times, and predicts the speed-up on N nodes for 10 and 100 Gb/s links.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+from .workloads import BY_ID, scaled, synthetic_data
+
+GOAL = 1.7
+WORKLOADS = ("P4", "P5")
+
+
+def worker(workload_id: str, scale: float, epochs: int) -> None:
+    import fnn
+    import fnn.distributed as distributed
+
+    comm = distributed.world()
+    rank, size = comm.Get_rank(), comm.Get_size()
+    workload = BY_ID[workload_id] if scale == 1 else scaled(BY_ID[workload_id], scale)
+    # The check: one float64 epoch on a small sample against one process with the same batch.
+    X, y = synthetic_data(workload, 4 * workload.batch, seed=1)
+    start, stop = distributed.shard(X.shape[0], comm)
+    settings = dict(batch_size=workload.batch, max_epochs=1, validation_fraction=0, learning_rate=0.01)
+    net = fnn.Network(workload.widths, dtype="float64", seed=0, n_threads=1)
+    distributed.fit(net, X[start:stop], y[start:stop], comm=comm, **settings)
+    one = fnn.Network(workload.widths, dtype="float64", seed=0, n_threads=1)
+    one.fit(X, y, **settings)
+    difference = max(float(np.abs(net.parameters()[k] - p).max() / np.abs(p).max())
+                      for k, p in one.parameters().items())
+    if difference >= 1e-5:
+        raise SystemExit(f"check failed: {size} ranks differ from one process by {difference:.3g}")
+    # The timing: float32, every rank's shard of the workload's samples.
+    X, y = synthetic_data(workload, workload.samples, seed=0)
+    start, stop = distributed.shard(X.shape[0], comm)
+    X, y = X[start:stop], y[start:stop]
+    net = fnn.Network(workload.widths, seed=0, n_threads=1)
+    history = distributed.fit(net, X, y, comm=comm, batch_size=workload.batch, max_epochs=epochs + 1,
+                              validation_fraction=0, learning_rate=0.001, patience=np.inf)
+    steps = -(-workload.samples // workload.batch)
+    if rank == 0:
+        times = history.epoch_time[1:]  # the first epoch warms up
+        waits = history.communication_time[1:]
+        best = int(np.argsort(times)[len(times) // 2])
+        print("RESULT " + json.dumps({
+            "samples_per_second": workload.samples / times[best], "step_ms": 1e3 * times[best] / steps,
+            "allreduce_ms": 1e3 * waits[best] / steps, "difference": difference,
+            "bytes": 4 * (sum(p.size for p in net.parameters().values()) + 1)}), flush=True)
+
+
+def launch(ranks: int, workload_id: str, scale: float, epochs: int) -> Dict:
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+    if mpiexec is None:
+        raise SystemExit("no mpiexec: pip install 'fnn[mpi]'")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    command = [mpiexec, "-n", str(ranks), sys.executable, "-m", "bench.distributed", "--worker", workload_id,
+               "--scale", str(scale), "--epochs", str(epochs)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def ring_model(rows: List[Dict]) -> Dict:
+    """Fits t = 2(R−1)/R · bytes / bandwidth + 2(R−1) · latency (least squares, R > 1) to the
+    measured allreduce times per step."""
+    a, b = [], []
+    for row in rows:
+        if row["ranks"] > 1:
+            r = row["ranks"]
+            a.append([2 * (r - 1) / r * row["bytes"], 2 * (r - 1)])
+            b.append(row["allreduce_ms"] / 1e3)
+    (inverse_bandwidth, latency), *_ = np.linalg.lstsq(np.array(a), np.array(b), rcond=None)
+    return {"bandwidth_GBps": 1 / inverse_bandwidth / 1e9 if inverse_bandwidth > 0 else float("inf"),
+            "latency_us": latency * 1e6}
+
+
+def predict(rows: List[Dict], link_gbit: float, latency_s: float = 5e-6) -> Dict[int, Dict[str, float]]:
+    """Speed-up on N nodes (each as fast as one rank here) over links of `link_gbit` Gb/s:
+    compute per step / N + ring allreduce, against compute per step on one node."""
+    out = {}
+    for row in rows:
+        if row["ranks"] != 1:
+            continue
+        compute = row["step_ms"] / 1e3
+        bandwidth = link_gbit * 1e9 / 8
+        out[row["workload"]] = {
+            n: compute / (compute / n + 2 * (n - 1) / n * row["bytes"] / bandwidth + 2 * (n - 1) * latency_s)
+            for n in (4, 8, 16, 32, 64)}
+    return out
+
+
+def run(scale: float, rounds: int, epochs: int, out=None, log=print) -> Dict:
+    from threadpoolctl import threadpool_info
+
+    core_types = sorted({i.get("architecture") or "?" for i in threadpool_info()
+                         if i.get("internal_api") == "openblas"})
+    log(f"distributed: ranks 1, 2, 3 of one thread each, {rounds} rounds taking turns, OpenBLAS core type "
+        f"{', '.join(core_types)}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+    rows = []
+    for workload_id in WORKLOADS:
+        measured: Dict[int, List[Dict]] = {1: [], 2: [], 3: []}
+        for _ in range(rounds):
+            for ranks in measured:
+                measured[ranks].append(launch(ranks, workload_id, scale, epochs))
+        base = statistics.median(m["samples_per_second"] for m in measured[1])
+        for ranks, results in measured.items():
+            rate = statistics.median(m["samples_per_second"] for m in results)
+            row = {"workload": workload_id, "ranks": ranks, "samples_per_second": rate, "speed_up": rate / base,
+                   "step_ms": statistics.median(m["step_ms"] for m in results),
+                   "allreduce_ms": statistics.median(m["allreduce_ms"] for m in results),
+                   "bytes": results[0]["bytes"], "difference": max(m["difference"] for m in results)}
+            rows.append(row)
+            goal = f"  goal {GOAL}x {'met' if row['speed_up'] >= GOAL else 'missed'}" if ranks == 2 else ""
+            log(f"{BY_ID[workload_id].label():26s} {ranks} ranks {rate:10.0f}/s  speed-up {row['speed_up']:4.2f}x  "
+                f"step {row['step_ms']:.2f} ms of which allreduce {row['allreduce_ms']:.2f} ms  "
+                f"(check vs one process {row['difference']:.1e}){goal}")
+    model = ring_model(rows)
+    log(f"ring allreduce fitted here: {model['bandwidth_GBps']:.2f} GB/s, {model['latency_us']:.1f} us per hop")
+    for link in (10, 100):
+        for workload_id, speed in predict(rows, link).items():
+            log(f"predicted on {link:3d} Gb/s, {workload_id}: "
+                + "  ".join(f"{n} nodes {s:.1f}x" for n, s in speed.items()))
+    report = {"rows": rows, "model": model, "predicted": {link: predict(rows, link) for link in (10, 100)}}
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "distributed.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the samples (and sizes) to use")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run (median)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.scale, args.epochs)
+    started = time.time()
+    run(args.scale, args.rounds, args.epochs, args.out)
+    print(f"({time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Data-parallel training over MPI (fnn.distributed), run under ``mpiexec -n 2`` and ``-n 3`` from
+the MPI wheel of the ``mpi`` extra; the scenarios are in tests/mpi_scenarios.py."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py", reason="the mpi extra (mpi4py and an MPI wheel) is not installed")
+
+SCENARIOS = Path(__file__).with_name("mpi_scenarios.py")
+MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+if MPIEXEC is None:
+    pytest.skip("no mpiexec beside the Python or on PATH (pip install 'fnn[mpi]')", allow_module_level=True)
+
+
+def run(ranks, *args, timeout=120, check=True):
+    """Run a scenario on `ranks` ranks; the RESULT of every rank, and the finished process."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # one thread per rank: the machine has two cores
+    started = time.monotonic()
+    done = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, str(SCENARIOS), *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+    done.seconds = time.monotonic() - started
+    if check:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = [json.loads(line[len("RESULT "):]) for line in done.stdout.replace("RESULT", "\nRESULT").splitlines()
+               if line.startswith("RESULT ")]
+    return results, done
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_mini_batch_steps_equal_one_process_and_agree_on_every_rank(ranks):
+    results, _ = run(ranks, "equal_to_one_process")
+    assert len(results) == ranks
+    for optimiser, result in results[0].items():
+        assert result["difference"] < 1e-5, optimiser  # float64, after two epochs
+        assert np.allclose(result["risk"], result["risk_one"], rtol=1e-9), optimiser
+        for other in results[1:]:  # bit for bit the same weights on every rank
+            assert other[optimiser]["digest"] == result["digest"]
+    again, _ = run(ranks, "equal_to_one_process")
+    assert again[0] == results[0]  # and from run to run
+
+
+def test_early_stopping_is_decided_once_for_all_ranks():
+    results, done = run(3, "early_stopping_float32")
+    assert len(results) == 3 and all(r == results[0] for r in results)
+    first = results[0]
+    assert first["stopped_early"] and first["best_epoch"] < first["epochs"]
+    assert first["accuracy"] > 0.85
+    assert done.stdout.count("epoch    1") == 1  # rank 0 alone prints
+
+
+def test_per_sample_local_sgd_averages_the_weights():
+    results, _ = run(2, "local_sgd")
+    assert len(results) == 2 and results[0] == results[1]
+    assert results[0]["risk"][-1] < results[0]["risk"][0] and results[0]["accuracy"] > 0.85
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bad_rank"], "failed on 1 of 3 ranks: rank 1: ValueError: X contains NaN"),
+    (["bad_rank", "features"], "rank 1: ValueError: X has 11 features, but the network expects 12"),
+    (["too_many_ranks"], "rank 2: ValueError: X is empty"),
+])
+def test_bad_input_on_one_rank_is_a_clear_error_on_every_rank(args, message):
+    results, _ = run(3, *args)
+    assert len(results) == 3 and all(message in r["error"] for r in results)
+
+
+def test_divergence_is_raised_on_every_rank_with_the_weights_restored():
+    results, _ = run(2, "diverges")
+    assert len(results) == 2
+    assert all("restored on every rank" in r["error"] and r["finite"] and not r["changed"] for r in results)
+
+
+def test_an_error_on_one_rank_ends_every_rank():
+    _, done = run(3, "one_rank_raises", timeout=60, check=False)
+    assert done.returncode != 0
+    assert "rank 0 of 3 failed, ending all ranks: RuntimeError: the callback failed on purpose" in done.stderr
+
+
+def test_a_killed_rank_ends_the_others():
+    _, done = run(3, "killed", timeout=60, check=False)
+    assert done.returncode != 0 and done.seconds < 60  # the others would train for 100000 epochs otherwise
