@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -95,12 +96,32 @@ def _v1_limit(directory: Path) -> Optional[float]:
 
 def available_cpus() -> int:
     """The CPUs this process may use: its affinity mask, capped by its cgroup's CPU quota
-    (rounded up: a quota of 1.5 CPUs still runs two threads part of the time)."""
+    (rounded up: a quota of 1.5 CPUs still runs two threads part of the time), and, in a task
+    of a Dask worker, by that CPU count's share per task thread of the worker."""
     cpus = _affinity()
     quota = cgroup_cpu_quota()
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
+    task_threads = dask_task_threads()
+    if task_threads:
+        cpus //= task_threads
     return max(1, cpus)
+
+
+def dask_task_threads() -> Optional[int]:
+    """The number of tasks the Dask worker running the calling thread runs at once (its
+    threads), or None outside a Dask worker's task. A worker runs that many fits at once, each of
+    which should then take its share of the CPUs, not all of them. (Workers started by a nanny
+    also get OMP_NUM_THREADS=1 from Dask, which OpenMP's limit applies as well.)"""
+    distributed = sys.modules.get("distributed")  # imported in every worker; never imported here
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except (ValueError, AttributeError):
+        return None
+    threads = getattr(getattr(worker, "state", worker), "nthreads", None)
+    return threads if isinstance(threads, int) and threads > 0 else None
 
 
 class ThreadCountWarning(RuntimeWarning):

@@ -33,12 +33,11 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from ._engine import core as _core
-from .early_stopping import EarlyStopping
 from .history import History
 from .locking import lock_of
-from .schedules import Schedule
+from .network import default_threads
 from .settings import NETWORK_FIT, TrainingSettings
-from .training_loop import EVALUATION_CHUNK, TrainingDiverged, parameters_finite, split
+from .training_loop import EVALUATION_CHUNK, Epoch, Training, TrainingDiverged, split, train
 from .validation import check_features, check_positive_int, check_sample_weight
 
 __all__ = ["fit", "shard", "load_npy_shard", "world", "CollectiveError"]
@@ -167,8 +166,9 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
     _agree(comm, None if all(x == shapes[0] for x in shapes) else
            f"networks or sample weights differ between ranks: {shapes}", "the network check")
 
-    # Rank 0's weights and generator everywhere.
-    for array in net._parameters.values():
+    # Rank 0's weights, optimiser state (kept from an earlier fit) and generator everywhere.
+    training = Training(net, s)
+    for array in training.arrays.values():
         comm.Bcast(array, root=0)
     net._rng.bit_generator.state = comm.bcast(net._rng.bit_generator.state, root=0)
 
@@ -200,26 +200,9 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
         weights = weights.copy()
         weights[train_rows] = (weights[train_rows] * (n_total / local[0])).astype(net.dtype)
 
-    local_cpus = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-    from .network import default_threads
-
-    threads = net.n_threads or max(1, min(default_threads(), _core.openmp_thread_limit()) // local_cpus)
+    local_ranks = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+    threads = net.n_threads or max(1, min(default_threads(), _core.openmp_thread_limit()) // local_ranks)
     engine = net._core()
-    history = History()
-    net.history_ = history
-    schedule = Schedule(s)
-    state = net._optimiser_state_for(s.optimiser)
-    optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
-                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon,
-                                        clip_norm=0.0 if s.clip_norm is None else s.clip_norm)
-    first, second = (None, None) if state is None else state.lists(net._parameters)
-    step_count = np.zeros((), dtype=np.int64) if state is None else state.arrays["step"]
-    trained = dict(net._parameters)
-    if state is not None:
-        trained.update({"optimiser." + name: array for name, array in state.arrays.items() if name != "step"})
-    last_finite = {name: p.copy() for name, p in trained.items()}
-    stopper = EarlyStopping(s.patience, s.tol) if val_rows is not None else None
-    loss_stopper = EarlyStopping(s.patience, s.tol) if val_rows is None and s.schedule == "adaptive" else None
     # One buffer for a step's gradient sums and its loss: one Allreduce per step.
     parameter_sizes = [a.size for a in net._parameters.values()]
     flat = np.zeros(sum(parameter_sizes) + 1, dtype=np.float64 if net.dtype == np.float64 else np.float32)
@@ -227,17 +210,10 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
     for array, n_entries in zip(net._parameters.values(), parameter_sizes):
         grads.append(flat[start:start + n_entries].reshape(array.shape))
         start += n_entries
-    averaged = _Averager(list(trained.values()), step_count, comm)
-    samples_seen = 0
-    train_seconds = 0.0
+    averager = _Averager([a for name, a in training.arrays.items() if name != "optimiser.step"],
+                         training.step_count, comm)
 
-    def roll_back():
-        for name, p in trained.items():
-            np.copyto(p, last_finite[name])
-
-    for epoch in range(1, s.max_epochs + 1):
-        start_time = time.perf_counter()
-        learning_rate = schedule.rate(epoch - 1, samples_seen)
+    def run_epoch(learning_rate: float) -> Epoch:
         order = net._rng.permutation(n_total) if s.shuffle else np.arange(n_total, dtype=np.int64)
         positions = np.flatnonzero((order >= offset) & (order < offset + train_rows.size))
         mine = train_rows[order[positions] - offset]  # this rank's rows, in the shared order
@@ -245,68 +221,26 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
         clock = _Clock()
         if s.batch_size > 1:
             loss_sum = _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_total, s,
-                                         learning_rate, threads, optimiser, first, second, step_count, flat, grads,
-                                         clock)
+                                         learning_rate, threads, training, flat, grads, clock)
         else:
             loss_sum = _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_every, s,
-                                        learning_rate, threads, optimiser, first, second, step_count, averaged, clock)
-        history.communication_time.append(clock.communication)
-        samples_seen += n_total
-        train_seconds += time.perf_counter() - start_time
-        risk = loss_sum / n_total + net._penalty(s.l2)
-        if not math.isfinite(risk) or not comm.allreduce(parameters_finite(net), op=MPI.LAND):
-            roll_back()
-            raise TrainingDiverged(
-                f"the training risk became NaN or infinite in epoch {epoch} (learning_rate={learning_rate}); "
-                "the weights from before that epoch were restored on every rank. Try a smaller learning_rate, "
-                "or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).")
-        history.train_risk.append(risk)
-        history.learning_rate.append(learning_rate)
-        stop = False
-        if val_rows is not None:
-            val_loss, val_error = _validation(net, engine, comm, X, targets, weights, val_rows, threads)
-            if not (math.isfinite(val_loss) and math.isfinite(val_error)):
-                roll_back()
-                history.train_risk.pop()
-                history.learning_rate.pop()
-                history.communication_time.pop()
-                raise TrainingDiverged(
-                    f"the network's outputs on the validation samples overflowed in epoch {epoch} "
-                    f"(learning_rate={learning_rate}); the weights from before that epoch were restored on every "
-                    "rank. Try a smaller learning_rate, or scale the inputs.")
-            history.validation_loss.append(val_loss)
-            history.validation_error.append(val_error)
-            stop = stopper.update(val_error, epoch, trained, val_loss)
-        elif loss_stopper is not None:
-            stop = loss_stopper.update(risk, epoch, {})
-        if stop and schedule.plateau():
-            stop = False
-            (stopper or loss_stopper).epochs_without_improvement = 0
-        for name, p in trained.items():
-            np.copyto(last_finite[name], p)
-        history.epoch_time.append(time.perf_counter() - start_time)
-        if verbose and rank == 0:
-            line = f"epoch {epoch:4d}  risk {risk:.6f}"
-            if val_rows is not None:
-                line += f"  val_error {history.validation_error[-1]:.4f}  val_loss {history.validation_loss[-1]:.6f}"
-            print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms  ({size} ranks)", flush=True)
-        stopped_by_callback = comm.bcast(bool(callback(history)) if callback is not None and rank == 0 else False)
-        if stop:
-            history.stopped_early = True
-            break
-        if stopped_by_callback:
-            break
-    if stopper is not None and stopper.best_epoch is not None:
-        stopper.restore(trained)
-        history.best_epoch = stopper.best_epoch
-    else:
-        history.best_epoch = history.n_epochs
-    history.samples_per_second = n_total * history.n_epochs / train_seconds if train_seconds > 0 else float("inf")
-    return history
+                                        learning_rate, threads, training, averager, clock)
+        return Epoch(loss_sum, n_total, not math.isfinite(loss_sum), clock.communication)
+
+    validate = None
+    if val_rows is not None:
+        def validate():
+            return _validation(net, engine, comm, X, targets, weights, val_rows, threads)
+
+    def decided_by_rank_0(history):
+        return comm.bcast(bool(callback(history)) if rank == 0 else None, root=0)
+
+    return train(net, s, training, run_epoch, n_total, validate, bool(verbose) and rank == 0,
+                 None if callback is None else decided_by_rank_0, where=" on every rank")
 
 
 def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_total, s, learning_rate, threads,
-                      optimiser, first, second, step_count, flat, grads, clock) -> float:
+                      training, flat, grads, clock) -> float:
     """One epoch of global batches of s.batch_size rows; returns the loss summed over all ranks."""
     from mpi4py import MPI
 
@@ -328,13 +262,13 @@ def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_tota
         if not math.isfinite(loss):
             return math.nan  # every rank sees the same sum, so every rank stops here
         loss_sum += loss
-        engine.apply_gradient_sums(grads, min(batch, n_total - k * batch), learning_rate, s.l2, optimiser, first,
-                                   second, step_count)
+        engine.apply_gradient_sums(grads, min(batch, n_total - k * batch), learning_rate, s.l2, training.optimiser,
+                                   training.first, training.second, training.step_count)
     return loss_sum
 
 
 def _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_every, s, learning_rate, threads,
-                     optimiser, first, second, step_count, averaged, clock) -> float:
+                     training, averaged, clock) -> float:
     """One epoch of per-sample SGD on each shard, the weights averaged every `average_every`
     samples (of the largest shard; smaller shards take proportionally fewer per round)."""
     rounds = max(1, -(-int(counts.max()) // average_every))
@@ -343,8 +277,8 @@ def _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_ev
     for r in range(rounds):
         order = mine[cuts[r]:cuts[r + 1]]
         if order.size:
-            result = engine.train_epoch(X, targets, order, learning_rate, s.l2, 1, threads, weights, optimiser,
-                                        first, second, step_count)
+            result = engine.train_epoch(X, targets, order, learning_rate, s.l2, 1, threads, weights,
+                                        training.optimiser, training.first, training.second, training.step_count)
             loss_sum += math.nan if result.diverged else result.loss_sum
         waited = time.perf_counter()
         averaged.average()

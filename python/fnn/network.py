@@ -20,7 +20,7 @@ from .model_file import ModelFileError, PathLike, register, require, write_model
 from .optimisers import OptimiserState
 from .outputs import OUTPUT_LAYERS, OutputLayer, output_layer
 from .settings import NETWORK_FIT, TrainingSettings
-from .training_loop import EVALUATION_CHUNK, prepare_fit, train
+from .training_loop import EVALUATION_CHUNK, Training, in_memory_epochs, in_memory_validation, prepare_fit, train
 from .training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
 from .validation import (
     check_features, check_positive_int, check_real, check_sample_weight,
@@ -581,8 +581,22 @@ class Network:
                 raise
             X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
             self.training_settings_ = settings
-            return train(self, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, s,
-                         verbose, callback, record_gradient_norms, bool(stop_on_training_loss), _samples_seen)
+            training = Training(self, s)
+            run_epoch, n = in_memory_epochs(self, X, targets, weights, train_mask, s, training)
+            validate = (None if X_val is None
+                        else in_memory_validation(self, X_val, targets_val, weights, weights_val, val_rows))
+            gradient_norms = None
+            if record_gradient_norms:
+                # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
+                X_train, targets_train, weights_train = X, targets, weights
+                if train_mask is not None:
+                    X_train, targets_train = X[train_mask], targets[train_mask]
+                    weights_train = None if weights is None else weights[train_mask]
+
+                def gradient_norms():
+                    return self._gradient_norms(X_train, targets_train, s.l2, weights_train)
+            return train(self, s, training, run_epoch, n, validate, verbose, callback, gradient_norms,
+                         bool(stop_on_training_loss), _samples_seen)
 
     def gradient_norms(self, X, y, l2: float = 0.0) -> List[float]:
         """‖∂R/∂W⁽ˡ⁾‖_F for l = 1 … L on (X, y): how much gradient reaches each layer (4.6.2)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -119,62 +120,105 @@ def split(net, targets, fraction, rng=None) -> np.ndarray:
     return is_val
 
 
-def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val, val_rows, s: TrainingSettings,
-          verbose, callback=None, record_gradient_norms=False, stop_on_training_loss=False,
-          samples_seen=0) -> History:
-    """The epoch loop. `train_mask` (None: all) marks the rows of X trained
-    on; `val_rows`, the indices of the rows of X_val validated on (None: all). Without a
-    validation set, `stop_on_training_loss` stops after `patience` epochs that did not lower the
-    training risk by more than `tol` (the weights are then the last epoch's)."""
-    engine = net._core()
-    threads = net._threads()
-    l2 = s.l2
-    history = History()
-    net.history_ = history
-    schedule = Schedule(s)
-    state = net._optimiser_state_for(s.optimiser)
-    optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
-                                        beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon,
-                                        clip_norm=0.0 if s.clip_norm is None else s.clip_norm)
-    # The engine reads t from the state's "step" array and advances it, also when Ctrl-C cuts an
-    # epoch short.
-    first, second = (None, None) if state is None else state.lists(net._parameters)
-    step_count = None if state is None else state.arrays["step"]
-    # The weights and the optimiser's state, rolled back together.
-    trained = dict(net._parameters)
-    if state is not None:
-        trained.update({"optimiser." + name: array for name, array in state.arrays.items()})
-    stopper = EarlyStopping(s.patience, s.tol) if X_val is not None else None
-    loss_stopper = None
-    if X_val is None and (stop_on_training_loss or s.schedule == "adaptive"):
-        loss_stopper = EarlyStopping(s.patience, s.tol)
-    last_finite = {name: p.copy() for name, p in trained.items()}
-    n = X.shape[0] if train_mask is None else int(np.count_nonzero(train_mask))
-    if record_gradient_norms:
-        # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
-        X_train, targets_train, weights_train = X, targets, weights
-        if train_mask is not None:
-            X_train, targets_train = X[train_mask], targets[train_mask]
-            weights_train = None if weights is None else weights[train_mask]
-        history.gradient_norms.append(net._gradient_norms(X_train, targets_train, l2, weights_train))
-    targets_for_error = targets_val if val_rows is None else targets_val[val_rows]
-    train_seconds = 0.0
-    def roll_back():
-        for name, p in trained.items():
-            np.copyto(p, last_finite[name])
+class Epoch(NamedTuple):
+    """What one pass over the training samples reports to the loop."""
 
-    for epoch in range(1, s.max_epochs + 1):
-        start = time.perf_counter()
-        learning_rate = schedule.rate(epoch - 1, samples_seen)
+    loss_sum: float  # the per-sample losses summed (weighted), each before its own update
+    samples: int
+    diverged: bool = False  # a non-finite loss stopped the pass
+    communication: Optional[float] = None  # seconds in collectives (data-parallel training)
+
+
+class Training:
+    """The optimiser of one fit and what rolls back together: the weights and the state."""
+
+    def __init__(self, net, s: TrainingSettings):
+        self.state = net._optimiser_state_for(s.optimiser)
+        self.optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
+                                                 beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon,
+                                                 clip_norm=0.0 if s.clip_norm is None else s.clip_norm)
+        # The engine reads t from the state's "step" array and advances it, also when Ctrl-C cuts
+        # an epoch short.
+        self.first, self.second = (None, None) if self.state is None else self.state.lists(net._parameters)
+        self.step_count = np.zeros((), dtype=np.int64) if self.state is None else self.state.arrays["step"]
+        self.arrays = dict(net._parameters)
+        if self.state is not None:
+            self.arrays.update({"optimiser." + name: array for name, array in self.state.arrays.items()})
+
+
+def in_memory_epochs(net, X, targets, weights, train_mask, s: TrainingSettings, training: Training):
+    """The epoch of Network.fit: the training rows of X (all, or those of `train_mask`) in a new
+    shuffled order, through the engine's kernels."""
+    engine, threads = net._core(), net._threads()
+    n = X.shape[0] if train_mask is None else int(np.count_nonzero(train_mask))
+
+    def run(learning_rate: float) -> Epoch:
         if train_mask is None:
             order = net._rng.permutation(n) if s.shuffle else np.arange(n, dtype=np.int64)
         else:  # the same draws and order as flatnonzero(train_mask)[permutation(n)], one index array
             order = np.flatnonzero(train_mask)
             if s.shuffle:
                 net._rng.shuffle(order)
-        result = engine.train_epoch(X, targets, order, learning_rate, l2, s.batch_size, threads, weights,
-                                    optimiser, first, second, step_count)
-        del order
+        result = engine.train_epoch(X, targets, order, learning_rate, s.l2, s.batch_size, threads, weights,
+                                    training.optimiser, training.first, training.second, training.step_count)
+        return Epoch(result.loss_sum, result.samples, result.diverged)
+
+    return run, n
+
+
+def in_memory_validation(net, X_val, targets_val, weights, weights_val, val_rows):
+    """The validation of Network.fit: (loss, error) on the validation rows of X_val, the error
+    the error rate of a classifier, else the loss; FloatingPointError if the outputs overflow."""
+    engine, threads = net._core(), net._threads()
+    targets_for_error = targets_val if val_rows is None else targets_val[val_rows]
+    full_weights_val = weights if val_rows is not None else weights_val
+
+    def validate() -> Tuple[float, float]:
+        y_hat = net._forward(X_val, val_rows)
+        val_loss = engine.loss_sum(X_val, targets_val, EVALUATION_CHUNK, threads, full_weights_val, val_rows)
+        val_loss /= y_hat.shape[0] if weights_val is None else float(weights_val.sum())
+        val_error = (net.output_layer.error_rate(y_hat, targets_for_error, weights_val)
+                     if net.output_layer.classifies else val_loss)
+        return val_loss, val_error
+
+    return validate
+
+
+def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[float], Epoch], n: int,
+          validate: Optional[Callable[[], Tuple[float, float]]] = None, verbose: bool = False, callback=None,
+          gradient_norms: Optional[Callable[[], List[float]]] = None, stop_on_training_loss=False,
+          samples_seen=0, where: str = "") -> History:
+    """Algorithm 4.1's loop around `run_epoch(learning_rate)`, one pass over the n training
+    samples: the schedule, divergence and its rollback, validation by `validate()` (None: no
+    validation set) with early stopping and the restore of the best epoch, progress and the
+    callback. Without a validation set, `stop_on_training_loss` stops after `patience` epochs that
+    did not lower the training risk by more than `tol` (the weights are then the last epoch's).
+    `gradient_norms()` (optional) is recorded before training and after every epoch. `where` ends
+    the messages of a divergence (" on every rank")."""
+    l2 = s.l2
+    history = History()
+    net.history_ = history
+    schedule = Schedule(s)
+    trained = training.arrays  # the weights and the optimiser's state, rolled back together
+    stopper = EarlyStopping(s.patience, s.tol) if validate is not None else None
+    loss_stopper = None
+    if validate is None and (stop_on_training_loss or s.schedule == "adaptive"):
+        loss_stopper = EarlyStopping(s.patience, s.tol)
+    last_finite = {name: p.copy() for name, p in trained.items()}
+    if gradient_norms is not None:
+        history.gradient_norms.append(gradient_norms())
+    train_seconds = 0.0
+
+    def roll_back():
+        for name, p in trained.items():
+            np.copyto(p, last_finite[name])
+
+    for epoch in range(1, s.max_epochs + 1):
+        start = time.perf_counter()
+        recorded = [(record, len(record)) for record in (history.train_risk, history.learning_rate,
+                                                          history.gradient_norms, history.communication_time)]
+        learning_rate = schedule.rate(epoch - 1, samples_seen)
+        result = run_epoch(learning_rate)
         samples_seen += result.samples
         train_seconds += time.perf_counter() - start
         risk = result.loss_sum / max(result.samples, 1) + net._penalty(l2)
@@ -182,32 +226,29 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
             roll_back()
             raise TrainingDiverged(
                 f"the training risk became NaN or infinite in epoch {epoch} (learning_rate={learning_rate}); "
-                "the weights from before that epoch were restored. Try a smaller learning_rate, "
+                f"the weights from before that epoch were restored{where}. Try a smaller learning_rate, "
                 "or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).")
         history.train_risk.append(risk)
         history.learning_rate.append(learning_rate)
+        if result.communication is not None:
+            history.communication_time.append(result.communication)
         stop = False
-        if record_gradient_norms:
-            history.gradient_norms.append(net._gradient_norms(X_train, targets_train, l2, weights_train))
-        if X_val is not None:
+        if gradient_norms is not None:
+            history.gradient_norms.append(gradient_norms())
+        if validate is not None:
             try:
-                y_hat = net._forward(X_val, val_rows)
+                val_loss, val_error = validate()
+                if not (math.isfinite(val_loss) and math.isfinite(val_error)):
+                    raise FloatingPointError
             except FloatingPointError:  # finite weights whose outputs overflow: diverged all the same
                 roll_back()
-                history.train_risk.pop()
-                history.learning_rate.pop()
-                if record_gradient_norms:
-                    history.gradient_norms.pop()
+                for record, length in recorded:  # the epoch did not happen
+                    del record[length:]
                 raise TrainingDiverged(
                     f"the network's outputs on the validation samples overflowed in epoch {epoch} "
-                    f"(learning_rate={learning_rate}); the weights from before that epoch were restored. Try a "
-                    "smaller learning_rate, or scale the inputs (e.g. sklearn.preprocessing.StandardScaler)."
+                    f"(learning_rate={learning_rate}); the weights from before that epoch were restored{where}. "
+                    "Try a smaller learning_rate, or scale the inputs (e.g. sklearn.preprocessing.StandardScaler)."
                 ) from None
-            full_weights_val = weights if val_rows is not None else weights_val
-            val_loss = engine.loss_sum(X_val, targets_val, EVALUATION_CHUNK, threads, full_weights_val, val_rows)
-            val_loss /= y_hat.shape[0] if weights_val is None else float(weights_val.sum())
-            val_error = (net.output_layer.error_rate(y_hat, targets_for_error, weights_val)
-                         if net.output_layer.classifies else val_loss)
             history.validation_loss.append(val_loss)
             history.validation_error.append(val_error)
             stop = stopper.update(val_error, epoch, trained, val_loss)
@@ -221,7 +262,7 @@ def train(net, X, targets, weights, train_mask, X_val, targets_val, weights_val,
         history.epoch_time.append(time.perf_counter() - start)
         if verbose:
             line = f"epoch {epoch:4d}  risk {risk:.6f}"
-            if X_val is not None:
+            if validate is not None:
                 line += (f"  val_error {history.validation_error[-1]:.4f}  "
                          f"val_loss {history.validation_loss[-1]:.6f}")
             print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms", flush=True)
