@@ -235,7 +235,7 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
     def decided_by_rank_0(history):
         return comm.bcast(bool(callback(history)) if rank == 0 else None, root=0)
 
-    return train(net, s, training, run_epoch, n_total, validate, bool(verbose) and rank == 0,
+    return train(net, s, training, run_epoch, validate, bool(verbose) and rank == 0,
                  None if callback is None else decided_by_rank_0, where=" on every rank")
 
 

@@ -582,7 +582,7 @@ class Network:
             X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
             self.training_settings_ = settings
             training = Training(self, s)
-            run_epoch, n = in_memory_epochs(self, X, targets, weights, train_mask, s, training)
+            run_epoch = in_memory_epochs(self, X, targets, weights, train_mask, s, training)
             validate = (None if X_val is None
                         else in_memory_validation(self, X_val, targets_val, weights, weights_val, val_rows))
             gradient_norms = None
@@ -595,7 +595,7 @@ class Network:
 
                 def gradient_norms():
                     return self._gradient_norms(X_train, targets_train, s.l2, weights_train)
-            return train(self, s, training, run_epoch, n, validate, verbose, callback, gradient_norms,
+            return train(self, s, training, run_epoch, validate, verbose, callback, gradient_norms,
                          bool(stop_on_training_loss), _samples_seen)
 
     def gradient_norms(self, X, y, l2: float = 0.0) -> List[float]:

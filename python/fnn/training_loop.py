@@ -163,7 +163,7 @@ def in_memory_epochs(net, X, targets, weights, train_mask, s: TrainingSettings, 
                                     training.optimiser, training.first, training.second, training.step_count)
         return Epoch(result.loss_sum, result.samples, result.diverged)
 
-    return run, n
+    return run
 
 
 def in_memory_validation(net, X_val, targets_val, weights, weights_val, val_rows):
@@ -184,11 +184,11 @@ def in_memory_validation(net, X_val, targets_val, weights, weights_val, val_rows
     return validate
 
 
-def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[float], Epoch], n: int,
+def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[float], Epoch],
           validate: Optional[Callable[[], Tuple[float, float]]] = None, verbose: bool = False, callback=None,
           gradient_norms: Optional[Callable[[], List[float]]] = None, stop_on_training_loss=False,
           samples_seen=0, where: str = "") -> History:
-    """Algorithm 4.1's loop around `run_epoch(learning_rate)`, one pass over the n training
+    """Algorithm 4.1's loop around `run_epoch(learning_rate)`, one pass over the training
     samples: the schedule, divergence and its rollback, validation by `validate()` (None: no
     validation set) with early stopping and the restore of the best epoch, progress and the
     callback. Without a validation set, `stop_on_training_loss` stops after `patience` epochs that
@@ -208,6 +208,7 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
     if gradient_norms is not None:
         history.gradient_norms.append(gradient_norms())
     train_seconds = 0.0
+    trained_samples = 0
 
     def roll_back():
         for name, p in trained.items():
@@ -220,6 +221,7 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
         learning_rate = schedule.rate(epoch - 1, samples_seen)
         result = run_epoch(learning_rate)
         samples_seen += result.samples
+        trained_samples += result.samples
         train_seconds += time.perf_counter() - start
         risk = result.loss_sum / max(result.samples, 1) + net._penalty(l2)
         if result.diverged or not math.isfinite(risk) or not parameters_finite(net):
@@ -277,7 +279,7 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
         history.best_epoch = stopper.best_epoch
     else:
         history.best_epoch = history.n_epochs
-    history.samples_per_second = n * history.n_epochs / train_seconds if train_seconds > 0 else float("inf")
+    history.samples_per_second = trained_samples / train_seconds if train_seconds > 0 else float("inf")
     return history
 
 
