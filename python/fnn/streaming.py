@@ -1,9 +1,9 @@
 """Training on data larger than memory: blocks of (X, y) from a source read anew every epoch,
 mixed in a shuffle buffer.
 
-A source is a callable that returns an iterable of (X, y) blocks: ``csv_blocks`` and
-``parquet_blocks`` make one from a file, ``npy_blocks`` from a memory-mapped ``.npy`` pair; any
-generator function of the user's is one too. Rows go into a buffer of ``shuffle_buffer`` rows;
+A source is a callable that returns an iterable of (X, y) blocks: ``csv_blocks``,
+``parquet_blocks`` and ``npy_blocks`` make one from a file (a pair of ``.npy`` files for the last);
+any generator function of the user's is one too. Rows go into a buffer of ``shuffle_buffer`` rows;
 when it is full, a random half of it is trained on (in random order, through the same kernels as
 in-memory training) and replaced by the next rows. Memory is therefore bounded by the buffer and
 one block, whatever the size of the file (``python -m bench.out_of_core`` measures it). The order
@@ -47,37 +47,70 @@ def csv_blocks(path, target=-1, rows: int = 65536, **read_csv) -> Source:
 
 
 def parquet_blocks(path, target=-1, rows: int = 65536) -> Source:
-    """A source reading the Parquet file at `path` `rows` rows at a time (pyarrow)."""
+    """A source reading the Parquet file at `path` `rows` rows at a time (pyarrow), the column
+    `target` (a name or a position) as y and the others as X (numeric columns)."""
     import pyarrow.parquet as pq
 
     rows = check_positive_int(rows, "rows")
 
     def blocks() -> Iterator[Block]:
-        with pq.ParquetFile(path) as file:
-            for batch in file.iter_batches(batch_size=rows):
-                yield _split_target(batch.to_pandas(), target)
+        # pre_buffer=False: pyarrow otherwise reads whole row groups ahead, or all of a small file.
+        with pq.ParquetFile(path, pre_buffer=False) as file:
+            names = file.schema_arrow.names
+            column = _target_position(names, target)
+            for batch in file.iter_batches(batch_size=rows, use_threads=False):
+                X = np.column_stack([batch.column(i).to_numpy(zero_copy_only=False) for i in range(len(names))
+                                     if i != column])
+                yield X, batch.column(column).to_numpy(zero_copy_only=False)
 
     return blocks
 
 
 def npy_blocks(X_path, y_path, rows: int = 65536) -> Source:
-    """A source reading two ``.npy`` files (features, targets) through memory maps."""
+    """A source reading two ``.npy`` files (features, targets) `rows` rows at a time: each block
+    is read from disk into its own array, so memory holds one block, not the pages of the whole
+    file a memory map would leave resident."""
     rows = check_positive_int(rows, "rows")
 
     def blocks() -> Iterator[Block]:
-        X, y = np.load(X_path, mmap_mode="r"), np.load(y_path, mmap_mode="r")
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(f"{X_path} has {X.shape[0]} rows but {y_path} has {y.shape[0]}")
-        for start in range(0, X.shape[0], rows):
-            yield X[start:start + rows], y[start:start + rows]
+        with open(X_path, "rb") as X_file, open(y_path, "rb") as y_file:
+            X_shape, X_dtype = _npy_header(X_file, X_path)
+            y_shape, y_dtype = _npy_header(y_file, y_path)
+            if len(X_shape) != 2 or X_shape[0] != y_shape[0]:
+                raise ValueError(f"{X_path} has shape {X_shape} and {y_path} shape {y_shape}: expected (n, d) "
+                                 "features and n targets")
+            y_width = int(np.prod(y_shape[1:], dtype=np.int64))
+            for start in range(0, X_shape[0], rows):
+                count = min(rows, X_shape[0] - start)
+                X = np.fromfile(X_file, dtype=X_dtype, count=count * X_shape[1]).reshape(count, X_shape[1])
+                y = np.fromfile(y_file, dtype=y_dtype, count=count * y_width).reshape((count,) + y_shape[1:])
+                yield X, y
 
     return blocks
 
 
+def _npy_header(file, path):
+    """The shape and dtype of the C-ordered .npy file open at `file`, left at its data."""
+    version = np.lib.format.read_magic(file)
+    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f"{path}: .npy format version {version} is not supported")
+    shape, fortran_order, dtype = read(file)
+    if fortran_order or dtype.hasobject:
+        raise ValueError(f"{path}: the array must be C-ordered numbers (save it with np.save(np.ascontiguousarray(a)))")
+    return shape, dtype
+
+
+def _target_position(names, target) -> int:
+    if isinstance(target, int) and -len(names) <= target < len(names):
+        return target % len(names)
+    if target in names:
+        return names.index(target)
+    raise ValueError(f"no column {target!r}; the columns are {list(names)}")
+
+
 def _split_target(frame, target) -> Block:
-    column = frame.columns[target] if isinstance(target, int) else target
-    if column not in frame.columns:
-        raise ValueError(f"no column {target!r}; the columns are {list(frame.columns)}")
+    column = frame.columns[_target_position(list(frame.columns), target)]
     return frame.drop(columns=[column]).to_numpy(), frame[column].to_numpy()
 
 
