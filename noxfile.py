@@ -15,7 +15,7 @@ nox.options.sessions = ["lint", "tests"]
 def lint(session):
     """ruff on the Python, clang-format on the C++ (the rule sets in pyproject.toml and .clang-format)."""
     session.install("ruff>=0.6", "clang-format==23.1.5")
-    session.run("ruff", "check", "python", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "python", "tests", "bench", "examples", "noxfile.py")
     session.run("clang-format", "--dry-run", "--Werror", *sorted(str(p) for p in Path("cpp").glob("*.[hc]pp")))
 
 

@@ -195,7 +195,20 @@ def main(argv=None) -> int:
                              "(bench/contended.py)")
     parser.add_argument("--optimisers", action="store_true",
                         help="instead: every optimiser against torch.optim (bench/optimisers.py; other flags there)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="instead: 1, 2 and 3 MPI ranks of fnn.distributed (bench/distributed.py)")
+    parser.add_argument("--out-of-core", dest="out_of_core", action="store_true",
+                        help="instead: peak memory of training from files larger than the buffer "
+                             "(bench/out_of_core.py)")
     args, rest = parser.parse_known_args(argv)
+    if args.distributed:
+        from . import distributed
+
+        return distributed.main(rest + ["--rounds", str(args.rounds), "--scale", str(args.scale)])
+    if args.out_of_core:
+        from . import out_of_core
+
+        return out_of_core.main(rest)
     if args.optimisers:
         from . import optimisers
 

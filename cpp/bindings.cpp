@@ -6,6 +6,8 @@
 #include <pybind11/stl.h>
 
 #include <Eigen/Core>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -162,8 +164,13 @@ class Engine {
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
     set_gemm_threads(policy_.team(n_threads));  // the sums' products run on the BLAS's threads
-    auto ws = net_.make_workspace(std::max<Index>(1, std::min(chunk, n)));
-    return fnn::loss_and_gradient_sums(net_, x, t, w, idx, n, ws, g);
+    // Kept between calls: data-parallel training calls this every step, and a fresh workspace of
+    // a large network costs a millisecond of page faults.
+    const std::lock_guard<std::mutex> hold(sums_workspace_mutex_);
+    const Index capacity = std::max<Index>(1, std::min(chunk, n));
+    if (!sums_workspace_ || sums_workspace_->capacity != capacity)
+      sums_workspace_ = std::make_unique<Workspace<S>>(net_.make_workspace(capacity));
+    return fnn::loss_and_gradient_sums(net_, x, t, w, idx, n, *sums_workspace_, g);
   }
 
   // One update of the optimiser from gradient sums over `count` samples (`grads` as for
@@ -298,6 +305,8 @@ class Engine {
 
   Network<S> net_;
   std::vector<py::object> keep_alive_;
+  std::unique_ptr<Workspace<S>> sums_workspace_;
+  std::mutex sums_workspace_mutex_;
 
  public:
   ThreadPolicy policy_;  // contention seen by this network's kernels, remembered across calls

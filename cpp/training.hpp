@@ -144,15 +144,20 @@ struct ParameterBuffers {
 template <class S>
 struct GradientSum {
   const std::vector<Layer<S>>& grads;
+  bool first = true;  // the first chunk's sums overwrite the buffers: no pass to zero W's first
 
   template <class Delta, class APrev>
   void layer(std::size_t l, const Layer<S>&, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
-    gemm<S>(true, false, S(1), delta, a_prev, S(1), grads[l].W());
+    gemm<S>(true, false, S(1), delta, a_prev, first ? S(0) : S(1), grads[l].W());
+    if (first) grads[l].b().setZero();
     add_column_sums(delta, S(1), grads[l].b(), scratch);
   }
   template <class Grad>
   void slopes(std::size_t l, const Layer<S>&, const Grad& grad) {
-    grads[l].gamma_i().noalias() += grad;
+    if (first)
+      grads[l].gamma_i() = grad;
+    else
+      grads[l].gamma_i().noalias() += grad;
   }
 };
 
@@ -292,10 +297,12 @@ template <class S>
 double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                               const S* sample_weight, const std::int64_t* order, Index n, Workspace<S>& ws,
                               const std::vector<Layer<S>>& grads) {
-  for (const auto& g : grads) {
-    g.W().setZero();
-    g.b().setZero();
-    if (g.slopes) g.gamma_i().setZero();
+  if (n == 0) {
+    for (const auto& g : grads) {
+      g.W().setZero();
+      g.b().setZero();
+      if (g.slopes) g.gamma_i().setZero();
+    }
   }
   GradientSum<S> sum{grads};
   double total = 0;
@@ -305,6 +312,7 @@ double loss_and_gradient_sums(const Network<S>& net, const ConstMatrixMap<S>& X,
     net.forward(ws, rows);
     total += static_cast<double>(net.loss(ws, rows, true, sample_weight != nullptr));
     net.backward(ws, rows, sum);
+    sum.first = false;
   }
   return total;
 }

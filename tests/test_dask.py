@@ -54,3 +54,15 @@ def test_a_worker_thread_shares_the_cpus_of_its_process():
         inside = client.submit(fnn.cpus.available_cpus, pure=False).result()
     assert inside == max(1, _affinity() // 2)
     assert fnn.cpus.available_cpus() == _affinity() or fnn.cpus.cgroup_cpu_quota() is not None
+
+
+def test_the_readme_example_searches_on_a_local_cluster():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "dask_search.py"
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("12 fits on 2 workers: best {")
+    assert float(done.stdout.split()[-1]) > 0.9

@@ -87,3 +87,16 @@ def test_an_error_on_one_rank_ends_every_rank():
 def test_a_killed_rank_ends_the_others():
     _, done = run(3, "killed", timeout=60, check=False)
     assert done.returncode != 0 and done.seconds < 60  # the others would train for 100000 epochs otherwise
+
+
+def test_the_readme_example_trains_digits_on_two_ranks(tmp_path):
+    example = Path(__file__).resolve().parent.parent / "examples" / "mpi_train.py"
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(example), str(tmp_path / "model.npz")],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()
+    assert len(line) == 1 and line[0].startswith("2 ranks: ")  # rank 0 alone reports
+    assert float(line[0].rsplit(" ", 1)[1]) > 0.95
+    import fnn
+
+    assert fnn.load(tmp_path / "model.npz").widths == [64, 128, 10]
