@@ -80,6 +80,30 @@ def local_sgd():
     report(digest=weights_digest(net), risk=history.train_risk, accuracy=float(net.score(X, y)))
 
 
+def estimators():
+    """The estimators on shards: scaling, target standardisation and classes from every rank."""
+    from sklearn.datasets import load_diabetes, load_digits
+
+    X, y = load_digits(return_X_y=True)
+    start, stop = distributed.shard(X.shape[0], comm)
+    y_labels = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y]
+    shard_y = y_labels[start:stop]
+    if rank == 1:
+        shard_y = np.where(shard_y == "nine", "eight", shard_y)  # rank 1 sees no nines
+    classifier = distributed.fit_estimator(fnn.FNNClassifier((32,), batch_size=32, random_state=0, max_epochs=30),
+                                           X[start:stop], shard_y, comm=comm)
+    Xr, yr = load_diabetes(return_X_y=True)
+    start, stop = distributed.shard(Xr.shape[0], comm)
+    regressor = distributed.fit_estimator(fnn.FNNRegressor((16,), batch_size=16, random_state=0, max_epochs=50),
+                                          Xr[start:stop], yr[start:stop], comm=comm)
+    report(classes=classifier.classes_.tolist(), accuracy=float(classifier.score(X, y_labels)),
+           digest=weights_digest(classifier.network_), scaler_mean_error=float(
+               np.abs(classifier.input_scaler_.mean_ - X.mean(axis=0)).max()),
+           target_mean_error=float(abs(regressor.target_mean_[0] - yr.mean())),
+           target_scale_error=float(abs(regressor.target_scale_[0] - yr.std())), r2=float(regressor.score(Xr, yr)),
+           regressor_digest=weights_digest(regressor.network_))
+
+
 def bad_rank():
     """Rank 1's shard holds a NaN and, with another argument, the wrong number of features."""
     X, y = data()

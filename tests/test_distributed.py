@@ -100,3 +100,13 @@ def test_the_readme_example_trains_digits_on_two_ranks(tmp_path):
     import fnn
 
     assert fnn.load(tmp_path / "model.npz").widths == [64, 128, 10]
+
+
+def test_estimators_fitted_on_shards_pool_their_statistics():
+    results, _ = run(3, "estimators")
+    assert len(results) == 3 and all(r == results[0] for r in results)
+    first = results[0]
+    assert len(first["classes"]) == 10  # "nine" from ranks 0 and 2 only
+    assert first["accuracy"] > 0.9 and first["r2"] > 0.4
+    assert first["scaler_mean_error"] < 1e-12
+    assert first["target_mean_error"] < 1e-9 and first["target_scale_error"] < 1e-9

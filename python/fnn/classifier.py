@@ -167,7 +167,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     # ------------------------------------------------------------------ targets
 
-    def _encode_targets(self, y, *, first: bool, classes=None):
+    def _encode_targets(self, y, *, first: bool, classes=None, comm=None):  # (classes: every rank's)
         kind = type_of_target(y, input_name="y")
         if kind == "multilabel-indicator":
             y = np.asarray(y)

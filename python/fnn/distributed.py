@@ -40,7 +40,7 @@ from .settings import NETWORK_FIT, TrainingSettings
 from .training_loop import EVALUATION_CHUNK, Epoch, Training, TrainingDiverged, split, train
 from .validation import check_features, check_positive_int, check_sample_weight
 
-__all__ = ["fit", "shard", "load_npy_shard", "world", "CollectiveError"]
+__all__ = ["fit", "fit_estimator", "shard", "load_npy_shard", "world", "CollectiveError"]
 
 
 class CollectiveError(ValueError):
@@ -99,6 +99,35 @@ def _abort_on_local_error(comm, body: Callable):
         raise  # pragma: no cover - Abort does not return
 
 
+def fit_estimator(estimator, X, y, *, comm=None):
+    """Fit an FNNClassifier or FNNRegressor on the union of every rank's (X, y), all ranks calling
+    this together: the input scaling and the regressor's target standardisation are fitted on all
+    ranks' rows, the classifier's classes are all ranks' labels, and the network is trained by
+    :func:`fit` with the estimator's settings (its ``batch_size`` the global batch). Every rank
+    ends with the same fitted estimator; returns it. Its chance-level checks (FitWarning) are not
+    made: they would look at one rank's rows."""
+    comm = world() if comm is None else comm
+
+    def body():
+        from .classifier import FNNClassifier
+
+        problem = None
+        try:
+            estimator._check_settings()
+            checked_X, checked_y = estimator._validate_X_y(X, y, reset=True)
+        except (ValueError, TypeError) as error:
+            problem = f"{type(error).__name__}: {error}"
+        _agree(comm, problem, "the checks of the estimator and the data")
+        classes = None
+        if isinstance(estimator, FNNClassifier) and np.asarray(checked_y).ndim == 1:
+            from .shards import global_labels
+
+            classes = global_labels(np.asarray(checked_y), comm)
+        return estimator._fit(checked_X, checked_y, None, incremental=False, classes=classes, comm=comm)
+
+    return _abort_on_local_error(comm, body)
+
+
 def fit(net, X, y, *, comm=None, learning_rate: float = NETWORK_FIT.learning_rate, l2: float = NETWORK_FIT.l2,
         batch_size: int = 128, max_epochs: int = NETWORK_FIT.max_epochs, patience=NETWORK_FIT.patience,
         validation_fraction: float = NETWORK_FIT.validation_fraction, tol: float = NETWORK_FIT.tol,
@@ -108,7 +137,8 @@ def fit(net, X, y, *, comm=None, learning_rate: float = NETWORK_FIT.learning_rat
         schedule: str = NETWORK_FIT.schedule, power_t: float = NETWORK_FIT.power_t,
         step_epochs: int = NETWORK_FIT.step_epochs, step_factor: float = NETWORK_FIT.step_factor,
         shuffle: bool = True, clip_norm: Optional[float] = None, average_every: int = 1024,
-        callback: Optional[Callable[[History], Optional[bool]]] = None) -> History:
+        callback: Optional[Callable[[History], Optional[bool]]] = None, stop_on_training_loss: bool = False
+        ) -> History:
     """Train `net` on the union of every rank's (X, y), all ranks calling this together.
 
     Parameters are those of :meth:`fnn.Network.fit` (with ``batch_size`` the global batch B, so
@@ -116,6 +146,9 @@ def fit(net, X, y, *, comm=None, learning_rate: float = NETWORK_FIT.learning_rat
     every global batch is a slice of one shared permutation), plus:
 
     comm : mpi4py communicator, default ``MPI.COMM_WORLD``
+    stop_on_training_loss : bool, default False
+        Without a validation set, stop after `patience` epochs that did not lower the (global)
+        training risk by more than `tol`.
     average_every : int, default 1024
         With ``batch_size=1``: samples each rank trains on between two averagings of the
         weights (local SGD). Ignored for mini-batches.
@@ -141,10 +174,12 @@ def fit(net, X, y, *, comm=None, learning_rate: float = NETWORK_FIT.learning_rat
                 beta_1, beta_2, epsilon, schedule, power_t, step_epochs, step_factor, shuffle, clip_norm)
     with lock_of(net):
         return _abort_on_local_error(
-            comm, lambda: _fit(net, X, y, comm, settings, verbose, sample_weight, average_every, callback))
+            comm, lambda: _fit(net, X, y, comm, settings, verbose, sample_weight, average_every, callback,
+                               bool(stop_on_training_loss)))
 
 
-def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, callback) -> History:
+def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, callback,
+         stop_on_training_loss) -> History:
     from mpi4py import MPI
 
     size, rank = comm.Get_size(), comm.Get_rank()
@@ -236,7 +271,8 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
         return comm.bcast(bool(callback(history)) if rank == 0 else None, root=0)
 
     return train(net, s, training, run_epoch, validate, bool(verbose) and rank == 0,
-                 None if callback is None else decided_by_rank_0, where=" on every rank")
+                 None if callback is None else decided_by_rank_0, stop_on_training_loss=stop_on_training_loss,
+                 where=" on every rank")
 
 
 def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_total, s, learning_rate, threads,

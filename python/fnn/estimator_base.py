@@ -73,10 +73,12 @@ class FNNEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ hooks of the subclasses
 
-    def _encode_targets(self, y, *, first: bool, classes=None) -> Tuple[np.ndarray, int, str, Dict[str, Any]]:
+    def _encode_targets(self, y, *, first: bool, classes=None,
+                        comm=None) -> Tuple[np.ndarray, int, str, Dict[str, Any]]:
         """(targets for the network, number of output units, output layer, fitted attributes
         describing the targets). `first` when the network is (re)built; otherwise the targets
-        must fit the fitted network. The attributes are set only once training has succeeded,
+        must fit the fitted network. With an MPI communicator, statistics of the targets are
+        those of every rank's. The attributes are set only once training has succeeded,
         so a rejected or failed fit leaves the estimator as it was."""
         raise NotImplementedError
 
@@ -158,15 +160,19 @@ class FNNEstimator(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False, classes=None, callback=callback)
 
     @serialised
-    def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None):
+    def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None, comm=None):
+        """The fit: on (X, y), or with an MPI communicator `comm` on this rank's shard of the data
+        of every rank (fnn.distributed; the input scaling and the targets' standardisation then
+        pooled over all ranks, the classifier's `classes` the union of all ranks' labels)."""
         s = self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         target_name = getattr(y, "name", None)  # a pandas Series' name: the command line stores it
         given_X = X  # as given (a DataFrame keeps its column names for the checks after the fit)
         X, y = self._validate_X_y(X, y, reset=not continuing)
-        scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X)
+        scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X, comm)
         X = self._scaled(X, scaler)
-        targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes)
+        targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes,
+                                                                        comm=comm)
         weights = self._weights(y, sample_weight, target_state)
         validation = 0.0
         if not incremental and self.early_stopping:
@@ -185,15 +191,23 @@ class FNNEstimator(BaseEstimator):
             curves, first_epoch, seen = ([], [], []), 0, 0
         # A layer that outputs 0 before training (constant inputs, one sample) did not die in it.
         dead_before = set(dead_layers(network, X))
-        history = network.fit(
-            X, targets, learning_rate=s.learning_rate, l2=s.l2, batch_size=s.batch_size,
+        settings = dict(
+            learning_rate=s.learning_rate, l2=s.l2, batch_size=s.batch_size,
             max_epochs=1 if incremental else s.max_epochs, patience=s.patience, validation_fraction=validation,
             tol=s.tol, verbose=bool(self.verbose), sample_weight=weights, callback=callback, optimiser=s.optimiser,
             momentum=s.momentum, beta_1=s.beta_1, beta_2=s.beta_2, epsilon=s.epsilon, schedule=s.schedule,
             power_t=s.power_t, step_epochs=s.step_epochs, step_factor=s.step_factor, shuffle=s.shuffle,
-            clip_norm=s.clip_norm,
-            stop_on_training_loss=not incremental and not self.early_stopping, _samples_seen=seen)
-        layers = [l for l in dead_layers(network, X) if l not in dead_before]
+            clip_norm=s.clip_norm, stop_on_training_loss=not incremental and not self.early_stopping)
+        if comm is None:
+            history = network.fit(X, targets, **settings, _samples_seen=seen)
+            layers = [l for l in dead_layers(network, X) if l not in dead_before]
+        else:
+            from .distributed import fit as fit_on_every_rank
+
+            history = fit_on_every_rank(network, X, targets, comm=comm, **settings)
+            # Dead on every rank's rows (and not before training): one decision for all.
+            dead = [set(l for l in dead_layers(network, X) if l not in dead_before)]
+            layers = sorted(set.intersection(*[set(d) for d in comm.allgather(dead[0])]))
         if layers:
             raise TrainingDiverged(
                 f"every ReLU unit of hidden layer(s) {layers} died in training (learning_rate={self.learning_rate}): "
@@ -218,7 +232,7 @@ class FNNEstimator(BaseEstimator):
         self.t_ = seen + X.shape[0] * history.n_epochs
         self.best_loss_ = None if validation else min(self.loss_curve_)
         self.best_validation_score_ = self._best_validation(self.validation_scores_) if validation else None
-        if not incremental:
+        if not incremental and comm is None:  # (its checks look at this process's data)
             check_fit(self, given_X, y, history)
         return self
 
@@ -250,15 +264,19 @@ class FNNEstimator(BaseEstimator):
         check_is_fitted(self, "network_")
         return self.network_.output
 
-    def _new_input_scaler(self, X):
-        """A StandardScaler fitted on X, its scale per feature or common (see ``input_scaling``),
-        or None without scaling."""
+    def _new_input_scaler(self, X, comm=None):
+        """A StandardScaler fitted on X (on every rank's X, with an MPI communicator), its scale
+        per feature or common (see ``input_scaling``), or None without scaling."""
         how = "auto" if self.input_scaling is True else self.input_scaling  # checked by _check_settings
         if how in (False, None, "none"):
             return None
         from sklearn.preprocessing import StandardScaler
 
         scaler = StandardScaler().fit(X)
+        if comm is not None:
+            from .shards import pool_scaler
+
+            pool_scaler(scaler, comm)
         varying = scaler.var_ > 0
         if how == "auto" and varying.any():
             spread = np.sqrt(scaler.var_[varying])

@@ -70,7 +70,7 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
                          shuffle=shuffle, clip_norm=clip_norm)
         self.target_scaling = target_scaling
 
-    def _encode_targets(self, y, *, first: bool, classes=None):
+    def _encode_targets(self, y, *, first: bool, classes=None, comm=None):
         y = np.asarray(y, dtype=np.float64)
         one_dimensional = y.ndim == 1
         k = 1 if one_dimensional else y.shape[1]
@@ -78,7 +78,12 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
         if first:
             mean, scale = np.zeros(k), np.ones(k)
             if self.target_scaling:
-                mean, spread = y.mean(axis=0), y.std(axis=0)
+                mean, variance = y.mean(axis=0), y.var(axis=0)
+                if comm is not None:  # over every rank's targets
+                    from .shards import pooled_moments
+
+                    _, mean, variance = pooled_moments(len(y), mean, variance, comm)
+                spread = np.sqrt(variance)
                 scale = np.where(spread > 0, spread, 1.0)
             state = {"n_outputs_": k, "_one_dimensional": one_dimensional, "target_mean_": mean, "target_scale_": scale}
         elif k != self.n_outputs_:
