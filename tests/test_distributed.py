@@ -110,3 +110,34 @@ def test_estimators_fitted_on_shards_pool_their_statistics():
     assert first["accuracy"] > 0.9 and first["r2"] > 0.4
     assert first["scaler_mean_error"] < 1e-12
     assert first["target_mean_error"] < 1e-9 and first["target_scale_error"] < 1e-9
+
+
+def test_fnn_train_distributed_reads_each_rank_s_rows_and_saves_once(tmp_path):
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    import fnn
+
+    X, y = load_digits(return_X_y=True)
+    np.save(tmp_path / "digits.npy", np.column_stack([X, y]))
+    pd.DataFrame(X).add_prefix("p").assign(digit=y).to_csv(tmp_path / "digits.csv", index=False)
+    lines = (tmp_path / "digits.csv").read_text().splitlines()
+    lines[1500] = lines[1500].replace(",", ",x", 1)  # text in rank 1's rows only
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    fnn_command = [sys.executable, "-m", "fnn", "train"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for data, ranks, extra in [("digits.npy", 2, []), ("digits.csv", 3, ["--target", "digit"])]:
+        done = subprocess.run([MPIEXEC, "-n", str(ranks), *fnn_command, str(tmp_path / data), "--distributed", "-q",
+                               "--batch-size", "32", "-o", str(tmp_path / f"{data}.npz"), *extra],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.count("model saved to") == 1  # rank 0 alone prints and saves
+        assert f"1797 samples × 64 features on {ranks} ranks, classification" in done.stdout
+        accuracy = float(done.stdout.split("training accuracy: ")[1].split()[0])
+        model = fnn.load(tmp_path / f"{data}.npz")
+        assert accuracy > 0.95 and model.score(X, y) == pytest.approx(accuracy, abs=5e-5)  # (printed to 4 places)
+    done = subprocess.run([MPIEXEC, "-n", "2", *fnn_command, str(tmp_path / "bad.csv"), "--distributed", "-q",
+                           "-o", str(tmp_path / "bad.npz")], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and not (tmp_path / "bad.npz").exists()
+    assert done.stderr.count("fnn: error:") == 1
+    assert "rank 1: " in done.stderr and "columns ['p1'] hold text" in done.stderr

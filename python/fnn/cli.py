@@ -187,19 +187,19 @@ def _check_writable(path: Optional[Path], flag: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .classifier import FNNClassifier
     from .config import merge, read_config
     from .data_files import read_table, task_of
     from .model_file import save
     from .preprocessing import with_preprocessing
     from .progress import EpochProgress
-    from .regressor import FNNRegressor
 
     if args.hidden is not None:  # --hidden 64 32 and --hidden 64,32 alike
         args.hidden = [width for group in args.hidden for width in group]
     settings = merge(read_config(args.config) if args.config else None, vars(args))
     _check_writable(args.output, "-o")
     _check_writable(args.curve, "--curve")
+    if getattr(args, "distributed", False):
+        return _train_distributed(args, settings)
     table = read_table(args.data, settings["target"], _csv_options(args))
     _print_notes(table.notes, sys.stdout)
     task = settings["task"] if settings["task"] != "auto" else task_of(table.y)
@@ -216,7 +216,6 @@ def _train(args: argparse.Namespace) -> int:
         stratify = y if task == "classification" and y.ndim == 1 else None
         X, X_test, y, y_test = train_test_split(X, y, test_size=args.test_fraction, random_state=settings["seed"],
                                                 stratify=stratify)
-    estimator_class = FNNClassifier if task == "classification" else FNNRegressor
     validation = settings["validation_fraction"]
     n_val = int(round(validation * X.shape[0]))
     if validation > 0 and (n_val < 1 or X.shape[0] - n_val < 1):
@@ -228,12 +227,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{X.shape[0]} samples are too few to hold some out for early stopping: training for --max-epochs "
               "without it (as --validation-fraction 0)")
         validation = 0.0
-    estimator = estimator_class(
-        tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=settings["l2"],
-        batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
-        early_stopping=validation > 0, validation_fraction=validation if validation > 0 else 0.1,
-        dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"],
-        solver=settings["solver"], momentum=settings["momentum"], schedule=settings["schedule"])
+    estimator = _estimator_of(settings, task, validation)
     numeric = [name for name in table.feature_names if name not in table.text_columns]
     model = with_preprocessing(estimator, numeric, table.text_columns)
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
@@ -283,6 +277,109 @@ def _train(args: argparse.Namespace) -> int:
                        error_is_loss=task == "regression")
         print(f"learning curve written to {args.curve}")
     return 0
+
+
+def _estimator_of(settings, task: str, validation: float):
+    """The estimator that `fnn train` fits, from the merged settings."""
+    from .classifier import FNNClassifier
+    from .regressor import FNNRegressor
+
+    estimator_class = FNNClassifier if task == "classification" else FNNRegressor
+    return estimator_class(
+        tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=settings["l2"],
+        batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
+        early_stopping=validation > 0, validation_fraction=validation if validation > 0 else 0.1,
+        dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"],
+        solver=settings["solver"], momentum=settings["momentum"], schedule=settings["schedule"])
+
+
+def _train_distributed(args: argparse.Namespace, settings) -> int:
+    """`mpiexec -n R fnn train DATA --distributed`: every rank reads its rows, the ranks fit one
+    estimator together (fnn.distributed.fit_estimator), rank 0 reports and saves it. An error
+    every rank sees is printed by rank 0 alone; the others exit with the same status."""
+    from .data_files import DataError, task_of
+    from .distributed import CollectiveError, _agree, fit_estimator, world
+    from .model_file import save
+    from .network import TrainingDiverged
+    from .progress import EpochProgress
+    from .shards import read_shard
+
+    comm = world()
+    rank, size = comm.Get_rank(), comm.Get_size()
+    if args.test_fraction:
+        raise CommandError("--test-fraction is not available with --distributed: hold out a file of your own and "
+                           "score the saved model with fnn evaluate")
+    if args.delimiter or args.decimal or args.na_values or args.drop or args.features:
+        raise CommandError("--delimiter, --decimal, --na-values, --drop and --features are not available with "
+                           "--distributed (a numeric CSV with , ; or tab, or a .npy file)")
+    try:
+        problem = None
+        try:
+            X, y, names, target_name = read_shard(args.data, rank, size, settings["target"])
+        except (DataError, OSError) as error:
+            problem = str(error)
+        _agree(comm, problem, "reading the data")
+        local_task = settings["task"] if settings["task"] != "auto" else task_of(y) if y.size else "classification"
+        task = "regression" if "regression" in comm.allgather(local_task) else "classification"
+        n_total = comm.allreduce(X.shape[0])
+        validation = settings["validation_fraction"]
+        estimator = _estimator_of(settings, task, validation)
+        if rank == 0:
+            print(f"fnn {__version__}: {args.data}, {n_total} samples × {X.shape[1]} features on {size} ranks, "
+                  f"{task}, target column {target_name!r}")
+        progress = None
+        if rank == 0 and not args.quiet:
+            n_train = n_total - (int(round(validation * n_total)) if validation > 0 else 0)
+            progress = EpochProgress(settings["max_epochs"], n_train,
+                                     patience=settings["patience"] if validation > 0 else None)
+        try:
+            fit_estimator(estimator, X, y if task == "regression" else _labels(y), comm=comm, callback=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+    except (CollectiveError, TrainingDiverged, ValueError, TypeError) as error:
+        if rank == 0:
+            raise CommandError(_in_flags(str(error))) from None
+        return EXIT_ERROR
+    net, history = estimator.network_, estimator.history_
+    score = _global_score(estimator, X, y if task == "regression" else _labels(y), task, comm)
+    if rank == 0:
+        print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
+              f"parameters, {net.dtype.name}")
+        stop = "early stopping" if history.stopped_early else "max epochs"
+        print(f"trained {history.n_epochs} epochs ({stop}) in {history.total_time:.2f} s, "
+              f"{history.samples_per_second:,.0f} samples/s on {size} ranks; best epoch {history.best_epoch}")
+        print(f"training {'accuracy' if task == 'classification' else 'R²'}: {score:.4f}")
+        save(estimator, args.output)
+        print(f"model saved to {args.output}")
+        if args.curve:
+            from .plots import learning_curve
+
+            label = "validation error rate" if task == "classification" else "validation loss"
+            learning_curve(history, args.curve, title=f"fnn train {args.data} ({size} ranks)", error_label=label,
+                           error_is_loss=task == "regression")
+            print(f"learning curve written to {args.curve}")
+    return 0
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    """Class labels read as numbers: whole numbers as integers (3.0 → 3)."""
+    return y.astype(np.int64) if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0) else y
+
+
+def _global_score(estimator, X, y, task: str, comm) -> float:
+    """Accuracy or R² over every rank's rows."""
+    from mpi4py import MPI
+
+    if task == "classification":
+        sums = np.array([float(np.sum(estimator.predict(X) == y)) if len(y) else 0.0, float(len(y))])
+        comm.Allreduce(MPI.IN_PLACE, sums)
+        return sums[0] / sums[1]
+    residual = (y - estimator.predict(X)) if len(y) else np.zeros(0)
+    sums = np.array([np.sum(residual ** 2), np.sum(y), np.sum(np.square(y)), float(len(y))])
+    comm.Allreduce(MPI.IN_PLACE, sums)
+    total = sums[2] - sums[1] ** 2 / sums[3]
+    return 1.0 - sums[0] / total if total > 0 else float("nan")
 
 
 # ---------------------------------------------------------------------------------- predict, evaluate, info
@@ -495,6 +592,10 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     train.add_argument("--test-fraction", dest="test_fraction", type=float, default=0.0,
                        help="hold out this share of DATA and report the score on it (default: 0)")
     train.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel over MPI: run as mpiexec -n R fnn train DATA --distributed; each rank "
+                            "reads only its rows of DATA (a .npy matrix, the target one of its columns, or a "
+                            "numeric CSV); rank 0 prints and saves (pip install 'fnn[mpi]')")
     _add_training_flags(train)
     _add_file_flags(train)
 

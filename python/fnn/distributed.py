@@ -99,13 +99,14 @@ def _abort_on_local_error(comm, body: Callable):
         raise  # pragma: no cover - Abort does not return
 
 
-def fit_estimator(estimator, X, y, *, comm=None):
+def fit_estimator(estimator, X, y, *, comm=None, callback=None):
     """Fit an FNNClassifier or FNNRegressor on the union of every rank's (X, y), all ranks calling
     this together: the input scaling and the regressor's target standardisation are fitted on all
     ranks' rows, the classifier's classes are all ranks' labels, and the network is trained by
     :func:`fit` with the estimator's settings (its ``batch_size`` the global batch). Every rank
     ends with the same fitted estimator; returns it. Its chance-level checks (FitWarning) are not
-    made: they would look at one rank's rows."""
+    made: they would look at one rank's rows. `callback(history)` after every epoch, on rank 0 (as
+    for :func:`fit`)."""
     comm = world() if comm is None else comm
 
     def body():
@@ -123,7 +124,8 @@ def fit_estimator(estimator, X, y, *, comm=None):
             from .shards import global_labels
 
             classes = global_labels(np.asarray(checked_y), comm)
-        return estimator._fit(checked_X, checked_y, None, incremental=False, classes=classes, comm=comm)
+        return estimator._fit(checked_X, checked_y, None, incremental=False, classes=classes, comm=comm,
+                              callback=callback)
 
     return _abort_on_local_error(comm, body)
 
@@ -270,8 +272,10 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
     def decided_by_rank_0(history):
         return comm.bcast(bool(callback(history)) if rank == 0 else None, root=0)
 
+    # Rank 0's callback decides for all (the other ranks' are not called, and may be None).
+    has_callback = comm.bcast(callback is not None if rank == 0 else None, root=0)
     return train(net, s, training, run_epoch, validate, bool(verbose) and rank == 0,
-                 None if callback is None else decided_by_rank_0, stop_on_training_loss=stop_on_training_loss,
+                 decided_by_rank_0 if has_callback else None, stop_on_training_loss=stop_on_training_loss,
                  where=" on every rank")
 
 
