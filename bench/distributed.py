@@ -84,20 +84,77 @@ def worker(workload_id: str, scale: float, epochs: int) -> None:
             "bytes": buffer.nbytes}), flush=True)
 
 
-def launch(ranks: int, workload_id: str, scale: float, epochs: int) -> Dict:
+LOCAL_SGD_SETS = ("digits", "breast cancer")
+
+
+def local_sgd_worker(average_every: int, seeds: int) -> None:
+    """Test accuracy of per-sample local SGD on this many ranks (and of one process's Network.fit,
+    on rank 0 of a 1-rank run), per data set and seed."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    import fnn
+    import fnn.distributed as distributed
+
+    comm = distributed.world()
+    rank, size = comm.Get_rank(), comm.Get_size()
+    loaders = {"digits": datasets.load_digits, "breast cancer": datasets.load_breast_cancer}
+    results: Dict[str, List[float]] = {}
+    for name in LOCAL_SGD_SETS:
+        X, y = loaders[name](return_X_y=True)
+        for seed in range(seeds):
+            X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+            scaler = StandardScaler().fit(X_train)
+            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+            settings = dict(batch_size=1, learning_rate=0.01, max_epochs=100, patience=10)
+            widths = [X.shape[1], 64, int(y.max()) + 1]
+            if size == 1:
+                net = fnn.Network(widths, seed=seed, n_threads=1)
+                net.fit(X_train, y_train, **settings)
+                results.setdefault(f"{name}|one process", []).append(float(net.score(X_test, y_test)))
+            net = fnn.Network(widths, seed=seed, n_threads=1)
+            start, stop = distributed.shard(len(X_train), comm)
+            distributed.fit(net, X_train[start:stop], y_train[start:stop], comm=comm, average_every=average_every,
+                            **settings)
+            results.setdefault(f"{name}|{size} ranks", []).append(float(net.score(X_test, y_test)))
+    if rank == 0:
+        print("RESULT " + json.dumps(results), flush=True)
+
+
+def local_sgd(seeds: int, log=print) -> Dict:
+    """Per-sample SGD on one process against local SGD on 2 and 3 ranks (averaging every 64 and
+    1024 samples per rank): median test accuracy over the seeds."""
+    rows = {}
+    for ranks in (1, 2, 3):
+        for every in ((1024,) if ranks == 1 else (64, 1024)):
+            result = _mpiexec(ranks, ["--local-sgd-worker", str(every), "--seeds", str(seeds)])
+            for key, scores in result.items():
+                name, how = key.split("|")
+                label = how if how == "one process" else f"{how}, averaged every {every}"
+                rows[(name, label)] = statistics.median(scores)
+    for (name, label), accuracy in rows.items():
+        log(f"local SGD  {name:14s} {label:34s} median test accuracy {accuracy:.3f} ({seeds} seeds)")
+    return {f"{name}|{label}": accuracy for (name, label), accuracy in rows.items()}
+
+
+def _mpiexec(ranks: int, arguments: List[str]) -> Dict:
     mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
     if mpiexec is None:
         raise SystemExit("no mpiexec: pip install 'fnn[mpi]'")
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    command = [mpiexec, "-n", str(ranks), sys.executable, "-m", "bench.distributed", "--worker", workload_id,
-               "--scale", str(scale), "--epochs", str(epochs)]
+    command = [mpiexec, "-n", str(ranks), sys.executable, "-m", "bench.distributed", *arguments]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
+
+
+def launch(ranks: int, workload_id: str, scale: float, epochs: int) -> Dict:
+    return _mpiexec(ranks, ["--worker", workload_id, "--scale", str(scale), "--epochs", str(epochs)])
 
 
 def ring_model(rows: List[Dict]) -> Dict:
@@ -175,11 +232,20 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run (median)")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--local-sgd", dest="local_sgd", action="store_true",
+                        help="instead: accuracy of per-sample local SGD on 1-3 ranks (digits, breast cancer)")
+    parser.add_argument("--seeds", type=int, default=5, help="(with --local-sgd) seeds of the train/test split")
+    parser.add_argument("--local-sgd-worker", dest="local_sgd_worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.scale, args.epochs)
+    if args.local_sgd_worker:
+        return local_sgd_worker(args.local_sgd_worker, args.seeds)
     started = time.time()
-    run(args.scale, args.rounds, args.epochs, args.out)
+    if args.local_sgd:
+        local_sgd(args.seeds)
+    else:
+        run(args.scale, args.rounds, args.epochs, args.out)
     print(f"({time.time() - started:.0f} s)")
 
 
