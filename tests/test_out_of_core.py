@@ -109,8 +109,14 @@ def test_csv_and_parquet_sources(tmp_path):
 
 def test_bad_sources_and_blocks_are_named():
     net = fnn.Network([64, 8, 10], seed=0)
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(ValueError, match="an iterable source is read once: give max_epochs=1"):
         streaming.fit(net, [(X_DIGITS, Y_DIGITS)])
+    with pytest.raises(TypeError, match="callable"):
+        streaming.fit(net, X_DIGITS)
+    # An iterator (a generator, say) trains one epoch.
+    history = streaming.fit(net, iter([(X_DIGITS[:900], Y_DIGITS[:900]), (X_DIGITS[900:], Y_DIGITS[900:])]),
+                            max_epochs=1, shuffle_buffer=500)
+    assert history.n_epochs == 1 and np.isfinite(history.train_risk[0])
     with pytest.raises(ValueError, match="shuffle_buffer must be at least 2"):
         streaming.fit(net, blocks_of(X_DIGITS, Y_DIGITS, [100]), shuffle_buffer=1)
     with pytest.raises(ValueError, match="no rows"):

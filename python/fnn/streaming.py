@@ -127,11 +127,11 @@ def fit(net, source: Source, *, shuffle_buffer: int = 65536, validation_data=Non
 
     Parameters are those of :meth:`fnn.Network.fit`, plus `shuffle_buffer` (rows held at once,
     at least 2) and `source`, a callable returning an iterable of (X, y) blocks, called once per
-    epoch. Early stopping needs `validation_data` (an in-memory (X_val, y_val)); without it every
-    epoch runs (or an "adaptive" schedule stops on the training risk). Sample weights are not
-    taken here. A block that fails its checks (wrong feature count, NaN, labels the network
-    cannot take) raises a ValueError naming the block; the network then holds the weights of the
-    last update before it.
+    epoch (or an iterable of blocks itself, read once: then ``max_epochs=1``). Early stopping
+    needs `validation_data` (an in-memory (X_val, y_val)); without it every epoch runs (or an
+    "adaptive" schedule stops on the training risk). Sample weights are not taken here. A block
+    that fails its checks (wrong feature count, NaN, labels the network cannot take) raises a
+    ValueError naming the block; the network then holds the weights of the last update before it.
 
     Returns the :class:`fnn.History` (also ``net.history_``).
     """
@@ -142,8 +142,14 @@ def fit(net, source: Source, *, shuffle_buffer: int = 65536, validation_data=Non
         if capacity < 2:
             raise ValueError(f"shuffle_buffer must be at least 2, got {capacity}")
         if not callable(source):
-            raise TypeError("source must be a callable returning an iterable of (X, y) blocks (called once per "
-                            f"epoch), got {type(source).__name__}")
+            if not hasattr(source, "__iter__") or isinstance(source, (str, bytes, np.ndarray)):
+                raise TypeError("source must be a callable returning an iterable of (X, y) blocks (called once "
+                                f"per epoch), or an iterable of them, got {type(source).__name__}")
+            if s.max_epochs != 1:
+                raise ValueError("an iterable source is read once: give max_epochs=1, or a callable that returns "
+                                 "a new iterable of the blocks for every epoch")
+            blocks = source
+            source = lambda: blocks  # noqa: E731 - the one pass
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
         validate = None
