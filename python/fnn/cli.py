@@ -189,7 +189,6 @@ def _check_writable(path: Optional[Path], flag: str) -> None:
 def _train(args: argparse.Namespace) -> int:
     from .config import merge, read_config
     from .data_files import read_table, task_of
-    from .model_file import save
     from .preprocessing import with_preprocessing
     from .progress import EpochProgress
 
@@ -267,16 +266,22 @@ def _train(args: argparse.Namespace) -> int:
     print(f"training {score_name}: {model.score(X, y):.4f}")
     if X_test is not None:
         print(f"test {score_name}: {model.score(X_test, y_test):.4f} ({len(X_test)} held-out samples)")
+    _save_and_plot(model, history, task, args, f"fnn train {table.source}")
+    return 0
+
+
+def _save_and_plot(model, history, task: str, args: argparse.Namespace, title: str) -> None:
+    """Write the model file (-o) and, with --curve, the learning curve."""
+    from .model_file import save
+
     save(model, args.output)
     print(f"model saved to {args.output}")
     if args.curve:
         from .plots import learning_curve
 
         label = "validation error rate" if task == "classification" else "validation loss"
-        learning_curve(history, args.curve, title=f"fnn train {table.source}", error_label=label,
-                       error_is_loss=task == "regression")
+        learning_curve(history, args.curve, title=title, error_label=label, error_is_loss=task == "regression")
         print(f"learning curve written to {args.curve}")
-    return 0
 
 
 def _estimator_of(settings, task: str, validation: float):
@@ -299,7 +304,6 @@ def _train_distributed(args: argparse.Namespace, settings) -> int:
     every rank sees is printed by rank 0 alone; the others exit with the same status."""
     from .data_files import DataError, task_of
     from .distributed import CollectiveError, _agree, fit_estimator, world
-    from .model_file import save
     from .network import TrainingDiverged
     from .progress import EpochProgress
     from .shards import read_shard
@@ -350,15 +354,7 @@ def _train_distributed(args: argparse.Namespace, settings) -> int:
         print(f"trained {history.n_epochs} epochs ({stop}) in {history.total_time:.2f} s, "
               f"{history.samples_per_second:,.0f} samples/s on {size} ranks; best epoch {history.best_epoch}")
         print(f"training {'accuracy' if task == 'classification' else 'R²'}: {score:.4f}")
-        save(estimator, args.output)
-        print(f"model saved to {args.output}")
-        if args.curve:
-            from .plots import learning_curve
-
-            label = "validation error rate" if task == "classification" else "validation loss"
-            learning_curve(history, args.curve, title=f"fnn train {args.data} ({size} ranks)", error_label=label,
-                           error_is_loss=task == "regression")
-            print(f"learning curve written to {args.curve}")
+        _save_and_plot(estimator, history, task, args, f"fnn train {args.data} ({size} ranks)")
     return 0
 
 
