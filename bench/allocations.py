@@ -55,4 +55,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.allocations")
     sys.exit(main())

@@ -42,7 +42,9 @@ def run(workloads: List[Workload], scale: float, repeats: int, rounds: int, out:
     log = log or (lambda line: print(line, flush=True))
     cores = fnn.network.default_threads()
     loads = sorted({max(1, cores - 1), cores + 1})
-    log(f"contended: {cores} cores, default thread count {cores}, loads of {loads} busy processes")
+    from .environment import describe
+
+    log(f"contended: {cores} cores, default thread count {cores}, loads of {loads} busy processes; {describe()}")
     rows = []
     for load in loads:
         with busy_processes(load):

@@ -85,4 +85,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.csv_reading")
     sys.exit(main())

@@ -103,4 +103,7 @@ def _table_in(path: str):
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.defaults")
     raise SystemExit(main())

@@ -187,12 +187,9 @@ def predict(rows: List[Dict], link_gbit: float, latency_s: float = 5e-6) -> Dict
 
 
 def run(scale: float, rounds: int, epochs: int, out=None, log=print) -> Dict:
-    from threadpoolctl import threadpool_info
+    from .environment import describe
 
-    core_types = sorted({i.get("architecture") or "?" for i in threadpool_info()
-                         if i.get("internal_api") == "openblas"})
-    log(f"distributed: ranks 1, 2, 3 of one thread each, {rounds} rounds taking turns, OpenBLAS core type "
-        f"{', '.join(core_types)}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+    log(f"distributed: ranks 1, 2, 3 of one thread each, {rounds} rounds taking turns; {describe()}")
     rows = []
     for workload_id in WORKLOADS:
         measured: Dict[int, List[Dict]] = {1: [], 2: [], 3: []}
@@ -250,4 +247,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.distributed")
     main()

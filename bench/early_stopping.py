@@ -53,4 +53,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.early_stopping")
     raise SystemExit(main())

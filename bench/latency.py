@@ -38,4 +38,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.latency")
     raise SystemExit(main())

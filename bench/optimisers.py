@@ -147,13 +147,10 @@ def goals(workload: Workload, name: str) -> Dict[str, float]:
 
 def run(workloads: List[Workload], names: List[str], threads: int, repeats: int, rounds: int, scale: float,
         out: Optional[Path], log=print) -> str:
-    from threadpoolctl import threadpool_info
+    from .environment import describe
 
-    core_types = sorted({info.get("architecture") or "?" for info in threadpool_info()
-                         if info.get("internal_api") == "openblas"})
     lines = [f"Float32, {threads} threads, training samples/s, median of {rounds} rounds of fresh processes taking "
-             f"turns (each the median of {repeats} epochs); OpenBLAS core type: {', '.join(core_types) or '?'}; "
-             f"PyTorch {_torch_version()}.", "",
+             f"turns (each the median of {repeats} epochs); {describe()}; PyTorch {_torch_version()}.", "",
              "| workload | optimiser | fnn | fnn ÷ fnn SGD | PyTorch | fnn ÷ PyTorch | goals | met |",
              "|---|---|---|---|---|---|---|---|"]
     for w in workloads:
@@ -222,4 +219,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.optimisers")
     sys.exit(main())

@@ -105,6 +105,9 @@ def main(argv=None) -> None:
         print(f"out of core: {args.rows:,} rows, X.npy {size:.0f} MiB, data.parquet "
               f"{(folder / 'data.parquet').stat().st_size / 2**20:.0f} MiB; shuffle buffer {args.buffer:,} rows "
               f"({buffer_mb:.0f} MiB with targets), blocks of 65,536 rows, one epoch, batch 128")
+        from .environment import describe
+
+        print(describe())
         results = {kind: measure(kind, folder, args.buffer)
                    for kind in ("import", "import-pyarrow", "parquet", "npy", "in-memory")}
         reference = results["in-memory"]["accuracy"]
@@ -120,4 +123,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.out_of_core")
     main()

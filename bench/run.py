@@ -20,6 +20,7 @@ import numpy as np
 import fnn
 
 from . import baseline_torch, contended, measure
+from .environment import describe
 from .workloads import DIGITS, WORKLOADS, Workload, scaled
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,7 +63,8 @@ def fmt_rate(rate: Optional[float]) -> str:
 def run(workloads: List[Workload], threads: int, repeats: int, check_samples: int, baselines: bool,
         extras: bool, out: Optional[Path], log=print, scale: float = 1.0, rounds: int = 3) -> Dict:
     roof = measure.sgemm_roof(threads)
-    log(f"sgemm roof ({threads} threads, NumPy): {roof:.1f} GFLOP/s")
+    core_types = describe()
+    log(f"sgemm roof ({threads} threads, NumPy): {roof:.1f} GFLOP/s; {core_types}")
     has_torch = baselines and baseline_torch.available()
     try:
         import sklearn  # noqa: F401
@@ -99,7 +101,8 @@ def run(workloads: List[Workload], threads: int, repeats: int, check_samples: in
         log(f"{w.label():26s} fnn {fmt_rate(row['fnn']):>8s}/s {gflops:6.1f} GFLOP/s {gflops / roof:5.2f} of roof"
             + "".join(f"  {name} {fmt_rate(row[name])}/s ({row['fnn'] / row[name]:.2f}x)"
                       for name in ("numpy", "pytorch", "sklearn") if row.get(name)))
-    report = {"roof": roof, "threads": threads, "rows": rows, "has_torch": has_torch, "has_sklearn": has_sklearn,
+    report = {"roof": roof, "core_types": core_types,
+              "threads": threads, "rows": rows, "has_torch": has_torch, "has_sklearn": has_sklearn,
               "rounds": rounds}
     if extras:
         report["import_fnn"] = import_seconds("fnn")
@@ -121,7 +124,7 @@ def markdown(report: Dict) -> str:
     lines = [
         f"Float32, {threads} threads, training samples/s: median over {report['rounds']} fresh processes per "
         f"framework, taking turns, of the median of each process's timed epochs; GFLOP/s counts 6·P per sample; "
-        f"roof = NumPy sgemm measured in the same run: {roof:.0f} GFLOP/s. "
+        f"roof = NumPy sgemm measured in the same run: {roof:.0f} GFLOP/s; {report.get('core_types', '')}. "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, fnn {fnn.__version__}, {time.strftime('%Y-%m-%d')}.",
         "",
@@ -230,4 +233,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.run")
     sys.exit(main())

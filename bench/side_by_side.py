@@ -35,4 +35,7 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
+    from bench.environment import restart_without_overrides
+
+    restart_without_overrides("bench.side_by_side")
     raise SystemExit(main(sys.argv[1:]))

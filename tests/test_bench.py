@@ -56,3 +56,21 @@ def test_the_optimiser_benchmark_checks_fnn_against_torch_optim_and_writes_its_t
         assert optimisers.check_same_epoch(w, name, threads=1, n=32) < 1e-6
     text = optimisers.run([w], ["adam"], threads=1, repeats=1, rounds=1, scale=0.001, out=tmp_path, log=lambda *_: None)
     assert "| adam |" in text and (tmp_path / "optimisers.md").read_text() == text
+
+
+def test_a_benchmark_command_runs_without_the_openblas_overrides():
+    """`python -m bench.…` restarts itself without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so
+    OpenBLAS picks the kernels users get (this test's own environment keeps what it was given)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="512")
+    forced = subprocess.run([sys.executable, "-c", "import numpy, bench.environment as e; print(e.describe())"],
+                            capture_output=True, text=True, env=env, cwd=root, check=True).stdout
+    assert "OPENBLAS_CORETYPE=Haswell" in forced and "NumPy Haswell" in forced
+    bench = subprocess.run([sys.executable, "-m", "bench.environment"], capture_output=True, text=True, env=env,
+                           cwd=root, check=True).stdout
+    assert "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset" in bench and "Haswell" not in bench
