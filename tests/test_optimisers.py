@@ -333,3 +333,36 @@ def test_ctrl_c_mid_epoch_keeps_t_in_step_with_the_updates_applied():
     # t counts every update applied, the interrupted epoch's included (the interrupt lands 0.2 s
     # into an epoch of about 0.5 s: t is then not a multiple of the epoch's 200,000 samples).
     assert 0 < state.step and state.step % 200000 != 0
+
+
+@pytest.mark.parametrize("optimiser", ["sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop"])
+@pytest.mark.parametrize("clip_norm", [None, 0.05])
+def test_a_step_from_summed_gradients_is_the_mini_batch_kernel_s_step(optimiser, clip_norm):
+    """The engine calls of data-parallel training (gradient sums over chosen rows, then one
+    optimiser step from them) make the step the mini-batch kernel makes on those rows."""
+    from fnn.training_loop import Training
+    from fnn.settings import TrainingSettings
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(40, 6)), rng.integers(0, 3, size=40)
+    rows = np.sort(rng.choice(40, size=16, replace=False)).astype(np.int64)
+    kernel = fnn.Network([6, 5, 3], "tanh", dtype="float64", seed=2)
+    summed = fnn.Network([6, 5, 3], "tanh", dtype="float64", seed=2)
+    settings = dict(learning_rate=0.05, l2=0.01, batch_size=16, max_epochs=1, validation_fraction=0, shuffle=False,
+                    optimiser=optimiser, clip_norm=clip_norm)
+    for _ in range(2):  # two steps: the optimiser's state carries over
+        kernel.fit(X[rows], y[rows], **settings)
+    s = TrainingSettings(0.05, 0.01, 16, 1, 10, 0.0, 0.0, optimiser, clip_norm=clip_norm)
+    training = Training(summed, s)
+    engine = summed._core()
+    targets = summed._targets(y, 40)
+    for _ in range(2):
+        grads = [np.empty_like(p) for p in summed.parameters().values()]
+        loss = engine.loss_and_gradient_sums(X, targets, grads, 7, 1, None, rows)  # chunks of 7 rows
+        engine.apply_gradient_sums(grads, 16, 0.05, 0.01, training.optimiser, training.first, training.second,
+                                   training.step_count)
+    assert np.isfinite(loss) and training.step_count == 2
+    for name, array in kernel.parameters().items():
+        np.testing.assert_allclose(summed.parameters()[name], array, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="count must be positive"):
+        engine.apply_gradient_sums(grads, 0, 0.05, 0.01, training.optimiser, training.first, training.second)
