@@ -3,6 +3,8 @@ the tools people combine them with."""
 
 import pickle
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -230,3 +232,41 @@ def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(d
         assert np.array_equal(parts, full), batch
         parts = np.concatenate([clf.predict_proba(X[i:i + batch]) for i in range(0, len(X), batch)])
         assert np.array_equal(parts, probabilities), batch
+
+
+@pytest.mark.parametrize("input_scaling", ["auto", None])
+def test_predicting_an_array_skips_no_check_and_changes_nothing(input_scaling):
+    """NumPy arrays take a short path through the input checks (one-row prediction of a served
+    model); it predicts exactly what scikit-learn's checks would pass on, and every other input,
+    or an array that fails a check, goes through scikit-learn's checks and their messages."""
+    from sklearn.datasets import load_digits
+
+    from fnn.estimator_base import FNNEstimator
+
+    X, y = load_digits(return_X_y=True)
+    model = fnn.FNNClassifier((16,), max_epochs=3, random_state=0, input_scaling=input_scaling,
+                              early_stopping=False).fit(X, y)
+    inputs = [X, X[:1], X.astype(np.float32), X.astype(np.int64), np.asfortranarray(X), X.tolist()]
+    short = [model.predict_proba(x) for x in inputs]
+    checked = FNNEstimator._checked_array
+    try:
+        FNNEstimator._checked_array = lambda self, X: None  # every input through validate_data
+        full = [model.predict_proba(x) for x in inputs]
+    finally:
+        FNNEstimator._checked_array = checked
+    for a, b in zip(short, full):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    with pytest.raises(ValueError, match="X has 63 features, but FNNClassifier is expecting 64 features as input"):
+        model.predict(X[:2, :63])
+    bad = X[:2].copy()
+    bad[0, 3] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="infinity or a value too large for dtype"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scikit-learn's cast overflows, then it says so
+        model.predict(np.full((1, 64), 1e300))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        fnn.FNNClassifier().predict(X[:1])
