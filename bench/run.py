@@ -200,6 +200,8 @@ def main(argv=None) -> int:
                         help="instead: every optimiser against torch.optim (bench/optimisers.py; other flags there)")
     parser.add_argument("--distributed", action="store_true",
                         help="instead: 1, 2 and 3 MPI ranks of fnn.distributed (bench/distributed.py)")
+    parser.add_argument("--inference", action="store_true",
+                        help="instead: batch inference against PyTorch and scikit-learn (bench/inference.py)")
     parser.add_argument("--out-of-core", dest="out_of_core", action="store_true",
                         help="instead: peak memory of training from files larger than the buffer "
                              "(bench/out_of_core.py)")
@@ -208,6 +210,10 @@ def main(argv=None) -> int:
         from . import distributed
 
         return distributed.main(rest + ["--rounds", str(args.rounds), "--scale", str(args.scale)])
+    if args.inference:
+        from . import inference
+
+        return inference.main(rest + ["--rounds", str(args.rounds)])
     if args.out_of_core:
         from . import out_of_core
 

@@ -74,3 +74,13 @@ def test_a_benchmark_command_runs_without_the_openblas_overrides():
     bench = subprocess.run([sys.executable, "-m", "bench.environment"], capture_output=True, text=True, env=env,
                            cwd=root, check=True).stdout
     assert "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset" in bench and "Haswell" not in bench
+
+
+def test_the_inference_benchmark_checks_its_contenders_and_reports_each_network():
+    from bench import inference
+
+    lines = []
+    rows = inference.run(rows=2000, rounds=1, repeats=1, log=lines.append)
+    assert [row["widths"] for row in rows] == [list(w) for w in inference.WIDTHS]
+    assert all(row["fnn"] > 0 and row["scikit-learn"] > 0 and 0 < row["fnn_gflops"] for row in rows)
+    assert "one-thread sgemm roof" in lines[0] and len(lines) == 3
