@@ -41,13 +41,9 @@ def main(argv=None) -> int:
 
 
 def median_microseconds(call, repeats: int = 2000) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
+    from .inference import rows_per_second
+
+    return 1e6 / rows_per_second(call, 1, repeats)
 
 
 def estimators() -> None:
