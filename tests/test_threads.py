@@ -349,3 +349,19 @@ def test_ctrl_c_during_one_long_mini_batch_step_leaves_the_weights_before_it(thr
         timer.cancel()
     assert_same(net.parameters(), before)
     net.fit(X[:64], y[:64], batch_size=32, max_epochs=1, validation_fraction=0)  # still usable
+
+
+def test_the_cpu_limits_are_read_at_most_once_a_second_and_again_after_a_fork(monkeypatch):
+    """A one-row prediction asks for the thread count on every call; the cgroup files behind it
+    cost about 90 µs to read, so they are read again only after a second (or in a new process)."""
+    import fnn.cpus as cpus
+
+    reads = []
+    monkeypatch.setattr(cpus, "cgroup_cpu_quota", lambda: reads.append(1) or 1.5)
+    monkeypatch.setattr(cpus, "_last_limits", (-1, 0.0, 1, None))  # as in a child just forked
+    first = cpus.available_cpus()
+    assert cpus.available_cpus() == first == min(cpus._affinity(), 2) and len(reads) == 1
+    pid, when, affinity, quota = cpus._last_limits
+    monkeypatch.setattr(cpus, "_last_limits", (pid, when - 2.0, affinity, quota))  # a second later
+    cpus.available_cpus()
+    assert len(reads) == 2

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 
 def _affinity() -> int:
@@ -98,14 +99,30 @@ def available_cpus() -> int:
     """The CPUs this process may use: its affinity mask, capped by its cgroup's CPU quota
     (rounded up: a quota of 1.5 CPUs still runs two threads part of the time), and, in a task
     of a Dask worker, by that CPU count's share per task thread of the worker."""
-    cpus = _affinity()
-    quota = cgroup_cpu_quota()
+    cpus, quota = _recent_limits()
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
     task_threads = dask_task_threads()
     if task_threads:
         cpus //= task_threads
     return max(1, cpus)
+
+
+#: (pid, time.monotonic(), affinity, quota) of the last reading.
+_last_limits: Tuple[int, float, int, Optional[float]] = (-1, 0.0, 1, None)
+
+
+def _recent_limits() -> Tuple[int, Optional[float]]:
+    """(_affinity(), cgroup_cpu_quota()), read again after a second or in a forked child:
+    reading the cgroup files takes about 90 µs, several times a one-row prediction, which asks
+    for the thread count on every call."""
+    global _last_limits
+    pid, when, affinity, quota = _last_limits
+    now = time.monotonic()
+    if pid != os.getpid() or now - when > 1.0:
+        affinity, quota = _affinity(), cgroup_cpu_quota()
+        _last_limits = (os.getpid(), now, affinity, quota)
+    return affinity, quota
 
 
 def dask_task_threads() -> Optional[int]:

@@ -332,7 +332,9 @@ class FNNEstimator(BaseEstimator):
             return None
         with np.errstate(over="ignore"):  # out of range: not finite below, and validate_data says so
             converted = np.ascontiguousarray(X, dtype=self.network_.dtype)
-        return converted if np.isfinite(converted).all() and (converted is X or np.isfinite(X).all()) else None
+        # (NaN and infinity survive the conversion; a finite value too large for the dtype becomes
+        # infinite: one check of the converted array sees all three.)
+        return converted if np.isfinite(converted).all() else None
 
     # ------------------------------------------------------------------ scikit-learn plumbing
 
