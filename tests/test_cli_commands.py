@@ -187,3 +187,11 @@ def test_the_eta_counts_the_epochs_early_stopping_would_still_run():
     pipe = io.StringIO()
     EpochProgress(max_epochs=100, n_samples=1000, stream=pipe)(history)  # no early stopping
     assert pipe.getvalue().rstrip().endswith("ETA 9.7s")
+
+
+def test_distributed_training_without_mpi_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "data.npy", np.column_stack([np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2]))
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if the mpi extra were not installed
+    assert main(["train", str(tmp_path / "data.npy"), "--distributed", "-o", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'fnn[mpi]'" in err and not (tmp_path / "m.npz").exists()

@@ -308,7 +308,10 @@ def _train_distributed(args: argparse.Namespace, settings) -> int:
     from .progress import EpochProgress
     from .shards import read_shard
 
-    comm = world()
+    try:
+        comm = world()
+    except ImportError as error:
+        raise CommandError(str(error)) from None
     rank, size = comm.Get_rank(), comm.Get_size()
     if args.test_fraction:
         raise CommandError("--test-fraction is not available with --distributed: hold out a file of your own and "

@@ -21,7 +21,8 @@ def read_shard(path, rank: int, size: int, target=None) -> Tuple[np.ndarray, np.
     numbers without missing values (a DataError says otherwise)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file (data-parallel training reads a .npy or numeric CSV file; the "
+                        "built-in data sets are for one process)")
     if path.suffix.lower() == ".npy":
         return _npy_shard(path, rank, size, target)
     return _csv_shard(path, rank, size, target)
