@@ -174,5 +174,14 @@ def killed():
     time.sleep(600)
 
 
+def trains_long():
+    """Trains until interrupted (the test sends Ctrl-C to mpiexec)."""
+    X, y = data(3000)
+    start, stop = distributed.shard(X.shape[0], comm)
+    print(f"started {rank}", flush=True)
+    distributed.fit(fnn.Network([12, 64, 3], seed=1), X[start:stop], y[start:stop], comm=comm, batch_size=8,
+                    max_epochs=100000, validation_fraction=0, patience=np.inf)
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]]()

@@ -141,3 +141,20 @@ def test_fnn_train_distributed_reads_each_rank_s_rows_and_saves_once(tmp_path):
     assert done.returncode == 2 and not (tmp_path / "bad.npz").exists()
     assert done.stderr.count("fnn: error:") == 1
     assert "rank 1: " in done.stderr and "columns ['p1'] hold text" in done.stderr
+
+
+def test_ctrl_c_ends_every_rank():
+    import signal
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    process = subprocess.Popen([MPIEXEC, "-n", "3", sys.executable, str(SCENARIOS), "trains_long"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        started = [process.stdout.readline() for _ in range(3)]  # every rank is training
+        assert all(line.startswith("started") for line in started)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends mpiexec
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode != 0 and "KeyboardInterrupt" in err
