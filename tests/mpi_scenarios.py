@@ -1,7 +1,7 @@
 """Scenarios for tests/test_distributed.py, run as ``mpiexec -n R python tests/mpi_scenarios.py NAME``.
 
-Each rank prints one line ``RESULT <json>`` (what the test compares across ranks and against one
-process), or fails as the scenario intends.
+Rank 0 prints one line ``RESULT <json>`` for each rank (what the test compares across ranks and
+against one process), or the scenario fails as it intends.
 """
 
 import json
@@ -28,7 +28,12 @@ def data(n=600, features=12, seed=0):
 
 
 def report(**values):
-    print("RESULT " + json.dumps(values), flush=True)
+    """Every rank's values, printed by rank 0 a line each (lines of several processes can
+    interleave in mpiexec's output)."""
+    gathered = comm.gather(values, root=0)
+    if rank == 0:
+        for each in gathered:
+            print("RESULT " + json.dumps(each), flush=True)
 
 
 def weights_digest(net):

@@ -29,8 +29,7 @@ def run(ranks, *args, timeout=120, check=True):
     done.seconds = time.monotonic() - started
     if check:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = [json.loads(line[len("RESULT "):]) for line in done.stdout.replace("RESULT", "\nRESULT").splitlines()
-               if line.startswith("RESULT ")]
+    results = [json.loads(line[len("RESULT "):]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     return results, done
 
 
