@@ -11,7 +11,7 @@ NaN) is a failure, reported as a divergence: the model then computes a constant.
 from __future__ import annotations
 
 import warnings
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -21,12 +21,12 @@ class FitWarning(ConvergenceWarning):
     """A fit that finished but learned nothing useful, or stopped before it had converged."""
 
 
-def dead_layers(network, X: np.ndarray, rows: int = 512) -> List[int]:
+def dead_layers(network, X: np.ndarray, rows: int = 512, parameters=None) -> List[int]:
     """The hidden layers (1-based) of ReLU units that output 0 for every one of up to `rows`
-    samples of X (the network's own inputs)."""
+    samples of X (the network's own inputs), with the network's parameters or `parameters`."""
     from .activations import PReLU
 
-    params = network.parameters()
+    params = network.parameters() if parameters is None else parameters
     dead = []
     a = np.asarray(X[:rows], dtype=np.float64)
     for l in range(1, network.n_layers):
@@ -37,6 +37,14 @@ def dead_layers(network, X: np.ndarray, rows: int = 512) -> List[int]:
         if f.name == "relu" and not (a > 0).any():
             dead.append(l)
     return dead
+
+
+def killed_in_training(network, X: np.ndarray, before: Dict[str, np.ndarray]) -> List[int]:
+    """The layers dead_layers finds now that were alive with the parameters `before` training (a
+    layer that output 0 already, for constant inputs or one sample, did not die in training).
+    The earlier parameters are looked at only when some layer is dead now."""
+    dead = dead_layers(network, X)
+    return [l for l in dead if l not in dead_layers(network, X, parameters=before)] if dead else []
 
 
 def check_fit(estimator, X: np.ndarray, y, history) -> None:

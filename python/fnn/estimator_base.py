@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import Activation, activation_from_dict, activation_to_dict
-from .convergence import check_fit, dead_layers
+from .convergence import check_fit, killed_in_training
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
@@ -189,8 +189,8 @@ class FNNEstimator(BaseEstimator):
         else:
             network = self._new_network(X.shape[1], n_outputs, output)
             curves, first_epoch, seen = ([], [], []), 0, 0
-        # A layer that outputs 0 before training (constant inputs, one sample) did not die in it.
-        dead_before = set(dead_layers(network, X))
+        # (A copy of the weights costs less than the forward pass that would check them now.)
+        before = {name: array.copy() for name, array in network.parameters().items()}
         settings = dict(
             learning_rate=s.learning_rate, l2=s.l2, batch_size=s.batch_size,
             max_epochs=1 if incremental else s.max_epochs, patience=s.patience, validation_fraction=validation,
@@ -200,14 +200,13 @@ class FNNEstimator(BaseEstimator):
             clip_norm=s.clip_norm, stop_on_training_loss=not incremental and not self.early_stopping)
         if comm is None:
             history = network.fit(X, targets, **settings, _samples_seen=seen)
-            layers = [l for l in dead_layers(network, X) if l not in dead_before]
+            layers = killed_in_training(network, X, before)
         else:
             from .distributed import fit as fit_on_every_rank
 
             history = fit_on_every_rank(network, X, targets, comm=comm, **settings)
             # Dead on every rank's rows (and not before training): one decision for all.
-            dead = [set(l for l in dead_layers(network, X) if l not in dead_before)]
-            layers = sorted(set.intersection(*[set(d) for d in comm.allgather(dead[0])]))
+            layers = sorted(set.intersection(*map(set, comm.allgather(killed_in_training(network, X, before)))))
         if layers:
             raise TrainingDiverged(
                 f"every ReLU unit of hidden layer(s) {layers} died in training (learning_rate={self.learning_rate}): "
