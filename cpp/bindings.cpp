@@ -136,8 +136,30 @@ class Engine {
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
     py::gil_scoped_release release;
+    if constexpr (std::is_same_v<S, float>) {
+      if (bfloat16_) {
+        fnn::predict_bfloat16(net_, x, idx, n, y, chunk, n_threads, policy_);
+        onednn::raise_recorded_error();
+        return;
+      }
+    }
     fnn::predict(net_, x, idx, n, y, chunk, n_threads, policy_);
   }
+
+  // Products of predict and train_epoch on bfloat16 copies (float32 engines only), by the oneDNN
+  // library at `library` (loaded by the first such call in the process).
+  void use_bfloat16(bool on, const std::string& library) {
+    if (!on) {
+      bfloat16_ = false;
+      return;
+    }
+    if (!std::is_same_v<S, float>) throw py::value_error("bfloat16 products are for float32 networks");
+    if (bfloat16_instructions().empty())
+      throw py::value_error("bfloat16 products need a CPU with AVX512-BF16 or AMX-BF16 instructions");
+    onednn::load(library);
+    bfloat16_ = true;
+  }
+  bool bfloat16() const { return bfloat16_; }
 
   double loss_sum(const CArray<S>& X, const CArray<S>& T, Index chunk, int n_threads, const py::object& sample_weight,
                   const py::object& rows) {
@@ -215,11 +237,14 @@ class Engine {
     {
       py::gil_scoped_release release;
       result = fnn::train_epoch<S>(net_, x, t, w, idx, n, optimiser, state, static_cast<S>(learning_rate),
-                                   static_cast<S>(l2), batch_size, n_threads, policy_, [] {
+                                   static_cast<S>(l2), batch_size, n_threads, policy_,
+                                   [] {
                                      py::gil_scoped_acquire acquire;
                                      return PyErr_CheckSignals() != 0;
-                                   });
+                                   },
+                                   bfloat16_);
     }
+    if (bfloat16_) onednn::raise_recorded_error();
     if (count) *count += result.steps;
     if (result.interrupted) throw py::error_already_set();
     return result;
@@ -304,6 +329,7 @@ class Engine {
   }
 
   Network<S> net_;
+  bool bfloat16_ = false;
   std::vector<py::object> keep_alive_;
   std::unique_ptr<Workspace<S>> sums_workspace_;
   std::mutex sums_workspace_mutex_;
@@ -332,6 +358,9 @@ void bind_engine(py::module_& m, const char* name) {
            py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"), py::arg("n_threads"),
            py::arg("sample_weight") = py::none(), py::arg("optimiser") = OptimiserSettings{},
            py::arg("first") = py::none(), py::arg("second") = py::none(), py::arg("step_count") = py::none())
+      .def("use_bfloat16", &Engine<S>::use_bfloat16, py::arg("on"), py::arg("library") = "",
+           "Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`.")
+      .def_property_readonly("bfloat16", &Engine<S>::bfloat16)
       .def_property_readonly(
           "contended", [](const Engine<S>& e) { return e.policy_.contended(); },
           "Whether this network's kernels run on one thread for now, having lost their cores.")
@@ -470,6 +499,17 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
   m.attr("openblas") = gemm_uses_openblas();
   m.def("cpu_level", &cpu_level, "Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1.");
   m.attr("simd") = Eigen::SimdInstructionSetsInUse();
+  m.def("bfloat16_instructions", &bfloat16_instructions,
+        "This CPU's bfloat16 instructions that oneDNN uses: 'amx_bf16', 'avx512_bf16' or '' (none).");
+  m.def("onednn_version", &onednn::version_string, "The version of the oneDNN loaded for bfloat16 products, or ''.");
+  m.def("bfloat16_product_implementation", &onednn::implementation, py::arg("m"), py::arg("n"), py::arg("k"),
+        "oneDNN's implementation of an (m×k)·(k×n) bfloat16 product, e.g. 'brg:avx512_core_bf16'.");
+  m.attr("onednn_headers") =
+#ifdef FNN_ONEDNN
+      true;
+#else
+      false;
+#endif
 #ifdef _OPENMP
   m.attr("openmp") = true;
   m.attr("max_threads") = omp_get_max_threads();

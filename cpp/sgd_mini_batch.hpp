@@ -7,6 +7,12 @@
 //
 // The work is cut into `slices` (the thread count asked for) whatever team runs it: a thread of a
 // smaller team takes several slices in turn, so the weights depend on the number of slices only.
+//
+// With `bfloat16_products` (float32 networks), every product runs on bfloat16 copies of its
+// operands, accumulated in float32 (onednn.hpp): each slice rounds what it wrote — its rows of
+// the input, its block of a⁽ˡ⁾ and δ⁽ˡ⁾, its weights after their update — into the copies, which
+// the barriers then show to the other slices. Everything else (activations, loss, δ⁽ᴸ⁾, the update
+// of the float32 weights) stays float32.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +24,9 @@
 #include <vector>
 
 #include "gemm.hpp"
+#include "bfloat16.hpp"
 #include "network.hpp"
+#include "onednn.hpp"
 #include "optimisers.hpp"
 #include "reductions.hpp"
 #include "sgd_per_sample.hpp"
@@ -31,14 +39,26 @@ namespace fnn {
 template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                                const S* sample_weight, const std::int64_t* order, Index n, const Rule& rule,
-                               Index batch, int slices, ThreadPolicy& policy, StopCheck&& should_stop) {
+                               Index batch, int slices, ThreadPolicy& policy, StopCheck&& should_stop,
+                               bool bfloat16_products = false) {
   using clock = std::chrono::steady_clock;
   const std::size_t L = net.layers.size();
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
   const S learning_rate = rule.learning_rate;
   const S decay = Rule::plain ? S(1) - learning_rate * rule.l2 : S(1);
-  const bool lazy = Rule::plain && rule.l2 != S(0) && decay > S(0.5);  // W held as s·V, as in SgdStep
+  constexpr bool single = std::is_same_v<S, float>;
+  const bool low = single && bfloat16_products;
+  // W held as s·V, as in SgdStep (not with bfloat16 copies: they are of W itself)
+  const bool lazy = !low && Rule::plain && rule.l2 != S(0) && decay > S(0.5);
   Workspace<S> ws = net.make_workspace(std::min(batch, n));
+  BfloatOperands lo = low ? BfloatOperands(net, std::min(batch, n)) : BfloatOperands();
+  // A product on the bfloat16 copies, and the rounding of a float32 block into its copy.
+  auto gemm_low = [](bool ta, bool tb, S alpha, const auto& a, const auto& b, S beta, auto&& c) {
+    if constexpr (single) onednn::gemm_bfloat16(ta, tb, alpha, a, b, beta, c);
+  };
+  auto to_low = [](const auto& from, auto&& to) {
+    if constexpr (single) round_to_bfloat16(from, to);
+  };
   // An optimiser's rule takes the gradient from here (see step_weights below).
   const bool clipping = clips(rule);
   std::vector<double> norm_part(slices, 0.0);  // each slice's Σ g² when clipping
@@ -108,6 +128,9 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
                     : all.block(0, mine[l - 1].first, all.rows(), mine[l - 1].second - mine[l - 1].first);
     };
     auto slice_weights = [&](int s, std::size_t l) { return slice_of(s, l, net.layers[l].W()); };
+    auto refresh_low = [&](int s, std::size_t l) {  // the bfloat16 copy of slice s's updated weights
+      if (low) to_low(slice_weights(s, l), slice_of(s, l, lo.weights[l]));
+    };
     auto fold = [&](std::size_t l) {
       if (scale[l] != S(1)) each_slice([&](int s) { slice_weights(s, l) *= scale[l]; });
       scale[l] = S(1);
@@ -175,6 +198,9 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       }
     };
 
+    each_slice([&](int s) {
+      for (std::size_t l = 0; l < L; ++l) refresh_low(s, l);
+    });  // (seen by all after the first step's first barrier)
     bool left = false;  // this thread handed its slices to thread 0
     Index step = 0;
     for (Index first = 0; first < n; first += batch, ++step) {
@@ -193,6 +219,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       each_slice([&](int s) {
         const auto [r0, r1] = share(rows, s, slices, 1);
         gather(ws, X, &T, sample_weight, order, first + r0, r1 - r0, r0);
+        if (low) to_low(ws.input.middleRows(r0, r1 - r0), lo.input.middleRows(r0, r1 - r0));
       });
       barrier.wait();
 
@@ -208,8 +235,16 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             auto a_prev = l == 0 ? ws.input.middleRows(r0, count) : ws.activation[l - 1].middleRows(r0, count);
             auto z = ws.net_input[l].block(r0, c0, count, c1 - c0);
             z.rowwise() = layer.b().segment(c0, c1 - c0);
-            gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
-            if (l + 1 < L) Network<S>::activate(layer, z, ws.activation[l].block(r0, c0, count, c1 - c0));
+            if (low)
+              gemm_low(false, true, S(1), (l == 0 ? lo.input : lo.activation[l - 1]).middleRows(r0, count),
+                       lo.weights[l].middleRows(c0, c1 - c0), S(1), z);
+            else
+              gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
+            if (l + 1 < L) {
+              auto a = ws.activation[l].block(r0, c0, count, c1 - c0);
+              Network<S>::activate(layer, z, a);
+              if (low) to_low(a, lo.activation[l].block(r0, c0, count, c1 - c0));
+            }
           });
           if (long_step) poll(abandon_forward);
         }
@@ -231,6 +266,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           output_activation<S>(net.output, z, y_hat);
           const S* weight = sample_weight ? ws.sample_weight.data() + r0 : nullptr;
           loss_part[s] = static_cast<double>(weighted_output_loss<S>(net.output, z, target, y_hat, &delta, weight));
+          if (low) to_low(delta, lo.delta.back().middleRows(r0, r1 - r0));
         });
       }
       barrier.wait();
@@ -262,8 +298,12 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
               const Index count = std::min(block_rows, rows - r0);
               auto grad_a = ws.grad_activation[l - 1].block(r0, k0, count, width);
-              gemm<S>(false, false, before, ws.delta[l].middleRows(r0, count), layer.W().middleCols(k0, width), S(0),
-                      grad_a);
+              if (low)
+                gemm_low(false, false, S(1), lo.delta[l].middleRows(r0, count), lo.weights[l].middleCols(k0, width),
+                         S(0), grad_a);
+              else
+                gemm<S>(false, false, before, ws.delta[l].middleRows(r0, count), layer.W().middleCols(k0, width),
+                        S(0), grad_a);
               if (long_step) poll(abandon_backward);
             }
           }
@@ -280,13 +320,23 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
               else
                 return slice_of(s, l, MatrixMap<S>(weight_gradient[l].data(), layer.net_inputs(), layer.fan_in));
             }();
-            if (l == 0)
+            if (low && l == 0)
+              gemm_low(true, false, alpha, lo.delta[0].middleRows(r0, count).middleCols(k0, width),
+                       lo.input.middleRows(r0, count), beta, target);
+            else if (low)
+              gemm_low(true, false, alpha, lo.delta[l].middleRows(r0, count),
+                       lo.activation[l - 1].middleRows(r0, count).middleCols(k0, width), beta, target);
+            else if (l == 0)
               gemm<S>(true, false, alpha, delta.middleCols(k0, width), a_prev, beta, target);
             else
               gemm<S>(true, false, alpha, delta, a_prev.middleCols(k0, width), beta, target);
             if (long_step) poll(abandon_backward);
           }
-          if (!Rule::plain && !long_step && !clipping) step_weights(s, l);
+          if (Rule::plain) refresh_low(s, l);  // (after (4.59) above, which needs the weights before)
+          if (!Rule::plain && !long_step && !clipping) {
+            step_weights(s, l);
+            refresh_low(s, l);
+          }
         });
         each_slice([&](int s) {
           const auto [b0, b1] = owned[s][l];
@@ -309,6 +359,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             auto g = ws.grad_activation[l - 1].block(0, k0, rows, width);
             auto d = ws.delta[l - 1].block(0, k0, rows, width);
             Network<S>::elementwise_delta(below, z, a, g, d);
+            if (low) to_low(d, lo.delta[l - 1].block(0, k0, rows, width));
           }
         });
         if (lazy && scale[l] < S(0.5)) fold(l);
@@ -349,6 +400,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           for (std::size_t l = 0; l < L; ++l) {
             gradient_block(s, l, [&](S* g, Index r, Index c, Index stride) { scale_block(factor, g, r, c, stride); });
             step_weights(s, l);
+            refresh_low(s, l);
             if (owned[s][l].second > owned[s][l].first) step_biases(s, l);
           }
         });

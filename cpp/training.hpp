@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -177,7 +178,12 @@ int mini_batch_slices(const Network<S>& net, Index rows, int requested) {
 template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                              const S* sample_weight, const std::int64_t* order, Index n, Rule rule, Index batch,
-                             int threads, ThreadPolicy& policy, StopCheck&& should_stop) {
+                             int threads, ThreadPolicy& policy, StopCheck&& should_stop,
+                             bool bfloat16_products = false) {
+  if (bfloat16_products && !(batch > 1 && per_sample_supported(net)))
+    throw std::invalid_argument(
+        "bfloat16 products run in the mini-batch kernel of element-wise activations: batch_size must be at least 2 "
+        "and no layer PReLU or maxout");
   // (Clipping needs each step's whole gradient, which the per-sample kernel never forms.)
   if (batch == 1 && per_sample_supported(net) && !clips(rule)) {
     const int training_threads = per_sample_threads(net, threads);
@@ -190,7 +196,8 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
   }
   if ((batch > 1 || clips(rule)) && per_sample_supported(net))  // (one slice on one thread when not worth more)
     return train_epoch_sliced(net, X, T, sample_weight, order, n, rule, batch,
-                              mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop);
+                              mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop,
+                              bfloat16_products);
   set_gemm_threads(policy.team(threads));
   EpochResult result;
   StopPoller poller(should_stop);
@@ -232,9 +239,10 @@ template <class S, class StopCheck>
 EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                         const S* sample_weight, const std::int64_t* order, Index n, const OptimiserSettings& optimiser,
                         const std::vector<LayerState<S>>& state, S learning_rate, S l2, Index batch, int threads,
-                        ThreadPolicy& policy, StopCheck&& should_stop) {
+                        ThreadPolicy& policy, StopCheck&& should_stop, bool bfloat16_products = false) {
   return with_rule<S>(optimiser, learning_rate, l2, &state, [&](const auto& rule) {
-    return train_epoch_with(net, X, T, sample_weight, order, n, rule, batch, threads, policy, should_stop);
+    return train_epoch_with(net, X, T, sample_weight, order, n, rule, batch, threads, policy, should_stop,
+                            bfloat16_products);
   });
 }
 
@@ -367,6 +375,42 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
         out.middleRows(first, count) = ws.activation.back().topRows(count);
       },
       block);
+}
+
+// predict with bfloat16 products: W⁽ˡ⁾ rounded once per call, each chunk's a⁽ˡ⁻¹⁾ as it is made;
+// z, a and ŷ are float32. Chunks are not padded as predict's are (a row's prediction may change in
+// the last bits with the rows predicted with it).
+inline void predict_bfloat16(const Network<float>& net, const ConstMatrixMap<float>& X, const std::int64_t* rows,
+                             Index n, MatrixMap<float>& out, Index chunk, int threads, const ThreadPolicy& policy) {
+  const std::size_t L = net.layers.size();
+  std::vector<RowMatrix<bfloat16>> weights;
+  for (const auto& layer : net.layers) {
+    weights.emplace_back(layer.net_inputs(), layer.fan_in);
+    round_to_bfloat16(layer.W(), weights.back());
+  }
+  for_each_chunk(
+      net, n, chunk, threads, policy,
+      [&](Workspace<float>& ws, Index first, Index count) {
+        gather<float>(ws, X, nullptr, nullptr, rows, first, count);
+        RowMatrix<bfloat16> a_low(count, net.inputs());
+        round_to_bfloat16(ws.input.topRows(count), a_low);
+        for (std::size_t l = 0; l < L; ++l) {
+          const Layer<float>& layer = net.layers[l];
+          auto z = ws.net_input[l].topRows(count);
+          z.rowwise() = layer.b();
+          onednn::gemm_bfloat16(false, true, 1.0f, a_low, weights[l], 1.0f, z);
+          if (l + 1 < L) {
+            auto a = ws.activation[l].topRows(count);
+            Network<float>::activate(layer, z, a);
+            a_low.resize(count, layer.units);
+            round_to_bfloat16(a, a_low);
+          }
+        }
+        auto y_hat = ws.activation.back().topRows(count);
+        output_activation<float>(net.output, ws.net_input.back().topRows(count), y_hat, true);
+        out.middleRows(first, count) = y_hat;
+      },
+      1);
 }
 
 }  // namespace fnn

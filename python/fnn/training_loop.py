@@ -14,6 +14,7 @@ from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from . import _bfloat16
 from ._engine import core as _core
 from .early_stopping import EarlyStopping
 from .history import History
@@ -46,6 +47,8 @@ def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, 
         settings.update(step_epochs=s.step_epochs, step_factor=s.step_factor)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
+    if net.bfloat16:
+        _bfloat16.check_fit(net, s.batch_size)
     X = check_features(X, net.widths[0], net.dtype)
     targets = net._targets(y, X.shape[0])
     weights = check_sample_weight(sample_weight, X.shape[0], net.dtype)
