@@ -69,7 +69,7 @@ inline std::string bfloat16_instructions() {
   if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) return "";  // OSXSAVE
   unsigned xcr0_low = 0, xcr0_high = 0;
   __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-  if ((xcr0_low & 0xe6u) != 0xe6u) return "";  // the OS keeps the AVX-512 state
+  if ((xcr0_low & 0xe6u) != 0xe6u) return "";                                    // the OS keeps the AVX-512 state
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) return "";  // AVX512F
   const bool amx = d & (1u << 22);
   unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;

@@ -236,13 +236,14 @@ class Engine {
     EpochResult result;
     {
       py::gil_scoped_release release;
-      result = fnn::train_epoch<S>(net_, x, t, w, idx, n, optimiser, state, static_cast<S>(learning_rate),
-                                   static_cast<S>(l2), batch_size, n_threads, policy_,
-                                   [] {
-                                     py::gil_scoped_acquire acquire;
-                                     return PyErr_CheckSignals() != 0;
-                                   },
-                                   bfloat16_);
+      result = fnn::train_epoch<S>(
+          net_, x, t, w, idx, n, optimiser, state, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
+          n_threads, policy_,
+          [] {
+            py::gil_scoped_acquire acquire;
+            return PyErr_CheckSignals() != 0;
+          },
+          bfloat16_);
     }
     if (bfloat16_) onednn::raise_recorded_error();
     if (count) *count += result.steps;

@@ -313,8 +313,8 @@ void gemm_bfloat16(bool transpose_a, bool transpose_b, float alpha, const A& a, 
       c *= beta;
     return;
   }
-  const Shape shape{c.rows(),     c.cols(),    k,           a.outerStride(), b.outerStride(), c.outerStride(),
-                    transpose_a, transpose_b, alpha != 1.0f, beta};
+  const Shape shape{c.rows(),        c.cols(),    k,           a.outerStride(), b.outerStride(),
+                    c.outerStride(), transpose_a, transpose_b, alpha != 1.0f,   beta};
   try {
     OneThread one;
     thread_products().get(shape).run(thread_products().stream, a.data(), b.data(), alpha, c.data());
@@ -331,8 +331,9 @@ void gemm_bfloat16(bool transpose_a, bool transpose_b, float alpha, const A& a, 
 namespace fnn::onednn {
 inline bool loaded() { return false; }
 inline void load(const std::string&) {
-  throw std::runtime_error("this build of fnn has no bfloat16 products (oneDNN's headers, from the "
-                           "onednn-devel-cpu-gomp package, were not found when it was compiled)");
+  throw std::runtime_error(
+      "this build of fnn has no bfloat16 products (oneDNN's headers, from the "
+      "onednn-devel-cpu-gomp package, were not found when it was compiled)");
 }
 inline std::string version_string() { return ""; }
 inline void raise_recorded_error() {}

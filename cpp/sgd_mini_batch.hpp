@@ -200,7 +200,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
 
     each_slice([&](int s) {
       for (std::size_t l = 0; l < L; ++l) refresh_low(s, l);
-    });  // (seen by all after the first step's first barrier)
+    });                 // (seen by all after the first step's first barrier)
     bool left = false;  // this thread handed its slices to thread 0
     Index step = 0;
     for (Index first = 0; first < n; first += batch, ++step) {
@@ -302,8 +302,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
                 gemm_low(false, false, S(1), lo.delta[l].middleRows(r0, count), lo.weights[l].middleCols(k0, width),
                          S(0), grad_a);
               else
-                gemm<S>(false, false, before, ws.delta[l].middleRows(r0, count), layer.W().middleCols(k0, width),
-                        S(0), grad_a);
+                gemm<S>(false, false, before, ws.delta[l].middleRows(r0, count), layer.W().middleCols(k0, width), S(0),
+                        grad_a);
               if (long_step) poll(abandon_backward);
             }
           }

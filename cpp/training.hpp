@@ -194,10 +194,15 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
     return train_epoch_per_sample(net, X, T, sample_weight, order, n, rule, training_threads, staging, policy,
                                   should_stop);
   }
-  if ((batch > 1 || clips(rule)) && per_sample_supported(net))  // (one slice on one thread when not worth more)
-    return train_epoch_sliced(net, X, T, sample_weight, order, n, rule, batch,
-                              mini_batch_slices(net, std::min(batch, n), threads), policy, should_stop,
-                              bfloat16_products);
+  // (One slice on one thread when not worth more.) oneDNN's bfloat16 products round a result in
+  // ways that depend on the product's width, so that a slice's result would change with the
+  // slicing: their steps are cut into at least two slices, and one thread or two give the same
+  // weights (one thread takes both slices in turn).
+  if ((batch > 1 || clips(rule)) && per_sample_supported(net))
+    return train_epoch_sliced(
+        net, X, T, sample_weight, order, n, rule, batch,
+        mini_batch_slices(net, std::min(batch, n), bfloat16_products ? std::max(2, threads) : threads), policy,
+        should_stop, bfloat16_products);
   set_gemm_threads(policy.team(threads));
   EpochResult result;
   StopPoller poller(should_stop);

@@ -19,6 +19,11 @@ NEEDED = ("AVX512-BF16 (Intel Cooper Lake, Sapphire Rapids and later; AMD Zen 4 
           "instructions")
 
 
+class BfloatUnavailable(ImportError):
+    """bfloat16 products cannot run in this installation: oneDNN is not installed, or fnn was
+    built without its headers."""
+
+
 def instructions() -> str:
     """This CPU's bfloat16 instructions that oneDNN uses: ``"amx_bf16"``, ``"avx512_bf16"`` or ``""``."""
     return _core.bfloat16_instructions()
@@ -37,34 +42,35 @@ def _installed_library() -> str:
 
 
 def library() -> str:
-    """The path of the oneDNN library to load; raises ImportError saying how to install it."""
+    """The path of the oneDNN library to load; raises BfloatUnavailable saying how to install it."""
     path = os.environ.get("FNN_ONEDNN_LIBRARY") or _installed_library()
     if not path or not os.path.exists(path):
         where = f" (FNN_ONEDNN_LIBRARY={path!r} does not exist)" if os.environ.get("FNN_ONEDNN_LIBRARY") else ""
-        raise ImportError("dtype='bfloat16' runs its matrix products in oneDNN, which is not installed"
+        raise BfloatUnavailable("dtype='bfloat16' runs its matrix products in oneDNN, which is not installed"
                           f"{where}: pip install 'fnn[bfloat16]'")
     return path
 
 
 def check_available() -> None:
     """Raises, before any work, if bfloat16 products cannot run here: ValueError naming the missing
-    instructions on a CPU without them, RuntimeError for a build without them, ImportError
-    without oneDNN."""
+    instructions on a CPU without them, BfloatUnavailable (an ImportError) without oneDNN or in a
+    build without its headers."""
     if not instructions():
         raise ValueError(f"dtype='bfloat16' needs a CPU with {NEEDED}; this CPU has neither. "
                          "Use dtype='float32'.")
     if not _core.onednn_headers:
-        raise RuntimeError("this build of fnn has no bfloat16 products (oneDNN's headers, from the "
+        raise BfloatUnavailable("this build of fnn has no bfloat16 products (oneDNN's headers, from the "
                            "onednn-devel-cpu-gomp package, were not found when it was compiled)")
     library()
 
 
-def check_fit(net, batch_size: int) -> None:
-    """Raises ValueError, before any work, for a fit that bfloat16 products cannot run."""
+def check_fit(activations, batch_size: int) -> None:
+    """Raises ValueError, before any work, for a fit that bfloat16 products cannot run (`activations`:
+    the hidden layers' activation names)."""
     if batch_size < 2:
         raise ValueError("dtype='bfloat16' trains in mini-batches: batch_size must be at least 2 (32 to 256 make "
                          "the most of it), got 1; per-sample steps (batch_size=1) run in float32 only")
-    special = [f"layer {l} ({f.name})" for l, f in enumerate(net.activations, 1) if f.name in ("prelu", "maxout")]
+    special = [f"layer {l} ({name})" for l, name in enumerate(activations, 1) if name in ("prelu", "maxout")]
     if special:
         raise ValueError(f"dtype='bfloat16' is not implemented for PReLU and maxout layers: {', '.join(special)}; "
                          "use dtype='float32'")

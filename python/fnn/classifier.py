@@ -54,8 +54,10 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         An epoch improves only if it lowers the best validation error by more than tol.
     init : {"auto", "glorot", "he", "zeros"}, default "auto"
         Weight initialisation (see :class:`fnn.Network`).
-    dtype : {"float32", "float64"}, default "float32"
-        Precision of the parameters and arithmetic; X is converted to it once.
+    dtype : {"float32", "float64", "bfloat16"}, default "float32"
+        Precision of the parameters and arithmetic; X is converted to it once. "bfloat16": float32
+        data and parameters, matrix products on bfloat16 copies (see :class:`fnn.Network`); needs
+        ``batch_size`` ≥ 2.
     n_threads : int or None, default None
         Threads of the C++ engine; None uses every available core within the limit that
         ``threadpoolctl.threadpool_limits`` sets.

@@ -49,7 +49,8 @@ def _main_job_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-epochs", type=int, default=job.max_epochs, help=f"(default: {job.max_epochs})")
     parser.add_argument("--patience", type=int, default=job.patience,
                         help=f"early-stopping patience (default: {job.patience})")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--dtype", choices=("float32", "float64", "bfloat16"), default="float32",
+                        help="bfloat16: float32 weights, matrix products in bfloat16 (needs --batch-size ≥ 2)")
     parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
     parser.add_argument("--threads", type=int, default=None, help="C++ threads (default: all cores)")
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
@@ -64,7 +65,7 @@ def _main_job(argv: List[str]) -> int:
     from .datasets import load_digits
     from .network import Network
 
-    X, y = load_digits(args.dtype)
+    X, y = load_digits("float32" if args.dtype == "bfloat16" else args.dtype)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=args.seed)
     try:
         net = Network([X.shape[1], *args.hidden, 10], args.activation, "softmax", dtype=args.dtype,
@@ -115,7 +116,8 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
                         help=f"update rule; sgd uses --momentum (0: plain SGD) (default: {ESTIMATOR_SOLVER})")
     parser.add_argument("--momentum", type=float, help=f"μ of --solver sgd, Nesterov's (default: {d.momentum:g})")
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule (default: {d.schedule})")
-    parser.add_argument("--dtype", choices=("float32", "float64"), help="(default: float32)")
+    parser.add_argument("--dtype", choices=("float32", "float64", "bfloat16"),
+                        help="bfloat16: float32 weights, matrix products in bfloat16 (default: float32)")
     parser.add_argument("--seed", type=int, help="(default: 0)")
     parser.add_argument("--threads", type=int, help="C++ threads (default: all cores)")
 
@@ -254,7 +256,7 @@ def _train(args: argparse.Namespace) -> int:
             print(f"fnn: warning: {_in_flags(str(warning.message))}", file=sys.stderr)
     net, history = estimator.network_, estimator.history_
     print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
-          f"parameters, {net.dtype.name}")
+          f"parameters, {net.dtype_name}")
     stop = "early stopping" if history.stopped_early else "max epochs"
     line = f"trained {history.n_epochs} epochs ({stop}) in {history.total_time:.2f} s, " \
            f"{history.samples_per_second:,.0f} samples/s; best epoch {history.best_epoch}"
@@ -352,7 +354,7 @@ def _train_distributed(args: argparse.Namespace, settings) -> int:
     score = _global_score(estimator, X, y if task == "regression" else _labels(y), task, comm)
     if rank == 0:
         print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
-              f"parameters, {net.dtype.name}")
+              f"parameters, {net.dtype_name}")
         stop = "early stopping" if history.stopped_early else "max epochs"
         print(f"trained {history.n_epochs} epochs ({stop}) in {history.total_time:.2f} s, "
               f"{history.samples_per_second:,.0f} samples/s on {size} ranks; best epoch {history.best_epoch}")
@@ -652,6 +654,7 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``fnn`` console script and ``python -m fnn``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from ._bfloat16 import BfloatUnavailable
     from .config import ConfigError
     from .data_files import DataError
     from .experiments import ExperimentError
@@ -659,7 +662,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .network import TrainingDiverged
 
     # Problems with what the user gave; anything else is a bug, and keeps its traceback.
-    expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, ExperimentError, OSError)
+    expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, ExperimentError, OSError,
+                BfloatUnavailable)
     started = time.perf_counter()
     try:
         if argv and argv[0] in COMMANDS:

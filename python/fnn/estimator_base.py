@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .activations import Activation, activation_from_dict, activation_to_dict
+from . import _bfloat16
+from .activations import Activation, activation_from_dict, activation_to_dict, resolve_activation
 from .convergence import check_fit, killed_in_training
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
@@ -99,10 +100,19 @@ class FNNEstimator(BaseEstimator):
                             f"{self.hidden_layer_sizes!r}") from None
 
     def _dtype(self):
-        dtype = np.dtype(self.dtype)
+        """The dtype of the data and parameters (float32 for bfloat16 products)."""
+        if self._bfloat16():
+            return np.dtype(np.float32)
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
         if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+            raise ValueError(f"dtype must be float32, float64 or bfloat16, got {self.dtype!r}")
         return dtype
+
+    def _bfloat16(self) -> bool:
+        return isinstance(self.dtype, str) and self.dtype == "bfloat16"
 
     def _check_settings(self) -> TrainingSettings:
         """The training settings the parameters make, every one checked (a ValueError or
@@ -115,6 +125,14 @@ class FNNEstimator(BaseEstimator):
         if self.input_scaling not in (True, False, None, "auto", "standard", "none"):
             raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got "
                              f"{self.input_scaling!r}")
+        self._dtype()
+        if self._bfloat16():
+            _bfloat16.check_available()
+            try:
+                names = [resolve_activation(self.activation).name]
+            except (TypeError, ValueError):  # (reported by the network, with its own words)
+                names = []
+            _bfloat16.check_fit(names, settings.batch_size)
         return settings
 
     def _new_network(self, n_features: int, n_outputs: int, output: str) -> Network:
@@ -122,7 +140,8 @@ class FNNEstimator(BaseEstimator):
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
         return Network([n_features, *self._hidden_widths(), n_outputs], self.activation, output,
-                       init=self.init, dtype=self._dtype(), seed=int(seed), n_threads=self.n_threads)
+                       init=self.init, dtype="bfloat16" if self._bfloat16() else self._dtype(), seed=int(seed),
+                       n_threads=self.n_threads)
 
     def _validate_X_y(self, X, y, reset: bool):
         _refuse_text_columns(X)
