@@ -17,9 +17,12 @@ def available() -> bool:
 
 class TorchMLP:
     def __init__(self, weights: List[np.ndarray], biases: List[np.ndarray], learning_rate: float, l2: float,
-                 threads: int):
+                 threads: int, autocast: bool = False):
         import torch
 
+        # autocast: torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's bfloat16 mode: float32
+        # parameters, the products of forward and backward passes in bfloat16.
+        self.autocast = autocast
         torch.set_num_threads(threads)
         self.torch = torch
         self.layers = []
@@ -43,7 +46,9 @@ class TorchMLP:
         for start in range(0, len(order), batch):
             rows = order_t[start:start + batch]
             self.optimizer.zero_grad(set_to_none=True)
-            self.loss(self.model(X_t[rows]), y_t[rows]).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+                loss = self.loss(self.model(X_t[rows]), y_t[rows])
+            loss.backward()
             self.optimizer.step()
 
     def weights(self) -> List[np.ndarray]:

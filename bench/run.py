@@ -202,6 +202,8 @@ def main(argv=None) -> int:
                         help="instead: 1, 2 and 3 MPI ranks of fnn.distributed (bench/distributed.py)")
     parser.add_argument("--inference", action="store_true",
                         help="instead: batch inference against PyTorch and scikit-learn (bench/inference.py)")
+    parser.add_argument("--bfloat16", action="store_true",
+                        help="instead: dtype='bfloat16' against float32 and PyTorch's autocast (bench/bfloat16.py)")
     parser.add_argument("--out-of-core", dest="out_of_core", action="store_true",
                         help="instead: peak memory of training from files larger than the buffer "
                              "(bench/out_of_core.py)")
@@ -214,6 +216,11 @@ def main(argv=None) -> int:
         from . import inference
 
         return inference.main(rest + ["--rounds", str(args.rounds)])
+    if args.bfloat16:
+        from . import bfloat16
+
+        return bfloat16.main(rest + (["--only", *args.only] if args.only else [])
+                             + ["--rounds", str(args.rounds), "--repeats", str(args.repeats)])
     if args.out_of_core:
         from . import out_of_core
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+import fnn
 from bench import baseline_numpy, measure
 from bench.run import markdown, run
 from bench.workloads import WORKLOADS, scaled
@@ -84,3 +85,23 @@ def test_the_inference_benchmark_checks_its_contenders_and_reports_each_network(
     assert [row["widths"] for row in rows] == [list(w) for w in inference.WIDTHS]
     assert all(row["fnn"] > 0 and row["scikit-learn"] > 0 and 0 < row["fnn_gflops"] for row in rows)
     assert "one-thread sgemm roof" in lines[0] and len(lines) == 3
+
+
+@pytest.mark.skipif(not fnn._bfloat16.instructions(), reason="no bfloat16 instructions on this CPU")
+def test_the_bfloat16_benchmark_checks_its_contenders_and_reports_each_workload(monkeypatch):
+    from bench import bfloat16
+    from bench.workloads import Workload
+
+    monkeypatch.setattr(bfloat16, "WORKLOADS", [Workload("B1", [64, 48, 10], 32, 1024, 1024)])
+    lines = []
+    report = bfloat16.run(threads=1, rounds=1, repeats=1, log=lines.append)
+    row = report["rows"][0]
+    assert row["fnn_bfloat16"] > 0 and row["fnn_float32"] > 0
+    assert 0 < row["check"]["fnn_float32"] < 0.05
+    assert report["inference"]["bfloat16"] > 0 and len(lines) == 3
+    # A contender that computes something else fails the check.
+    real = bfloat16.fnn_epoch
+    monkeypatch.setattr(bfloat16, "fnn_epoch", lambda net, X, y, batch, threads:
+                        real(net, X, y, batch if net.bfloat16 else 2 * batch, threads))
+    with pytest.raises(SystemExit, match="check failed"):
+        bfloat16.check(bfloat16.WORKLOADS[0], 1, with_torch=False)

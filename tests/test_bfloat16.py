@@ -273,8 +273,9 @@ def test_estimators_take_dtype_bfloat16():
 
 
 def test_command_line_and_a_forked_child(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "fnn", "--dtype", "bfloat16", "--batch-size", "32",
-                             "--learning-rate", "0.1", "--max-epochs", "5"], capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "fnn", "--dtype", "bfloat16", "--batch-size", "32", "--learning-rate", "0.1",
+               "--max-epochs", "5"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "bfloat16" in result.stdout and "test accuracy" in result.stdout
     result = subprocess.run([sys.executable, "-m", "fnn", "--dtype", "bfloat16"], capture_output=True, text=True,

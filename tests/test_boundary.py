@@ -144,7 +144,7 @@ def test_bad_input_raises_and_changes_nothing(method, args, kwargs, error, messa
     ({"widths": [3, 4, 2], "activations": ["relu", "tanh"]}, ValueError, "2 activations given for 1 hidden"),
     ({"widths": [3, 4, 1]}, ValueError, "softmax output needs at least 2"),
     ({"widths": [3, 4, 2], "output": "sigmoid"}, ValueError, "unknown output"),
-    ({"widths": [3, 4, 2], "dtype": "float16"}, ValueError, "float32 or float64"),
+    ({"widths": [3, 4, 2], "dtype": "float16"}, ValueError, "float32, float64 or bfloat16"),
     ({"widths": [3, 4, 2], "init": "xavier"}, ValueError, "unknown init"),
     ({"widths": [3, 4, 2], "n_threads": 0}, ValueError, "n_threads must be >= 1"),
 ])
