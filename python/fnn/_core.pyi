@@ -25,6 +25,18 @@ def forked_child() -> bool:
 def cpu_level() -> int:
     """Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1."""
 
+#: True when built with oneDNN's headers (bfloat16 products possible).
+onednn_headers: bool
+
+def bfloat16_instructions() -> str:
+    """This CPU's bfloat16 instructions that oneDNN uses: 'amx_bf16', 'avx512_bf16' or '' (none)."""
+
+def onednn_version() -> str:
+    """The version of the oneDNN loaded for bfloat16 products, or ''."""
+
+def bfloat16_product_implementation(m: int, n: int, k: int) -> str:
+    """oneDNN's implementation of an (m×k)·(k×n) bfloat16 product, e.g. 'brg:avx512_core_bf16'."""
+
 def activation_value(name: str, gamma: float, z: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """f(z) of an element-wise activation, on a 1-D float64 array."""
 
@@ -123,6 +135,11 @@ class Engine32:
     @property
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
+    @property
+    def bfloat16(self) -> bool:
+        """Whether predict and train_epoch run their products on bfloat16 copies."""
+    def use_bfloat16(self, on: bool, library: str = "") -> None:
+        """Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`."""
     _switch_to_one_thread_at: int
     _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float32], out: npt.NDArray[np.float32], chunk: int, n_threads: int,
@@ -159,6 +176,11 @@ class Engine64:
     @property
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
+    @property
+    def bfloat16(self) -> bool:
+        """Whether predict and train_epoch run their products on bfloat16 copies."""
+    def use_bfloat16(self, on: bool, library: str = "") -> None:
+        """Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`."""
     _switch_to_one_thread_at: int
     _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64], chunk: int, n_threads: int,
