@@ -9,8 +9,8 @@ threads) is measured in the same run: the bfloat16 limit of a workload is roof �
 
 Inference (rows/s of ``Network.forward`` over 90,000 rows, one thread): float32 and bfloat16.
 
-Checks first: one epoch from the same weights and sample order must end with weights within
-bfloat16's rounding of each other for fnn bfloat16, PyTorch autocast and fnn float32.
+Checks first: one epoch from the same weights and sample order; fnn bfloat16 must end within
+bfloat16's rounding of fnn float32, as far as PyTorch's autocast does (see check).
 
 Goals (issue 14): fnn bfloat16 ≥ 1.7× fnn float32 at batch 128 and 256, ≥ 1.5× PyTorch's autocast,
 ≥ 0.8 of the bfloat16 limit; inference ≥ 1.7× float32.
@@ -68,13 +68,20 @@ def isolated(kind: str, workload: Workload, threads: int, repeats: int) -> float
 
 
 def check(workload: Workload, threads: int, with_torch: bool, n: int = 2048) -> Dict[str, float]:
-    """One epoch from the same weights and order: each contender's weights against fnn bfloat16's,
-    normwise relative to the change the epoch made. Raises SystemExit beyond bfloat16's rounding."""
-    X, y = synthetic_data(workload, n, seed=2)
+    """One epoch from the same weights and sample order (labels of a random linear teacher, so the
+    gradients carry signal): how far fnn bfloat16 and PyTorch's autocast end from fnn float32,
+    normwise, relative to the change the epoch made (the worst layer). bfloat16's rounding puts
+    both a few per cent to about a sixth away (most at batch 32, where a step's gradient sums
+    fewer rows); raises SystemExit if fnn bfloat16 is further than a quarter, or much further than
+    PyTorch's autocast: then it computes something else."""
+    rng = np.random.default_rng(2)
+    X = rng.random((n, workload.widths[0]), dtype=np.float32)
+    y = np.argmax((X - 0.5) @ rng.normal(size=(workload.widths[0], workload.widths[-1])), axis=1)
     order = np.random.default_rng(3).permutation(n)
     start = fnn.Network(workload.widths, "relu", "softmax", seed=0, n_threads=threads)
+    initial = [start.parameters()[f"weights_{l}"].copy() for l in range(1, start.n_layers + 1)]
     results = {}
-    for dtype in ("bfloat16", "float32"):
+    for dtype in ("float32", "bfloat16"):
         net = start.astype(dtype)
         fnn_epoch(net, X, y, workload.batch, threads)(order)
         results[f"fnn_{dtype}"] = [net.parameters()[f"weights_{l}"].copy() for l in range(1, net.n_layers + 1)]
@@ -83,20 +90,16 @@ def check(workload: Workload, threads: int, with_torch: bool, n: int = 2048) -> 
         model = baseline_torch.TorchMLP(weights, biases, LEARNING_RATE, L2, threads, autocast=True)
         model.train_epoch(X, y, order, workload.batch)
         results["torch_bfloat16"] = model.weights()
-    initial = [start.parameters()[f"weights_{l}"] for l in range(1, start.n_layers + 1)]
-    differences = {}
-    for name, weights in results.items():
-        if name == "fnn_bfloat16":
-            continue
-        worst = 0.0
-        for W, V, W0 in zip(results["fnn_bfloat16"], weights, initial):
-            worst = max(worst, float(np.linalg.norm(W - V) / np.linalg.norm(V - W0)))
-        differences[name] = worst
-        # bfloat16 keeps 8 bits: the epoch's change agrees to a few per cent, or something is wrong.
-        if worst > 0.05:
-            raise SystemExit(f"check failed: {workload.label()}: fnn bfloat16 and {name} differ by {worst:.3f} "
-                             "of the epoch's change")
-    return differences
+    reference = results.pop("fnn_float32")
+    distance = {name: max(float(np.linalg.norm(W - R) / np.linalg.norm(R - W0))
+                          for W, R, W0 in zip(weights, reference, initial))
+                for name, weights in results.items()}
+    ours = distance["fnn_bfloat16"]
+    if ours > 0.25 or (with_torch and ours > 1.5 * distance["torch_bfloat16"] + 0.01):
+        raise SystemExit(f"check failed: {workload.label()}: after one epoch fnn bfloat16 is {ours:.3f} of the "
+                         "epoch's change away from fnn float32" + (
+                             f" (PyTorch autocast {distance['torch_bfloat16']:.3f})" if with_torch else ""))
+    return distance
 
 
 def bfloat16_roof(threads: int, size: int = 2048, repeats: int = 10) -> Optional[float]:
@@ -165,7 +168,7 @@ def run(threads: int, rounds: int, repeats: int, only: Optional[List[str]] = Non
             limit = roof * 1e9 / w.flops_per_sample
             line += f"  {bf / limit:.2f} of the bf16 limit ({limit / 1e3:.0f}k)"
         log(line + "  rounds bf16 " + "/".join(f"{r / 1e3:.0f}" for r in samples["fnn_bfloat16"])
-            + "  check " + ", ".join(f"{k} {v:.1e}" for k, v in differences.items()))
+            + "  check: from float32 " + ", ".join(f"{k} {v:.3f}" for k, v in differences.items()))
     report["inference"] = result = inference(90_000, rounds, 5)
     log(f"inference 784-256-256-10, 1 thread: float32 {result['float32'] / 1e6:.3f}M rows/s, bfloat16 "
         f"{result['bfloat16'] / 1e6:.3f}M ({result['bfloat16'] / result['float32']:.2f}x); "

@@ -97,7 +97,7 @@ def test_the_bfloat16_benchmark_checks_its_contenders_and_reports_each_workload(
     report = bfloat16.run(threads=1, rounds=1, repeats=1, log=lines.append)
     row = report["rows"][0]
     assert row["fnn_bfloat16"] > 0 and row["fnn_float32"] > 0
-    assert 0 < row["check"]["fnn_float32"] < 0.05
+    assert 0 < row["check"]["fnn_bfloat16"] < 0.25
     assert report["inference"]["bfloat16"] > 0 and len(lines) == 3
     # A contender that computes something else fails the check.
     real = bfloat16.fnn_epoch
