@@ -40,7 +40,7 @@ template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                                const S* sample_weight, const std::int64_t* order, Index n, const Rule& rule,
                                Index batch, int slices, ThreadPolicy& policy, StopCheck&& should_stop,
-                               bool bfloat16_products = false) {
+                               bool bfloat16_products = false, int threads = 0) {
   using clock = std::chrono::steady_clock;
   const std::size_t L = net.layers.size();
   const Index per_line = 64 / static_cast<Index>(sizeof(S));
@@ -69,7 +69,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       weight_gradient.emplace_back(layer.net_inputs(), layer.fan_in);
       bias_gradient.emplace_back(layer.net_inputs());
     }
-  const int team = policy.team(slices);
+  // At most `threads` threads (when given: bfloat16 steps may have more slices than threads).
+  const int team = policy.team(threads > 0 ? std::min(slices, threads) : slices);
   Barrier barrier(team);
   std::vector<double> loss_part(slices, 0.0);
   // Each slice's neurons of every layer.

@@ -202,7 +202,7 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
     return train_epoch_sliced(
         net, X, T, sample_weight, order, n, rule, batch,
         mini_batch_slices(net, std::min(batch, n), bfloat16_products ? std::max(2, threads) : threads), policy,
-        should_stop, bfloat16_products);
+        should_stop, bfloat16_products, threads);
   set_gemm_threads(policy.team(threads));
   EpochResult result;
   StopPoller poller(should_stop);

@@ -240,7 +240,9 @@ def test_a_cpu_without_bfloat16_instructions_gets_an_error_naming_them(monkeypat
 
 
 def test_without_onednn_the_error_says_what_to_install(monkeypatch, tmp_path):
+    assert fnn.bfloat16_available()
     monkeypatch.setenv("FNN_ONEDNN_LIBRARY", str(tmp_path / "missing.so"))
+    assert not fnn.bfloat16_available()
     with pytest.raises(ImportError, match=r"pip install 'fnn\[bfloat16\]'"):
         fnn.Network([4, 3], dtype="bfloat16")
 

@@ -2,6 +2,7 @@
 of Qiu Xipeng's *Neural Networks and Deep Learning* describes them."""
 
 from . import datasets
+from ._bfloat16 import bfloat16_available
 from ._version import __version__
 from .activations import (
     ELU, Activation, HardLogistic, HardTanh, Identity, LeakyReLU, Logistic, Maxout, PReLU, ReLU, Softplus, Tanh,
@@ -31,7 +32,7 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
-    "__version__", "Network", "History", "TrainingDiverged", "check_gradients", "datasets",
+    "__version__", "Network", "bfloat16_available", "History", "TrainingDiverged", "check_gradients", "datasets",
     "FNNClassifier", "FNNRegressor", "with_preprocessing", "load", "save", "ModelFileError", "ThreadCountWarning",
     "FitWarning",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",

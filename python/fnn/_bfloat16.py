@@ -64,6 +64,16 @@ def check_available() -> None:
     library()
 
 
+def bfloat16_available() -> bool:
+    """Whether ``dtype="bfloat16"`` can run here: a CPU with AVX512-BF16 or AMX-BF16, a build of fnn
+    with oneDNN's headers, and oneDNN installed (``pip install 'fnn[bfloat16]'``)."""
+    try:
+        check_available()
+    except (ValueError, BfloatUnavailable):
+        return False
+    return True
+
+
 def check_fit(activations, batch_size: int) -> None:
     """Raises ValueError, before any work, for a fit that bfloat16 products cannot run (`activations`:
     the hidden layers' activation names)."""
