@@ -37,6 +37,17 @@ inline void round_to_bfloat16(const float* from, Index from_stride, bfloat16* to
   }
 }
 
+// Rounds the rows `order[first … first+rows)` of X (identity order if null) into rows `to …` of
+// `into`: a step's bfloat16 a⁽⁰⁾, gathered and rounded in one pass.
+template <class X>
+void gather_bfloat16(const X& x, const std::int64_t* order, Index first, Index rows, RowMatrix<bfloat16>& into,
+                     Index to) {
+  for (Index r = 0; r < rows; ++r) {
+    const Index n = order ? static_cast<Index>(order[first + r]) : first + r;
+    round_to_bfloat16(x.data() + n * x.outerStride(), 0, into.data() + (to + r) * into.outerStride(), 0, 1, x.cols());
+  }
+}
+
 // The same for Eigen blocks of the same shape.
 template <class From, class To>
 void round_to_bfloat16(const From& from, To&& to) {

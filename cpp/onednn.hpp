@@ -4,7 +4,8 @@
 // load()). Only oneDNN's C API is used, through pointers looked up once.
 //
 // gemm_bfloat16 has gemm's signature (gemm.hpp) with bfloat16 operands and a float32 result:
-// C ← α·op(A)·op(B) + β·C, accumulated in float32. Each call runs on the calling thread alone —
+// C ← α·op(A)·op(B) + β·C, accumulated in float32; or, given a bias row b, C ← op(A)·op(B) + 1bᵀ
+// (the forward pass's z = a Wᵀ + b in one pass over z). Each call runs on the calling thread alone —
 // the kernels give every thread its own slice, as they do with OpenBLAS — so a slice's result
 // does not depend on how many threads the process has.
 #pragma once
@@ -152,9 +153,11 @@ struct Shape {
   Index m, n, k, lda, ldb, ldc;
   bool transpose_a, transpose_b, scaled;
   float beta;
+  bool bias = false;
   bool operator==(const Shape& o) const {
     return m == o.m && n == o.n && k == o.k && lda == o.lda && ldb == o.ldb && ldc == o.ldc &&
-           transpose_a == o.transpose_a && transpose_b == o.transpose_b && scaled == o.scaled && beta == o.beta;
+           transpose_a == o.transpose_a && transpose_b == o.transpose_b && scaled == o.scaled && beta == o.beta &&
+           bias == o.bias;
   }
 };
 struct ShapeHash {
@@ -163,14 +166,14 @@ struct ShapeHash {
     for (Index x : {s.m, s.n, s.k, s.lda, s.ldb, s.ldc}) h = (h ^ static_cast<std::size_t>(x)) * 1099511628211ull;
     std::uint32_t b;
     std::memcpy(&b, &s.beta, sizeof b);
-    return h ^ (b + (s.transpose_a ? 1u : 0u) + (s.transpose_b ? 2u : 0u) + (s.scaled ? 4u : 0u));
+    return h ^ (b + (s.transpose_a ? 1u : 0u) + (s.transpose_b ? 2u : 0u) + (s.scaled ? 4u : 0u) + (s.bias ? 8u : 0u));
   }
 };
 
 // A primitive and the memory objects it runs on, whose data pointers each call sets.
 class Product {
  public:
-  explicit Product(const Shape& s) : scaled_(s.scaled) {
+  explicit Product(const Shape& s) : scaled_(s.scaled), biased_(s.bias) {
     Api& a = api();
     auto desc = [&](dnnl_memory_desc_t* md, Index rows, Index cols, Index row_stride, Index col_stride,
                     dnnl_data_type_t type) {
@@ -183,6 +186,7 @@ class Product {
     desc(&dst_md_, s.m, s.n, s.ldc, 1, dnnl_f32);
     const dnnl_dims_t one = {1};
     check(a.memory_desc_create_with_strides(&scale_md_, 1, one, dnnl_f32, one), "a memory descriptor");
+    if (s.bias) desc(&bias_md_, 1, s.n, s.n, 1, dnnl_f32);
     dnnl_primitive_attr_t attr = nullptr;
     dnnl_post_ops_t post_ops = nullptr;
     check(a.primitive_attr_create(&attr), "an attribute");
@@ -194,7 +198,7 @@ class Product {
     }
     dnnl_primitive_desc_t pd = nullptr;
     const dnnl_status_t made =
-        a.matmul_primitive_desc_create(&pd, a.engine, src_md_, weights_md_, nullptr, dst_md_, attr);
+        a.matmul_primitive_desc_create(&pd, a.engine, src_md_, weights_md_, bias_md_, dst_md_, attr);
     if (post_ops) a.post_ops_destroy(post_ops);
     a.primitive_attr_destroy(attr);
     check(made, "a bfloat16 matrix product of this shape");
@@ -208,29 +212,34 @@ class Product {
     check(a.memory_create(&weights_, weights_md_, a.engine, DNNL_MEMORY_NONE), "memory");
     check(a.memory_create(&dst_, dst_md_, a.engine, DNNL_MEMORY_NONE), "memory");
     check(a.memory_create(&scale_, scale_md_, a.engine, &alpha_), "memory");
+    if (s.bias) check(a.memory_create(&bias_, bias_md_, a.engine, DNNL_MEMORY_NONE), "memory");
   }
   Product(const Product&) = delete;
   Product& operator=(const Product&) = delete;
   ~Product() {
     Api& a = api();
-    for (dnnl_memory_t m : {src_, weights_, dst_, scale_})
+    for (dnnl_memory_t m : {src_, weights_, dst_, scale_, bias_})
       if (m) a.memory_destroy(m);
-    for (dnnl_memory_desc_t md : {src_md_, weights_md_, dst_md_, scale_md_})
+    for (dnnl_memory_desc_t md : {src_md_, weights_md_, dst_md_, scale_md_, bias_md_})
       if (md) a.memory_desc_destroy(md);
     if (primitive_) a.primitive_destroy(primitive_);
   }
 
-  void run(dnnl_stream_t stream, const bfloat16* a_data, const bfloat16* b_data, float alpha, float* c_data) {
+  void run(dnnl_stream_t stream, const bfloat16* a_data, const bfloat16* b_data, float alpha, float* c_data,
+           const float* bias) {
     Api& a = api();
     alpha_ = alpha;
     a.memory_set_data_handle(src_, const_cast<bfloat16*>(a_data));
     a.memory_set_data_handle(weights_, const_cast<bfloat16*>(b_data));
     a.memory_set_data_handle(dst_, c_data);
-    const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src_},
-                                    {DNNL_ARG_WEIGHTS, weights_},
-                                    {DNNL_ARG_DST, dst_},
-                                    {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, scale_}};
-    check(a.primitive_execute(primitive_, stream, scaled_ ? 4 : 3, args), "a bfloat16 matrix product");
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst_}};
+    int count = 3;
+    if (scaled_) args[count++] = {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, scale_};
+    if (biased_) {
+      a.memory_set_data_handle(bias_, const_cast<float*>(bias));
+      args[count++] = {DNNL_ARG_BIAS, bias_};
+    }
+    check(a.primitive_execute(primitive_, stream, count, args), "a bfloat16 matrix product");
   }
 
   const std::string& implementation() const { return implementation_; }
@@ -242,10 +251,11 @@ class Product {
   }
 
  private:
-  dnnl_memory_desc_t src_md_ = nullptr, weights_md_ = nullptr, dst_md_ = nullptr, scale_md_ = nullptr;
-  dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr, scale_ = nullptr;
+  dnnl_memory_desc_t src_md_ = nullptr, weights_md_ = nullptr, dst_md_ = nullptr, scale_md_ = nullptr,
+                     bias_md_ = nullptr;
+  dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr, scale_ = nullptr, bias_ = nullptr;
   dnnl_primitive_t primitive_ = nullptr;
-  bool scaled_ = false;
+  bool scaled_ = false, biased_ = false;
   float alpha_ = 1;
   std::string implementation_;
 };
@@ -302,7 +312,8 @@ inline std::string implementation(Index m, Index n, Index k) {
 }
 
 template <class A, class B, class C>
-void gemm_bfloat16(bool transpose_a, bool transpose_b, float alpha, const A& a, const B& b, float beta, C&& c) {
+void gemm_bfloat16(bool transpose_a, bool transpose_b, float alpha, const A& a, const B& b, float beta, C&& c,
+                   const float* bias = nullptr) {
   static_assert(A::IsRowMajor && B::IsRowMajor && std::decay_t<C>::IsRowMajor, "gemm takes row-major blocks");
   if (c.rows() == 0 || c.cols() == 0) return;
   const Index k = transpose_a ? a.rows() : a.cols();
@@ -311,13 +322,16 @@ void gemm_bfloat16(bool transpose_a, bool transpose_b, float alpha, const A& a, 
       c.setZero();
     else
       c *= beta;
+    if (bias)
+      for (Index r = 0; r < c.rows(); ++r)
+        for (Index j = 0; j < c.cols(); ++j) c(r, j) += bias[j];
     return;
   }
-  const Shape shape{c.rows(),        c.cols(),    k,           a.outerStride(), b.outerStride(),
-                    c.outerStride(), transpose_a, transpose_b, alpha != 1.0f,   beta};
+  const Shape shape{c.rows(),    c.cols(),      k,    a.outerStride(), b.outerStride(), c.outerStride(), transpose_a,
+                    transpose_b, alpha != 1.0f, beta, bias != nullptr};
   try {
     OneThread one;
-    thread_products().get(shape).run(thread_products().stream, a.data(), b.data(), alpha, c.data());
+    thread_products().get(shape).run(thread_products().stream, a.data(), b.data(), alpha, c.data(), bias);
   } catch (const std::exception& e) {
     record_error(e.what());
     c.setConstant(std::numeric_limits<float>::quiet_NaN());
@@ -339,7 +353,7 @@ inline std::string version_string() { return ""; }
 inline void raise_recorded_error() {}
 inline std::string implementation(Index, Index, Index) { return ""; }
 template <class A, class B, class C>
-void gemm_bfloat16(bool, bool, float, const A&, const B&, float, C&&) {}
+void gemm_bfloat16(bool, bool, float, const A&, const B&, float, C&&, const float* = nullptr) {}
 }  // namespace fnn::onednn
 
 #endif

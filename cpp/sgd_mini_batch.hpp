@@ -53,8 +53,9 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   Workspace<S> ws = net.make_workspace(std::min(batch, n));
   BfloatOperands lo = low ? BfloatOperands(net, std::min(batch, n)) : BfloatOperands();
   // A product on the bfloat16 copies, and the rounding of a float32 block into its copy.
-  auto gemm_low = [](bool ta, bool tb, S alpha, const auto& a, const auto& b, S beta, auto&& c) {
-    if constexpr (single) onednn::gemm_bfloat16(ta, tb, alpha, a, b, beta, c);
+  auto gemm_low = [](bool ta, bool tb, S alpha, const auto& a, const auto& b, S beta, auto&& c,
+                     const S* bias = nullptr) {
+    if constexpr (single) onednn::gemm_bfloat16(ta, tb, alpha, a, b, beta, c, bias);
   };
   auto to_low = [](const auto& from, auto&& to) {
     if constexpr (single) round_to_bfloat16(from, to);
@@ -219,8 +220,10 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       }
       each_slice([&](int s) {
         const auto [r0, r1] = share(rows, s, slices, 1);
-        gather(ws, X, &T, sample_weight, order, first + r0, r1 - r0, r0);
-        if (low) to_low(ws.input.middleRows(r0, r1 - r0), lo.input.middleRows(r0, r1 - r0));
+        // (With bfloat16 products a⁽⁰⁾ is only an operand: rounded straight from X.)
+        gather(ws, X, &T, sample_weight, order, first + r0, r1 - r0, r0, !low);
+        if constexpr (single)
+          if (low) gather_bfloat16(X, order, first + r0, r1 - r0, lo.input, r0);
       });
       barrier.wait();
 
@@ -235,12 +238,13 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             if (c1 == c0) return;
             auto a_prev = l == 0 ? ws.input.middleRows(r0, count) : ws.activation[l - 1].middleRows(r0, count);
             auto z = ws.net_input[l].block(r0, c0, count, c1 - c0);
-            z.rowwise() = layer.b().segment(c0, c1 - c0);
-            if (low)
+            if (low) {
               gemm_low(false, true, S(1), (l == 0 ? lo.input : lo.activation[l - 1]).middleRows(r0, count),
-                       lo.weights[l].middleRows(c0, c1 - c0), S(1), z);
-            else
+                       lo.weights[l].middleRows(c0, c1 - c0), S(0), z, layer.biases + c0);
+            } else {
+              z.rowwise() = layer.b().segment(c0, c1 - c0);
               gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
+            }
             if (l + 1 < L) {
               auto a = ws.activation[l].block(r0, c0, count, c1 - c0);
               Network<S>::activate(layer, z, a);

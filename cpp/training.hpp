@@ -402,8 +402,7 @@ inline void predict_bfloat16(const Network<float>& net, const ConstMatrixMap<flo
         for (std::size_t l = 0; l < L; ++l) {
           const Layer<float>& layer = net.layers[l];
           auto z = ws.net_input[l].topRows(count);
-          z.rowwise() = layer.b();
-          onednn::gemm_bfloat16(false, true, 1.0f, a_low, weights[l], 1.0f, z);
+          onednn::gemm_bfloat16(false, true, 1.0f, a_low, weights[l], 0.0f, z, layer.biases);
           if (l + 1 < L) {
             auto a = ws.activation[l].topRows(count);
             Network<float>::activate(layer, z, a);

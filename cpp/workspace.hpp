@@ -42,14 +42,15 @@ struct Workspace {
 };
 
 // Copies the rows `order[first … first+rows)` of X, T and the sample weights into the workspace's
-// rows `to …` (identity order if null; T and the weights only when given): every kernel working
-// on a Workspace reads shuffled or chosen rows through this.
+// rows `to …` (identity order if null; T and the weights only when given; X unless `inputs` is
+// false, for kernels that read it elsewhere): every kernel working on a Workspace reads shuffled
+// or chosen rows through this.
 template <class S>
 void gather(Workspace<S>& ws, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>* T, const S* sample_weight,
-            const std::int64_t* order, Index first, Index rows, Index to = 0) {
+            const std::int64_t* order, Index first, Index rows, Index to = 0, bool inputs = true) {
   for (Index r = 0; r < rows; ++r) {
     const Index n = order ? static_cast<Index>(order[first + r]) : first + r;
-    ws.input.row(to + r) = X.row(n);
+    if (inputs) ws.input.row(to + r) = X.row(n);
     if (T) ws.target.row(to + r) = T->row(n);
     if (sample_weight) ws.sample_weight(to + r) = sample_weight[n];
   }
