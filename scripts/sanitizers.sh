@@ -31,7 +31,8 @@ stdcxx=$("$compiler" -print-file-name=libstdc++.so)
 venv=build/sanitizers/$mode/venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet scikit-build-core pybind11 "cmeel-eigen>=3.4,<3.5" scipy-openblas32
+"$venv/bin/python" -m pip install --quiet scikit-build-core pybind11 "cmeel-eigen>=3.4,<3.5" scipy-openblas32 \
+  onednn-devel-cpu-gomp
 "$venv/bin/python" -m pip install --quiet --no-build-isolation '.[test]' \
   -Cbuild-dir=build/sanitizers/$mode/build -Ccmake.build-type=RelWithDebInfo \
   -Ccmake.define.FNN_NATIVE=ON "-Ccmake.define.CMAKE_CXX_FLAGS=$flags" \
