@@ -10,8 +10,6 @@
 // does not depend on how many threads the process has.
 #pragma once
 
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -31,6 +29,7 @@
 #include "types.hpp"
 
 #ifdef FNN_ONEDNN
+#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 
 namespace fnn::onednn {
