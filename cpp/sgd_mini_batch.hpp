@@ -8,6 +8,11 @@
 // The work is cut into `slices` (the thread count asked for) whatever team runs it: a thread of a
 // smaller team takes several slices in turn, so the weights depend on the number of slices only.
 //
+// PReLU layers (4.22) are element-wise but for their slopes γ: a slice updates the slopes of its
+// own units right after their δ; a layer's one shared slope is updated by slice 0 once every slice
+// has summed ∂L/∂γ over its units, the sum over the units then taken in unit order (so the slope,
+// like everything else, does not depend on the slicing).
+//
 // With `bfloat16_products` (float32 networks), every product runs on bfloat16 copies of its
 // operands, accumulated in float32 (onednn.hpp): each slice rounds what it wrote — its rows of
 // the input, its block of a⁽ˡ⁾ and δ⁽ˡ⁾, its weights after their update — into the copies, which
@@ -35,6 +40,22 @@
 #include "waiting.hpp"
 
 namespace fnn {
+
+// The PReLU slopes of units [first, first + count) of a layer, as an array row: its own slopes, or
+// the layer's one shared slope repeated.
+template <class S>
+Eigen::Array<S, 1, Eigen::Dynamic> slopes_of(const Layer<S>& layer, Index first, Index count) {
+  if (layer.n_slopes == 1) return Eigen::Array<S, 1, Eigen::Dynamic>::Constant(count, layer.slopes[0]);
+  return RowVectorMap<S>(layer.slopes + first, count).array();
+}
+
+// Whether this kernel trains the network: every hidden activation but maxout.
+template <class S>
+bool sliced_supported(const Network<S>& net) {
+  for (std::size_t l = 0; l + 1 < net.layers.size(); ++l)
+    if (net.layers[l].activation == Activation::maxout) return false;
+  return true;
+}
 
 template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
@@ -70,6 +91,17 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       weight_gradient.emplace_back(layer.net_inputs(), layer.fan_in);
       bias_gradient.emplace_back(layer.net_inputs());
     }
+  // PReLU: Σ over the rows of ∂L/∂a ⊙ min(0, z) per unit, and the slopes' gradient (per unit, or
+  // one shared: the sum of the former over the units), which the update reads.
+  std::vector<RowVector<S>> unit_slope_sums(L), slope_gradient(L);
+  for (std::size_t l = 0; l < L; ++l)
+    if (net.layers[l].activation == Activation::prelu) {
+      unit_slope_sums[l].resize(net.layers[l].units);
+      slope_gradient[l].resize(net.layers[l].n_slopes);
+    }
+  auto shared_slope = [&](std::size_t l) {
+    return net.layers[l].activation == Activation::prelu && net.layers[l].n_slopes == 1;
+  };
   // At most `threads` threads (when given: bfloat16 steps may have more slices than threads).
   const int team = policy.team(threads > 0 ? std::min(slices, threads) : slices);
   Barrier barrier(team);
@@ -150,17 +182,27 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     auto abandoned = [&] {
       return abandon_forward.load(std::memory_order_relaxed) || abandon_backward.load(std::memory_order_relaxed);
     };
+    // The PReLU slopes slice s updates in layer l: those of its units, or the shared one (slice 0).
+    auto owned_slopes = [&](int s, std::size_t l) -> std::pair<Index, Index> {
+      const Layer<S>& layer = net.layers[l];
+      if (layer.activation != Activation::prelu) return {0, 0};
+      if (layer.n_slopes == 1) return {0, s == 0 ? 1 : 0};
+      return owned[s][l];
+    };
     std::vector<RowMatrix<S>> backup_weights;
-    std::vector<RowVector<S>> backup_biases;
+    std::vector<RowVector<S>> backup_biases, backup_slopes;
     std::vector<S> backup_scale;
     auto take_backup = [&] {
       backup_weights.clear();
       backup_biases.clear();
+      backup_slopes.clear();
       each_slice([&](int s) {
         for (std::size_t l = 0; l < L; ++l) {
           backup_weights.emplace_back(slice_weights(s, l));
           const auto [b0, b1] = owned[s][l];
           backup_biases.emplace_back(net.layers[l].b().segment(b0, b1 - b0));
+          const auto [g0, g1] = owned_slopes(s, l);
+          backup_slopes.emplace_back(RowVectorMap<S>(net.layers[l].slopes + g0, g1 - g0));
         }
       });
       backup_scale = scale;
@@ -172,6 +214,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           slice_weights(s, l) = backup_weights[i];
           const auto [b0, b1] = owned[s][l];
           net.layers[l].b().segment(b0, b1 - b0) = backup_biases[i];
+          const auto [g0, g1] = owned_slopes(s, l);
+          RowVectorMap<S>(net.layers[l].slopes + g0, g1 - g0) = backup_slopes[i];
         }
       });
       scale = backup_scale;
@@ -190,6 +234,18 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         apply_rows(step_rule.bind((*rule.state)[l].weights, true), layer.weights + offset,
                    weight_gradient[l].data() + offset, offset, l == 0 ? k1 - k0 : layer.net_inputs(),
                    l == 0 ? layer.fan_in : k1 - k0, layer.fan_in);
+      }
+    };
+    // The slopes slice s owns in layer l, from their gradient: SGD's step (no weight decay on
+    // slopes, as in (4.39)), or the optimiser's rule.
+    auto step_slopes = [&](int s, std::size_t l) {
+      const auto [g0, g1] = owned_slopes(s, l);
+      if (g1 == g0) return;
+      if constexpr (Rule::plain) {
+        RowVectorMap<S>(net.layers[l].slopes + g0, g1 - g0) -= learning_rate * slope_gradient[l].segment(g0, g1 - g0);
+      } else {
+        apply_rows(step_rule.bind((*rule.state)[l].slopes, false), net.layers[l].slopes + g0,
+                   slope_gradient[l].data() + g0, g0, 1, g1 - g0, g1 - g0);
       }
     };
     auto step_biases = [&](int s, std::size_t l) {
@@ -247,7 +303,10 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             }
             if (l + 1 < L) {
               auto a = ws.activation[l].block(r0, c0, count, c1 - c0);
-              Network<S>::activate(layer, z, a);
+              if (layer.activation == Activation::prelu)  // (4.22) with the block's slopes
+                a = z.cwiseMax(S(0)) + (z.cwiseMin(S(0)).array().rowwise() * slopes_of(layer, c0, c1 - c0)).matrix();
+              else
+                Network<S>::activate(layer, z, a);
               if (low) to_low(a, lo.activation[l].block(r0, c0, count, c1 - c0));
             }
           });
@@ -363,12 +422,36 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             auto a = ws.activation[l - 1].block(0, k0, rows, width);
             auto g = ws.grad_activation[l - 1].block(0, k0, rows, width);
             auto d = ws.delta[l - 1].block(0, k0, rows, width);
-            Network<S>::elementwise_delta(below, z, a, g, d);
+            if (below.activation == Activation::prelu) {
+              // ∂L/∂γᵢ = Σ ∂L/∂aᵢ·min(0, zᵢ) over the rows, and δ = ∂L/∂a ⊙ (1 if z > 0, else γᵢ),
+              // with the slopes of the forward pass; then the slice's own slopes are updated.
+              auto sums = unit_slope_sums[l - 1].segment(k0, width);
+              sums.setZero();
+              add_column_sums(g.cwiseProduct(z.cwiseMin(S(0))), S(1), sums, scratch);
+              const auto gamma = slopes_of(below, k0, width);
+              d = (g.array() *
+                   ((z.array() > S(0)).template cast<S>() + (z.array() <= S(0)).template cast<S>().rowwise() * gamma))
+                      .matrix();
+              if (below.n_slopes > 1) {
+                slope_gradient[l - 1].segment(k0, width) = sums / static_cast<S>(rows);
+                if (Rule::plain || (!long_step && !clipping)) step_slopes(s, l - 1);
+              }
+            } else {
+              Network<S>::elementwise_delta(below, z, a, g, d);
+            }
             if (low) to_low(d, lo.delta[l - 1].block(0, k0, rows, width));
           }
         });
         if (lazy && scale[l] < S(0.5)) fold(l);
         if (l > 0) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+        if (l > 0 && shared_slope(l - 1) && !abandoned())
+          each_slice([&](int s) {
+            if (s != 0) return;  // (nobody reads this slope again before the next step's forward pass)
+            S sum = 0;
+            for (Index i = 0; i < net.layers[l - 1].units; ++i) sum += unit_slope_sums[l - 1](i);
+            slope_gradient[l - 1](0) = sum / static_cast<S>(rows);
+            if (Rule::plain || (!long_step && !clipping)) step_slopes(s, l - 1);
+          });
       }
       if (long_step) {
         barrier.wait();  // thread 0's last word on abandon_backward reaches everyone
@@ -386,6 +469,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
                l == 0 ? layer.fan_in : k1 - k0, layer.fan_in);
           const auto [b0, b1] = owned[s][l];
           body(bias_gradient[l].data() + b0, Index(1), b1 - b0, b1 - b0);
+          const auto [g0, g1] = owned_slopes(s, l);
+          if (g1 > g0) body(slope_gradient[l].data() + g0, Index(1), g1 - g0, g1 - g0);
         };
         S factor = 1;
         if (clipping) {  // Σ g² by slice, added in slice order: the same on any team
@@ -407,6 +492,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             step_weights(s, l);
             refresh_low(s, l);
             if (owned[s][l].second > owned[s][l].first) step_biases(s, l);
+            step_slopes(s, l);
           }
         });
       }

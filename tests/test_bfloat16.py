@@ -224,8 +224,8 @@ def test_bad_settings_are_refused_before_any_work():
     for name, value in net.parameters().items():
         np.testing.assert_array_equal(value, before[name])
     assert net._rng.bit_generator.state == state
-    net = fnn.Network([4, 8, 3], "prelu", dtype="bfloat16")
-    with pytest.raises(ValueError, match="PReLU and maxout"):
+    net = fnn.Network([4, 8, 3], "maxout", dtype="bfloat16")
+    with pytest.raises(ValueError, match="maxout layers"):
         net.fit(X, y, batch_size=8)
     with pytest.raises(ValueError, match="float32, float64 or bfloat16"):
         fnn.Network([4, 3], dtype="float16")

@@ -41,13 +41,17 @@ def assert_matches(net, ref, rtol=1e-10, atol=1e-12):
 
 
 # The per-sample kernel (batch 1), the sliced mini-batch kernel (batch 4, with two threads for the
-# wide network) and the general kernel (PReLU and maxout layers) all run each rule.
+# wide networks; PReLU slopes of their own or one shared) and the general kernel (maxout layers)
+# all run each rule.
 KERNELS = [
     pytest.param([5, 6, 4, 3], "relu", 1, 1, id="per-sample"),
     pytest.param([5, 6, 4, 3], "tanh", 4, 1, id="mini-batch"),
     pytest.param([20, 300, 200, 3], "relu", 1, 2, id="per-sample-2-threads"),
     pytest.param([20, 300, 200, 3], "relu", 64, 2, id="sliced-2-threads"),
-    pytest.param([5, 6, 4, 3], fnn.PReLU(), 4, 1, id="general-prelu"),
+    pytest.param([5, 6, 4, 3], fnn.PReLU(), 4, 1, id="sliced-prelu"),
+    pytest.param([20, 300, 200, 3], fnn.PReLU(), 64, 2, id="sliced-prelu-2-threads"),
+    pytest.param([20, 300, 200, 3], fnn.PReLU(shared=True), 64, 2, id="sliced-shared-prelu-2-threads"),
+    pytest.param([5, 6, 4, 3], fnn.Maxout(2), 4, 1, id="general-maxout-mini-batch"),
     pytest.param([5, 6, 4, 3], fnn.Maxout(2), 1, 1, id="general-maxout"),
 ]
 

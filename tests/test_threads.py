@@ -61,6 +61,19 @@ def test_handing_the_work_to_one_thread_mid_epoch_changes_no_weight(batch, switc
     assert_same(trained(WIDE, 2, batch, switch_at=switch_at), trained(WIDE, 2, batch))
 
 
+@pytest.mark.parametrize("hidden", ["relu", fnn.PReLU(), fnn.PReLU(shared=True)])
+def test_mini_batches_on_one_thread_or_two_give_the_same_weights(hidden):
+    # PReLU runs in the sliced kernel like the other element-wise activations (its slopes updated
+    # per unit by their slice, or the shared one from the sum over units in unit order).
+    X, y = data(640, 784, 10)
+    weights = []
+    for threads in (1, 2):
+        net = fnn.Network([784, 256, 256, 10], hidden, seed=0, n_threads=threads)
+        net.fit(X, y, batch_size=32, max_epochs=2, validation_fraction=0)
+        weights.append({k: v.copy() for k, v in net.parameters().items()})
+    assert_same(*weights)
+
+
 def test_the_staging_thread_can_be_dropped_mid_epoch():
     # A small network on many rows: one training thread, and a second that stages the samples.
     widths, n = [64, 32, 10], 9000

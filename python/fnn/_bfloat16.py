@@ -80,9 +80,9 @@ def check_fit(activations, batch_size: int) -> None:
     if batch_size < 2:
         raise ValueError("dtype='bfloat16' trains in mini-batches: batch_size must be at least 2 (32 to 256 make "
                          "the most of it), got 1; per-sample steps (batch_size=1) run in float32 only")
-    special = [f"layer {l} ({name})" for l, name in enumerate(activations, 1) if name in ("prelu", "maxout")]
+    special = [f"layer {l}" for l, name in enumerate(activations, 1) if name == "maxout"]
     if special:
-        raise ValueError(f"dtype='bfloat16' is not implemented for PReLU and maxout layers: {', '.join(special)}; "
+        raise ValueError(f"dtype='bfloat16' is not implemented for maxout layers ({', '.join(special)}); "
                          "use dtype='float32'")
 
 
