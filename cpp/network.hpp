@@ -134,9 +134,9 @@ struct Network {
         }
         return;
       case Activation::maxout:
-        // (4.27): a_i = max_k z_{i,k}
+        // (4.27): a_i = max_k z_{i,k}, for the units of the block (all, or a slice's)
         for (Index r = 0; r < z.rows(); ++r)
-          for (Index i = 0; i < layer.units; ++i) a(r, i) = z.row(r).segment(i * layer.pieces, layer.pieces).maxCoeff();
+          for (Index i = 0; i < a.cols(); ++i) a(r, i) = z.row(r).segment(i * layer.pieces, layer.pieces).maxCoeff();
         return;
       default:
         with_elementwise(layer.activation, [&](auto f) { a = decltype(f)::value(z.array(), layer.gamma).matrix(); });

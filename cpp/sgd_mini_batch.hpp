@@ -8,7 +8,9 @@
 // The work is cut into `slices` (the thread count asked for) whatever team runs it: a thread of a
 // smaller team takes several slices in turn, so the weights depend on the number of slices only.
 //
-// PReLU layers (4.22) are element-wise but for their slopes γ: a slice updates the slopes of its
+// A slice of a maxout layer (4.26)-(4.27) owns its neurons' K net inputs each (rows i·K … i·K+K−1
+// of W⁽ˡ⁾), so its max and δ stay within the slice. PReLU layers (4.22) are element-wise but for
+// their slopes γ: a slice updates the slopes of its
 // own units right after their δ; a layer's one shared slope is updated by slice 0 once every slice
 // has summed ∂L/∂γ over its units, the sum over the units then taken in unit order (so the slope,
 // like everything else, does not depend on the slicing).
@@ -47,14 +49,6 @@ template <class S>
 Eigen::Array<S, 1, Eigen::Dynamic> slopes_of(const Layer<S>& layer, Index first, Index count) {
   if (layer.n_slopes == 1) return Eigen::Array<S, 1, Eigen::Dynamic>::Constant(count, layer.slopes[0]);
   return RowVectorMap<S>(layer.slopes + first, count).array();
-}
-
-// Whether this kernel trains the network: every hidden activation but maxout.
-template <class S>
-bool sliced_supported(const Network<S>& net) {
-  for (std::size_t l = 0; l + 1 < net.layers.size(); ++l)
-    if (net.layers[l].activation == Activation::maxout) return false;
-  return true;
 }
 
 template <class S, class Rule, class StopCheck>
@@ -106,10 +100,15 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   const int team = policy.team(threads > 0 ? std::min(slices, threads) : slices);
   Barrier barrier(team);
   std::vector<double> loss_part(slices, 0.0);
-  // Each slice's neurons of every layer.
-  std::vector<std::vector<std::pair<Index, Index>>> owned(slices);
+  // Each slice's neurons of every layer, and their net inputs (K per neuron of a maxout layer).
+  std::vector<std::vector<std::pair<Index, Index>>> owned(slices), inputs(slices);
   for (int s = 0; s < slices; ++s)
-    for (const auto& layer : net.layers) owned[s].push_back(share(layer.units, s, slices, per_line));
+    for (const auto& layer : net.layers) {
+      owned[s].push_back(share(layer.units, s, slices, per_line));
+      inputs[s].emplace_back(owned[s].back().first * layer.pieces, owned[s].back().second * layer.pieces);
+    }
+  // The part of W⁽ˡ⁾ slice s updates: its rows of W⁽¹⁾ (l = 0), its columns of W⁽ˡ⁾ (l ≥ 1).
+  auto weight_range = [&](int s, std::size_t l) { return l == 0 ? inputs[s][0] : owned[s][l - 1]; };
   EpochResult result;
   // Set by thread 0 at the end of a step, read by all after the next step's first barrier: every
   // thread reads them before the barriers that thread 0 must pass to set them again.
@@ -157,9 +156,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     // The weights slice s updates: its rows of W⁽¹⁾, its columns of W⁽ˡ⁾ for l ≥ 2.
     // (`all`: the layer's weights or their gradient, both shaped like W⁽ˡ⁾.)
     auto slice_of = [&](int s, std::size_t l, auto&& all) {
-      const auto& mine = owned[s];
-      return l == 0 ? all.block(mine[0].first, 0, mine[0].second - mine[0].first, all.cols())
-                    : all.block(0, mine[l - 1].first, all.rows(), mine[l - 1].second - mine[l - 1].first);
+      const auto [k0, k1] = weight_range(s, l);
+      return l == 0 ? all.block(k0, 0, k1 - k0, all.cols()) : all.block(0, k0, all.rows(), k1 - k0);
     };
     auto slice_weights = [&](int s, std::size_t l) { return slice_of(s, l, net.layers[l].W()); };
     auto refresh_low = [&](int s, std::size_t l) {  // the bfloat16 copy of slice s's updated weights
@@ -199,7 +197,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       each_slice([&](int s) {
         for (std::size_t l = 0; l < L; ++l) {
           backup_weights.emplace_back(slice_weights(s, l));
-          const auto [b0, b1] = owned[s][l];
+          const auto [b0, b1] = inputs[s][l];
           backup_biases.emplace_back(net.layers[l].b().segment(b0, b1 - b0));
           const auto [g0, g1] = owned_slopes(s, l);
           backup_slopes.emplace_back(RowVectorMap<S>(net.layers[l].slopes + g0, g1 - g0));
@@ -212,7 +210,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
       each_slice([&](int s) {
         for (std::size_t l = 0; l < L; ++l, ++i) {
           slice_weights(s, l) = backup_weights[i];
-          const auto [b0, b1] = owned[s][l];
+          const auto [b0, b1] = inputs[s][l];
           net.layers[l].b().segment(b0, b1 - b0) = backup_biases[i];
           const auto [g0, g1] = owned_slopes(s, l);
           RowVectorMap<S>(net.layers[l].slopes + g0, g1 - g0) = backup_slopes[i];
@@ -229,7 +227,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     auto step_weights = [&](int s, std::size_t l) {
       if constexpr (!Rule::plain) {
         const Layer<S>& layer = net.layers[l];
-        const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
+        const auto [k0, k1] = weight_range(s, l);
         const Index offset = l == 0 ? k0 * layer.fan_in : k0;
         apply_rows(step_rule.bind((*rule.state)[l].weights, true), layer.weights + offset,
                    weight_gradient[l].data() + offset, offset, l == 0 ? k1 - k0 : layer.net_inputs(),
@@ -250,7 +248,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
     };
     auto step_biases = [&](int s, std::size_t l) {
       if constexpr (!Rule::plain) {
-        const auto [b0, b1] = owned[s][l];
+        const auto [b0, b1] = inputs[s][l];
         apply_rows(step_rule.bind((*rule.state)[l].biases, false), net.layers[l].biases + b0,
                    bias_gradient[l].data() + b0, b0, 1, b1 - b0, b1 - b0);
       }
@@ -290,23 +288,24 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
           const Index count = std::min(block_rows, rows - r0);
           each_slice([&](int s) {
-            const auto [c0, c1] = owned[s][l];
+            const auto [c0, c1] = owned[s][l];   // the neurons
+            const auto [n0, n1] = inputs[s][l];  // their net inputs
             if (c1 == c0) return;
             auto a_prev = l == 0 ? ws.input.middleRows(r0, count) : ws.activation[l - 1].middleRows(r0, count);
-            auto z = ws.net_input[l].block(r0, c0, count, c1 - c0);
+            auto z = ws.net_input[l].block(r0, n0, count, n1 - n0);
             if (low) {
               gemm_low(false, true, S(1), (l == 0 ? lo.input : lo.activation[l - 1]).middleRows(r0, count),
-                       lo.weights[l].middleRows(c0, c1 - c0), S(0), z, layer.biases + c0);
+                       lo.weights[l].middleRows(n0, n1 - n0), S(0), z, layer.biases + n0);
             } else {
-              z.rowwise() = layer.b().segment(c0, c1 - c0);
-              gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(c0, c1 - c0), S(1), z);
+              z.rowwise() = layer.b().segment(n0, n1 - n0);
+              gemm<S>(false, true, scale[l], a_prev, layer.W().middleRows(n0, n1 - n0), S(1), z);
             }
             if (l + 1 < L) {
               auto a = ws.activation[l].block(r0, c0, count, c1 - c0);
               if (layer.activation == Activation::prelu)  // (4.22) with the block's slopes
                 a = z.cwiseMax(S(0)) + (z.cwiseMin(S(0)).array().rowwise() * slopes_of(layer, c0, c1 - c0)).matrix();
               else
-                Network<S>::activate(layer, z, a);
+                Network<S>::activate(layer, z, a);  // (maxout (4.27): the block's units whole)
               if (low) to_low(a, lo.activation[l].block(r0, c0, count, c1 - c0));
             }
           });
@@ -354,7 +353,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         if (lazy) scale[l] *= decay;
         each_slice([&](int s) {
           if (abandoned()) return;
-          const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];  // own rows (l = 0) or columns
+          const auto [k0, k1] = weight_range(s, l);  // own rows (l = 0) or columns
           const Index width = k1 - k0;
           if (width == 0) return;
           if (l > 0) {
@@ -403,7 +402,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           }
         });
         each_slice([&](int s) {
-          const auto [b0, b1] = owned[s][l];
+          const auto [b0, b1] = inputs[s][l];
           if (b1 > b0 && !abandoned()) {
             auto delta = ws.delta[l].topRows(rows).middleCols(b0, b1 - b0);
             if constexpr (Rule::plain) {
@@ -418,11 +417,22 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
           if (l > 0 && k1 > k0 && !abandoned()) {
             const Layer<S>& below = net.layers[l - 1];
             const Index width = k1 - k0;
-            auto z = ws.net_input[l - 1].block(0, k0, rows, width);
+            const auto [n0, n1] = inputs[s][l - 1];
+            auto z = ws.net_input[l - 1].block(0, n0, rows, n1 - n0);
             auto a = ws.activation[l - 1].block(0, k0, rows, width);
             auto g = ws.grad_activation[l - 1].block(0, k0, rows, width);
-            auto d = ws.delta[l - 1].block(0, k0, rows, width);
-            if (below.activation == Activation::prelu) {
+            auto d = ws.delta[l - 1].block(0, n0, rows, n1 - n0);
+            if (below.activation == Activation::maxout) {
+              // The error flows only to the piece that won the max (the first one on ties).
+              const Index K = below.pieces;
+              d.setZero();
+              for (Index r = 0; r < rows; ++r)
+                for (Index i = 0; i < width; ++i) {
+                  Index k = 0;
+                  z.row(r).segment(i * K, K).maxCoeff(&k);
+                  d(r, i * K + k) = g(r, i);
+                }
+            } else if (below.activation == Activation::prelu) {
               // ∂L/∂γᵢ = Σ ∂L/∂aᵢ·min(0, zᵢ) over the rows, and δ = ∂L/∂a ⊙ (1 if z > 0, else γᵢ),
               // with the slopes of the forward pass; then the slice's own slopes are updated.
               auto sums = unit_slope_sums[l - 1].segment(k0, width);
@@ -439,7 +449,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             } else {
               Network<S>::elementwise_delta(below, z, a, g, d);
             }
-            if (low) to_low(d, lo.delta[l - 1].block(0, k0, rows, width));
+            if (low) to_low(d, lo.delta[l - 1].block(0, n0, rows, n1 - n0));
           }
         });
         if (lazy && scale[l] < S(0.5)) fold(l);
@@ -464,10 +474,10 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
         // (l = 0: the slice's rows of W⁽¹⁾; l ≥ 1: its columns of W⁽ˡ⁾, as in step_weights.)
         auto gradient_block = [&](int s, std::size_t l, auto&& body) {
           const Layer<S>& layer = net.layers[l];
-          const auto [k0, k1] = l == 0 ? owned[s][0] : owned[s][l - 1];
+          const auto [k0, k1] = weight_range(s, l);
           body(weight_gradient[l].data() + (l == 0 ? k0 * layer.fan_in : k0), l == 0 ? k1 - k0 : layer.net_inputs(),
                l == 0 ? layer.fan_in : k1 - k0, layer.fan_in);
-          const auto [b0, b1] = owned[s][l];
+          const auto [b0, b1] = inputs[s][l];
           body(bias_gradient[l].data() + b0, Index(1), b1 - b0, b1 - b0);
           const auto [g0, g1] = owned_slopes(s, l);
           if (g1 > g0) body(slope_gradient[l].data() + g0, Index(1), g1 - g0, g1 - g0);
@@ -491,7 +501,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             gradient_block(s, l, [&](S* g, Index r, Index c, Index stride) { scale_block(factor, g, r, c, stride); });
             step_weights(s, l);
             refresh_low(s, l);
-            if (owned[s][l].second > owned[s][l].first) step_biases(s, l);
+            if (inputs[s][l].second > inputs[s][l].first) step_biases(s, l);
             step_slopes(s, l);
           }
         });

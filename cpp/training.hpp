@@ -180,9 +180,8 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
                              const S* sample_weight, const std::int64_t* order, Index n, Rule rule, Index batch,
                              int threads, ThreadPolicy& policy, StopCheck&& should_stop,
                              bool bfloat16_products = false) {
-  if (bfloat16_products && !(batch > 1 && sliced_supported(net)))
-    throw std::invalid_argument(
-        "bfloat16 products run in the mini-batch kernel: batch_size must be at least 2 and no layer maxout");
+  if (bfloat16_products && batch < 2)
+    throw std::invalid_argument("bfloat16 products run in the mini-batch kernel: batch_size must be at least 2");
   // (Clipping needs each step's whole gradient, which the per-sample kernel never forms.)
   if (batch == 1 && per_sample_supported(net) && !clips(rule)) {
     const int training_threads = per_sample_threads(net, threads);
@@ -197,7 +196,7 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
   // ways that depend on the product's width, so that a slice's result would change with the
   // slicing: their steps are cut into at least two slices, and one thread or two give the same
   // weights (one thread takes both slices in turn).
-  if ((batch > 1 || clips(rule)) && sliced_supported(net))
+  if (batch > 1 || clips(rule))
     return train_epoch_sliced(
         net, X, T, sample_weight, order, n, rule, batch,
         mini_batch_slices(net, std::min(batch, n), bfloat16_products ? std::max(2, threads) : threads), policy,

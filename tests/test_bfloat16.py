@@ -212,6 +212,20 @@ def test_long_steps_and_a_team_losing_its_cores_give_the_same_weights():
         np.testing.assert_allclose(value, expected[name], atol=1e-2, err_msg=name)
 
 
+@pytest.mark.parametrize("hidden", [fnn.PReLU(), fnn.PReLU(shared=True), fnn.Maxout(2)])
+def test_prelu_and_maxout_train_in_bfloat16_as_in_float32(hidden):
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    nets = {}
+    for dtype in ("float32", "bfloat16"):
+        nets[dtype] = fnn.Network([64, 64, 10], hidden, dtype=dtype, seed=0, n_threads=2)
+        nets[dtype].fit(X, y, batch_size=32, learning_rate=0.05, max_epochs=3, validation_fraction=0)
+    for name, value in nets["bfloat16"].parameters().items():
+        reference = nets["float32"].parameters()[name]
+        assert 0 < np.abs(value - reference).max() < 0.05 * np.abs(reference).max() + 1e-3, name
+    assert abs(nets["bfloat16"].score(X, y) - nets["float32"].score(X, y)) < 0.02
+
+
 def test_bad_settings_are_refused_before_any_work():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 4)).astype(np.float32)
@@ -224,9 +238,6 @@ def test_bad_settings_are_refused_before_any_work():
     for name, value in net.parameters().items():
         np.testing.assert_array_equal(value, before[name])
     assert net._rng.bit_generator.state == state
-    net = fnn.Network([4, 8, 3], "maxout", dtype="bfloat16")
-    with pytest.raises(ValueError, match="maxout layers"):
-        net.fit(X, y, batch_size=8)
     with pytest.raises(ValueError, match="float32, float64 or bfloat16"):
         fnn.Network([4, 3], dtype="float16")
 

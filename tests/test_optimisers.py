@@ -41,8 +41,8 @@ def assert_matches(net, ref, rtol=1e-10, atol=1e-12):
 
 
 # The per-sample kernel (batch 1), the sliced mini-batch kernel (batch 4, with two threads for the
-# wide networks; PReLU slopes of their own or one shared) and the general kernel (maxout layers)
-# all run each rule.
+# wide networks; PReLU slopes of their own or one shared, maxout) and the general kernel (PReLU and
+# maxout at batch 1) all run each rule.
 KERNELS = [
     pytest.param([5, 6, 4, 3], "relu", 1, 1, id="per-sample"),
     pytest.param([5, 6, 4, 3], "tanh", 4, 1, id="mini-batch"),
@@ -51,7 +51,8 @@ KERNELS = [
     pytest.param([5, 6, 4, 3], fnn.PReLU(), 4, 1, id="sliced-prelu"),
     pytest.param([20, 300, 200, 3], fnn.PReLU(), 64, 2, id="sliced-prelu-2-threads"),
     pytest.param([20, 300, 200, 3], fnn.PReLU(shared=True), 64, 2, id="sliced-shared-prelu-2-threads"),
-    pytest.param([5, 6, 4, 3], fnn.Maxout(2), 4, 1, id="general-maxout-mini-batch"),
+    pytest.param([5, 6, 4, 3], fnn.Maxout(2), 4, 1, id="sliced-maxout"),
+    pytest.param([20, 300, 200, 3], fnn.Maxout(2), 64, 2, id="sliced-maxout-2-threads"),
     pytest.param([5, 6, 4, 3], fnn.Maxout(2), 1, 1, id="general-maxout"),
 ]
 

@@ -61,10 +61,11 @@ def test_handing_the_work_to_one_thread_mid_epoch_changes_no_weight(batch, switc
     assert_same(trained(WIDE, 2, batch, switch_at=switch_at), trained(WIDE, 2, batch))
 
 
-@pytest.mark.parametrize("hidden", ["relu", fnn.PReLU(), fnn.PReLU(shared=True)])
+@pytest.mark.parametrize("hidden", ["relu", fnn.PReLU(), fnn.PReLU(shared=True), fnn.Maxout(2)])
 def test_mini_batches_on_one_thread_or_two_give_the_same_weights(hidden):
-    # PReLU runs in the sliced kernel like the other element-wise activations (its slopes updated
-    # per unit by their slice, or the shared one from the sum over units in unit order).
+    # PReLU and maxout run in the sliced kernel like the element-wise activations (PReLU's slopes
+    # updated per unit by their slice, or the shared one from the sum over units in unit order; a
+    # maxout neuron's K net inputs in its slice).
     X, y = data(640, 784, 10)
     weights = []
     for threads in (1, 2):

@@ -74,16 +74,11 @@ def bfloat16_available() -> bool:
     return True
 
 
-def check_fit(activations, batch_size: int) -> None:
-    """Raises ValueError, before any work, for a fit that bfloat16 products cannot run (`activations`:
-    the hidden layers' activation names)."""
+def check_fit(batch_size: int) -> None:
+    """Raises ValueError, before any work, for a fit that bfloat16 products cannot run."""
     if batch_size < 2:
         raise ValueError("dtype='bfloat16' trains in mini-batches: batch_size must be at least 2 (32 to 256 make "
                          "the most of it), got 1; per-sample steps (batch_size=1) run in float32 only")
-    special = [f"layer {l}" for l, name in enumerate(activations, 1) if name == "maxout"]
-    if special:
-        raise ValueError(f"dtype='bfloat16' is not implemented for maxout layers ({', '.join(special)}); "
-                         "use dtype='float32'")
 
 
 def enable(engine) -> None:

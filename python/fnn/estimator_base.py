@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _bfloat16
-from .activations import Activation, activation_from_dict, activation_to_dict, resolve_activation
+from .activations import Activation, activation_from_dict, activation_to_dict
 from .convergence import check_fit, killed_in_training
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
@@ -128,11 +128,7 @@ class FNNEstimator(BaseEstimator):
         self._dtype()
         if self._bfloat16():
             _bfloat16.check_available()
-            try:
-                names = [resolve_activation(self.activation).name]
-            except (TypeError, ValueError):  # (reported by the network, with its own words)
-                names = []
-            _bfloat16.check_fit(names, settings.batch_size)
+            _bfloat16.check_fit(settings.batch_size)
         return settings
 
     def _new_network(self, n_features: int, n_outputs: int, output: str) -> Network:

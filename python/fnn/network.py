@@ -77,7 +77,7 @@ class Network:
         training and in prediction run on bfloat16 copies of the weights, activations and δ with
         float32 accumulation, about twice as fast on CPUs with AVX512-BF16 or AMX; activations,
         losses and updates stay float32. Needs ``pip install 'fnn[bfloat16]'`` (oneDNN) and such a
-        CPU (else an error names what is missing), ``batch_size`` ≥ 2, no maxout layer.
+        CPU (else an error names what is missing), and ``batch_size`` ≥ 2.
     seed : int or None
         Seeds the initialisation, the validation split and the shuffling of every epoch: the same
         seed and the same ``n_threads`` give the same weights, bit for bit.

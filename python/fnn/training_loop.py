@@ -48,7 +48,7 @@ def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, 
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     if net.bfloat16:
-        _bfloat16.check_fit([f.name for f in net.activations], s.batch_size)
+        _bfloat16.check_fit(s.batch_size)
     X = check_features(X, net.widths[0], net.dtype)
     targets = net._targets(y, X.shape[0])
     weights = check_sample_weight(sample_weight, X.shape[0], net.dtype)
