@@ -202,6 +202,8 @@ def main(argv=None) -> int:
                         help="instead: 1, 2 and 3 MPI ranks of fnn.distributed (bench/distributed.py)")
     parser.add_argument("--inference", action="store_true",
                         help="instead: batch inference against PyTorch and scikit-learn (bench/inference.py)")
+    parser.add_argument("--activations", action="store_true",
+                        help="instead: every activation's training throughput against ReLU's (bench/activations.py)")
     parser.add_argument("--bfloat16", action="store_true",
                         help="instead: dtype='bfloat16' against float32 and PyTorch's autocast (bench/bfloat16.py)")
     parser.add_argument("--out-of-core", dest="out_of_core", action="store_true",
@@ -216,6 +218,10 @@ def main(argv=None) -> int:
         from . import inference
 
         return inference.main(rest + ["--rounds", str(args.rounds)])
+    if args.activations:
+        from . import activations
+
+        return activations.main(rest + ["--rounds", str(args.rounds), "--repeats", str(args.repeats)])
     if args.bfloat16:
         from . import bfloat16
 

@@ -105,3 +105,13 @@ def test_the_bfloat16_benchmark_checks_its_contenders_and_reports_each_workload(
                         real(net, X, y, batch if net.bfloat16 else 2 * batch, threads))
     with pytest.raises(SystemExit, match="check failed"):
         bfloat16.check(bfloat16.WORKLOADS[0], 1, with_torch=False)
+
+
+def test_the_activation_benchmark_checks_one_and_two_threads_and_reports_every_activation(monkeypatch):
+    from bench import activations
+
+    monkeypatch.setattr(activations, "SHAPES", {1: ([20, 16, 4], 256), 32: ([20, 64, 32, 4], 512)})
+    lines = []
+    rows = activations.run(rounds=1, repeats=1, log=lines.append)
+    assert len(rows) == 4 and all(row[name] > 0 for row in rows for name in activations.ACTIVATIONS)
+    assert all("goal" in line for line in lines)
