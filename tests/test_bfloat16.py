@@ -266,6 +266,11 @@ def test_model_files_keep_bfloat16(tmp_path):
     assert loaded.bfloat16 and loaded.dtype == np.float32 and "bfloat16" in repr(loaded)
     np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
     assert pickle.loads(pickle.dumps(net)).bfloat16
+    old = net.astype("float32").__getstate__()
+    del old["bfloat16"]  # a pickle from before dtype="bfloat16"
+    twin = fnn.Network.__new__(fnn.Network)
+    twin.__setstate__(old)
+    assert not twin.bfloat16 and twin.forward(X).dtype == np.float32
 
 
 def test_estimators_take_dtype_bfloat16():

@@ -370,7 +370,8 @@ class Network:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._parameters = {name: aligned_copy(array) for name, array in self._parameters.items()}
-        state = self.__dict__.setdefault("_optimiser_state", None)  # (pickles of older versions have none)
+        self.__dict__.setdefault("bfloat16", False)  # (pickles of older versions have neither)
+        state = self.__dict__.setdefault("_optimiser_state", None)
         if state is not None:
             state.arrays = {name: aligned_copy(array) for name, array in state.arrays.items()}
 
