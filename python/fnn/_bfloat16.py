@@ -47,7 +47,7 @@ def library() -> str:
     if not path or not os.path.exists(path):
         where = f" (FNN_ONEDNN_LIBRARY={path!r} does not exist)" if os.environ.get("FNN_ONEDNN_LIBRARY") else ""
         raise BfloatUnavailable("dtype='bfloat16' runs its matrix products in oneDNN, which is not installed"
-                          f"{where}: pip install 'fnn[bfloat16]'")
+                                f"{where}: pip install 'fnn[bfloat16]'")
     return path
 
 
@@ -60,7 +60,7 @@ def check_available() -> None:
                          "Use dtype='float32'.")
     if not _core.onednn_headers:
         raise BfloatUnavailable("this build of fnn has no bfloat16 products (oneDNN's headers, from the "
-                           "onednn-devel-cpu-gomp package, were not found when it was compiled)")
+                                "onednn-devel-cpu-gomp package, were not found when it was compiled)")
     library()
 
 
