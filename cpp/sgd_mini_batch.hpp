@@ -10,10 +10,10 @@
 //
 // A slice of a maxout layer (4.26)-(4.27) owns its neurons' K net inputs each (rows i·K … i·K+K−1
 // of W⁽ˡ⁾), so its max and δ stay within the slice. PReLU layers (4.22) are element-wise but for
-// their slopes γ: a slice updates the slopes of its
-// own units right after their δ; a layer's one shared slope is updated by slice 0 once every slice
-// has summed ∂L/∂γ over its units, the sum over the units then taken in unit order (so the slope,
-// like everything else, does not depend on the slicing).
+// their slopes γ: a slice updates the slopes of its own units right after their δ; a layer's one
+// shared slope is updated by slice 0 once every slice has summed ∂L/∂γ over its units, the sum
+// over the units then taken in unit order (so the slope, like everything else, does not depend
+// on the slicing).
 //
 // With `bfloat16_products` (float32 networks), every product runs on bfloat16 copies of its
 // operands, accumulated in float32 (onednn.hpp): each slice rounds what it wrote — its rows of
