@@ -43,12 +43,26 @@
 
 namespace fnn {
 
-// The PReLU slopes of units [first, first + count) of a layer, as an array row: its own slopes, or
-// the layer's one shared slope repeated.
-template <class S>
-Eigen::Array<S, 1, Eigen::Dynamic> slopes_of(const Layer<S>& layer, Index first, Index count) {
-  if (layer.n_slopes == 1) return Eigen::Array<S, 1, Eigen::Dynamic>::Constant(count, layer.slopes[0]);
-  return RowVectorMap<S>(layer.slopes + first, count).array();
+// a = max(0, z) + γ ⊙ min(0, z) (4.22) on the block of a PReLU layer's units that starts at unit
+// `first`, with their own slopes or the layer's shared one (no temporary: this runs every step).
+template <class S, class Z, class A>
+void prelu_block(const Layer<S>& layer, Index first, const Z& z, A&& a) {
+  if (layer.n_slopes == 1)
+    a = z.cwiseMax(S(0)) + layer.slopes[0] * z.cwiseMin(S(0));
+  else
+    a = z.cwiseMax(S(0)) +
+        (z.cwiseMin(S(0)).array().rowwise() * RowVectorMap<S>(layer.slopes + first, a.cols()).array()).matrix();
+}
+
+// δ = ∂L/∂a ⊙ (1 if z > 0, else γ) on the same block.
+template <class S, class Z, class G, class D>
+void prelu_delta_block(const Layer<S>& layer, Index first, const Z& z, const G& g, D&& d) {
+  const auto positive = (z.array() > S(0)).template cast<S>();
+  const auto rest = (z.array() <= S(0)).template cast<S>();
+  if (layer.n_slopes == 1)
+    d = (g.array() * (positive + layer.slopes[0] * rest)).matrix();
+  else
+    d = (g.array() * (positive + rest.rowwise() * RowVectorMap<S>(layer.slopes + first, d.cols()).array())).matrix();
 }
 
 template <class S, class Rule, class StopCheck>
@@ -302,8 +316,8 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
             }
             if (l + 1 < L) {
               auto a = ws.activation[l].block(r0, c0, count, c1 - c0);
-              if (layer.activation == Activation::prelu)  // (4.22) with the block's slopes
-                a = z.cwiseMax(S(0)) + (z.cwiseMin(S(0)).array().rowwise() * slopes_of(layer, c0, c1 - c0)).matrix();
+              if (layer.activation == Activation::prelu)
+                prelu_block(layer, c0, z, a);
               else
                 Network<S>::activate(layer, z, a);  // (maxout (4.27): the block's units whole)
               if (low) to_low(a, lo.activation[l].block(r0, c0, count, c1 - c0));
@@ -438,10 +452,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
               auto sums = unit_slope_sums[l - 1].segment(k0, width);
               sums.setZero();
               add_column_sums(g.cwiseProduct(z.cwiseMin(S(0))), S(1), sums, scratch);
-              const auto gamma = slopes_of(below, k0, width);
-              d = (g.array() *
-                   ((z.array() > S(0)).template cast<S>() + (z.array() <= S(0)).template cast<S>().rowwise() * gamma))
-                      .matrix();
+              prelu_delta_block(below, k0, z, g, d);
               if (below.n_slopes > 1) {
                 slope_gradient[l - 1].segment(k0, width) = sums / static_cast<S>(rows);
                 if (Rule::plain || (!long_step && !clipping)) step_slopes(s, l - 1);
