@@ -143,9 +143,12 @@ def run(threads: int, rounds: int, repeats: int, only: Optional[List[str]] = Non
         raise SystemExit("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX-BF16)")
     with_torch = baseline_torch.available()
     roof = bfloat16_roof(threads)
+    fnn.Network([2, 2], dtype="bfloat16")._core()  # loads oneDNN, to name its version and kernel
+    core = fnn._engine.core
     log(f"bfloat16: {threads} threads, {rounds} rounds taking turns; bfloat16 GEMM roof "
         + (f"{roof:.0f} GFLOP/s (PyTorch 2048³)" if roof else "not measured (no PyTorch)")
-        + f"; bfloat16 instructions {fnn._bfloat16.instructions()}; {describe()}")
+        + f"; bfloat16 instructions {fnn._bfloat16.instructions()}; oneDNN {core.onednn_version()}, "
+        f"{core.bfloat16_product_implementation(128, 256, 784)} for a dense 128×784·784×256; {describe()}")
     kinds = [k for k in KINDS if with_torch or k.startswith("fnn")]
     report: Dict = {"roof": roof, "threads": threads, "rows": []}
     for w in WORKLOADS:

@@ -1,5 +1,7 @@
 """The benchmark code, on tiny sizes so it cannot rot. Asserts correctness, never timing."""
 
+import re
+
 import pytest
 
 import fnn
@@ -99,6 +101,7 @@ def test_the_bfloat16_benchmark_checks_its_contenders_and_reports_each_workload(
     assert row["fnn_bfloat16"] > 0 and row["fnn_float32"] > 0
     assert 0 < row["check"]["fnn_bfloat16"] < 0.25
     assert report["inference"]["bfloat16"] > 0 and len(lines) == 3
+    assert re.search(r"oneDNN 3\.\d+\.\d+, \S+:\S+ for a dense", lines[0]), lines[0]  # e.g. brg:avx512_core_bf16
     # A contender that computes something else fails the check.
     real = bfloat16.fnn_epoch
     monkeypatch.setattr(bfloat16, "fnn_epoch", lambda net, X, y, batch, threads:
