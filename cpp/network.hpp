@@ -39,6 +39,38 @@ struct Layer {
   RowVectorMap<S> gamma_i() const { return RowVectorMap<S>(slopes, n_slopes); }
 };
 
+// a = max(0, z) + γ ⊙ min(0, z) (4.22) on the block of a PReLU layer's units that starts at unit
+// `first`, with their own slopes or the layer's shared one (no temporary: this runs every step).
+template <class S, class Z, class A>
+void prelu_block(const Layer<S>& layer, Index first, const Z& z, A&& a) {
+  if (layer.n_slopes == 1)
+    a = z.cwiseMax(S(0)) + layer.slopes[0] * z.cwiseMin(S(0));
+  else
+    a = z.cwiseMax(S(0)) +
+        (z.cwiseMin(S(0)).array().rowwise() * RowVectorMap<S>(layer.slopes + first, a.cols()).array()).matrix();
+}
+
+// δ = ∂L/∂a ⊙ (1 if z > 0, else γ) on the same block.
+template <class S, class Z, class G, class D>
+void prelu_delta_block(const Layer<S>& layer, Index first, const Z& z, const G& g, D&& d) {
+  const auto positive = (z.array() > S(0)).template cast<S>();
+  const auto rest = (z.array() <= S(0)).template cast<S>();
+  if (layer.n_slopes == 1)
+    d = (g.array() * (positive + layer.slopes[0] * rest)).matrix();
+  else
+    d = (g.array() * (positive + rest.rowwise() * RowVectorMap<S>(layer.slopes + first, d.cols()).array())).matrix();
+}
+
+// The winning piece of maxout unit i (4.27) among its K net inputs z[i·K … i·K+K−1]: the first
+// one on ties, as Eigen's maxCoeff, so every kernel sends δ to the same piece.
+template <class S>
+Index maxout_winner(const S* z, Index K) {
+  Index k = 0;
+  for (Index j = 1; j < K; ++j)
+    if (z[j] > z[k]) k = j;
+  return k;
+}
+
 struct EpochResult {
   double loss_sum = 0;  // Σ of the per-sample loss, each measured just before its update
   Index samples = 0;    // samples whose update was applied
@@ -80,7 +112,7 @@ struct Network {
       // z = a Wᵀ + b: the bias rows go in first and the product adds to them (β = 1), which
       // replaces both BLAS's zeroing of z and a separate pass adding b.
       z.rowwise() = layer.b();
-      gemm<S>(false, true, ws.weight_scale[l], a_prev, layer.W(), S(1), z);
+      gemm<S>(false, true, S(1), a_prev, layer.W(), S(1), z);
       if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);
@@ -113,7 +145,7 @@ struct Network {
       if (l > 0) {
         // (4.59): ∂L/∂a⁽ˡ⁻¹⁾ = W⁽ˡ⁾ᵀ δ⁽ˡ⁾, row-wise; then δ⁽ˡ⁻¹⁾ = f'(z⁽ˡ⁻¹⁾) ⊙ that.
         auto grad_a = ws.grad_activation[l - 1].topRows(rows);
-        gemm<S>(false, false, ws.weight_scale[l], delta, layer.W(), S(0), grad_a);
+        gemm<S>(false, false, S(1), delta, layer.W(), S(0), grad_a);
         backprop_activation(layers[l - 1], ws, l - 1, rows, visit);
       }
       visit.layer(l, layer, delta, a_prev, ws.scratch);
@@ -183,8 +215,7 @@ struct Network {
         delta.setZero();
         for (Index r = 0; r < rows; ++r)
           for (Index i = 0; i < layer.units; ++i) {
-            Index k = 0;
-            z.row(r).segment(i * layer.pieces, layer.pieces).maxCoeff(&k);
+            const Index k = maxout_winner(&z(r, i * layer.pieces), layer.pieces);
             delta(r, i * layer.pieces + k) = grad_a(r, i);
           }
         return;

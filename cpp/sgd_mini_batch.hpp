@@ -43,28 +43,6 @@
 
 namespace fnn {
 
-// a = max(0, z) + γ ⊙ min(0, z) (4.22) on the block of a PReLU layer's units that starts at unit
-// `first`, with their own slopes or the layer's shared one (no temporary: this runs every step).
-template <class S, class Z, class A>
-void prelu_block(const Layer<S>& layer, Index first, const Z& z, A&& a) {
-  if (layer.n_slopes == 1)
-    a = z.cwiseMax(S(0)) + layer.slopes[0] * z.cwiseMin(S(0));
-  else
-    a = z.cwiseMax(S(0)) +
-        (z.cwiseMin(S(0)).array().rowwise() * RowVectorMap<S>(layer.slopes + first, a.cols()).array()).matrix();
-}
-
-// δ = ∂L/∂a ⊙ (1 if z > 0, else γ) on the same block.
-template <class S, class Z, class G, class D>
-void prelu_delta_block(const Layer<S>& layer, Index first, const Z& z, const G& g, D&& d) {
-  const auto positive = (z.array() > S(0)).template cast<S>();
-  const auto rest = (z.array() <= S(0)).template cast<S>();
-  if (layer.n_slopes == 1)
-    d = (g.array() * (positive + layer.slopes[0] * rest)).matrix();
-  else
-    d = (g.array() * (positive + rest.rowwise() * RowVectorMap<S>(layer.slopes + first, d.cols()).array())).matrix();
-}
-
 template <class S, class Rule, class StopCheck>
 EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
                                const S* sample_weight, const std::int64_t* order, Index n, const Rule& rule,
@@ -77,7 +55,9 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
   const S decay = Rule::plain ? S(1) - learning_rate * rule.l2 : S(1);
   constexpr bool single = std::is_same_v<S, float>;
   const bool low = single && bfloat16_products;
-  // W held as s·V, as in SgdStep (not with bfloat16 copies: they are of W itself)
+  // Weight decay W ← (1 − αλ)W would cost a pass over W per step (BLAS's β). W⁽ˡ⁾ is held as s·V
+  // instead: decay multiplies s, the update adds −α/(B·s)·δᵀa to V, products take s as their α,
+  // and fold() writes s back. (Not with bfloat16 copies: they are of W itself.)
   const bool lazy = !low && Rule::plain && rule.l2 != S(0) && decay > S(0.5);
   Workspace<S> ws = net.make_workspace(std::min(batch, n));
   BfloatOperands lo = low ? BfloatOperands(net, std::min(batch, n)) : BfloatOperands();
@@ -384,7 +364,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
               if (long_step) poll(abandon_backward);
             }
           }
-          // Plain SGD adds −α/B·δᵀa to W (see SgdStep); an optimiser's gradient δᵀa/B goes to its buffer.
+          // Plain SGD adds −α/B·δᵀa to W (or to V); an optimiser's gradient δᵀa/B goes to its buffer.
           const S alpha = !Rule::plain ? S(1) / static_cast<S>(rows) : lazy ? -step_size / scale[l] : -step_size;
           for (Index r0 = 0; r0 < rows && !abandoned(); r0 += block_rows) {
             const Index count = std::min(block_rows, rows - r0);
@@ -441,11 +421,7 @@ EpochResult train_epoch_sliced(const Network<S>& net, const ConstMatrixMap<S>& X
               const Index K = below.pieces;
               d.setZero();
               for (Index r = 0; r < rows; ++r)
-                for (Index i = 0; i < width; ++i) {
-                  Index k = 0;
-                  z.row(r).segment(i * K, K).maxCoeff(&k);
-                  d(r, i * K + k) = g(r, i);
-                }
+                for (Index i = 0; i < width; ++i) d(r, i * K + maxout_winner(&z(r, i * K), K)) = g(r, i);
             } else if (below.activation == Activation::prelu) {
               // ∂L/∂γᵢ = Σ ∂L/∂aᵢ·min(0, zᵢ) over the rows, and δ = ∂L/∂a ⊙ (1 if z > 0, else γᵢ),
               // with the slopes of the forward pass; then the slice's own slopes are updated.

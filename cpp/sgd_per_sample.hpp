@@ -11,6 +11,9 @@
 //     whole epoch inside one parallel region: rows of W⁽ˡ⁾ for the forward pass, the matching
 //     columns of W⁽ˡ⁺¹⁾ for backpropagation, so the two never need a reduction, and the
 //     threads meet only at spin barriers between layers;
+//   - runs every activation of the chapter: a maxout unit's K net inputs are K consecutive rows
+//     of W⁽ˡ⁾, owned with the unit; PReLU slopes are stepped by the thread owning their unit,
+//     right after its δ, and a shared slope by thread 0 from the units' terms summed in unit order;
 //   - reads the shuffled samples from a staging copy, made by the training threads a chunk at a
 //     time or, for a network trained on one thread, by a second thread (staging_ring.hpp).
 // Every sum is formed in the same order whatever the thread count, so 1 and 2 threads give
@@ -38,16 +41,6 @@
 #include "vector_kernels.hpp"
 
 namespace fnn {
-
-// Can the per-sample kernel run this network? It handles the element-wise activations.
-template <class S>
-bool per_sample_supported(const Network<S>& net) {
-  for (std::size_t l = 0; l + 1 < net.layers.size(); ++l) {
-    const Activation a = net.layers[l].activation;
-    if (a == Activation::prelu || a == Activation::maxout) return false;
-  }
-  return true;
-}
 
 template <class S>
 Index parameter_count(const Network<S>& net) {
@@ -81,12 +74,15 @@ inline std::pair<Index, Index> share(Index n, int t, int threads, Index per_line
   return {cut(t), cut(t + 1)};
 }
 
-// Vectors of one sample. Each has room for whole packets past its last entry (a multiple of 64
-// bytes), so that the vector kernels store whole packets: a masked or partial store would not
-// forward to the loads that read the values right after. The padding holds zeros.
+// Vectors of one sample (a maxout layer's net input and δ have K entries per unit). Each has room for whole packets
+// past its last entry (a multiple of 64 bytes), so that the vector kernels store whole packets: a masked or partial
+// store would not forward to the loads that read the values right after. The padding holds zeros.
 template <class S>
 struct PerSampleBuffers {
   std::vector<RowVector<S>> net_input, activation, delta, grad_activation;  // per layer
+  // A PReLU layer's ∂L/∂aᵢ·min(0, zᵢ) per unit: the gradients of its own slopes, or the terms
+  // that thread 0 sums in unit order for its one shared slope.
+  std::vector<RowVector<S>> slope_terms;
   std::vector<RowVector<S>> y_hat, delta_out;  // per thread: the output layer is computed by each
   RowMatrix<S> inputs, targets;                // the current chunk's rows of X and T, in sample order
   RowVector<S> sample_weight;                  // and their weights, when the data are weighted
@@ -103,8 +99,9 @@ struct PerSampleBuffers {
   PerSampleBuffers(const Network<S>& net, int threads, Index chunk)
       : inputs(chunk, net.inputs()), targets(chunk, net.outputs()), sample_weight(chunk) {
     for (const auto& layer : net.layers) {
-      for (auto* v : {&net_input, &activation, &delta, &grad_activation})
-        v->push_back(RowVector<S>::Zero(padded(layer.units)));
+      for (auto* v : {&net_input, &delta}) v->push_back(RowVector<S>::Zero(padded(layer.net_inputs())));
+      for (auto* v : {&activation, &grad_activation}) v->push_back(RowVector<S>::Zero(padded(layer.units)));
+      slope_terms.push_back(RowVector<S>::Zero(layer.activation == Activation::prelu ? layer.units : 0));
     }
     for (int t = 0; t < threads; ++t) {
       y_hat.push_back(RowVector<S>::Zero(padded(net.outputs())));
@@ -112,6 +109,24 @@ struct PerSampleBuffers {
     }
   }
 };
+
+// a⁽ˡ⁾ = f(z⁽ˡ⁾) for units [begin, end) of one sample: element-wise activations a cache line at
+// a time (the vectors are padded), PReLU (4.22) with its slopes, maxout (4.27) over K pieces.
+template <class S>
+void activate(const Layer<S>& layer, RowVector<S>& z, RowVector<S>& a, Index begin, Index end) {
+  if (end <= begin) return;
+  if (layer.activation == Activation::prelu) {
+    prelu_block(layer, begin, z.segment(begin, end - begin), a.segment(begin, end - begin));
+  } else if (layer.activation == Activation::maxout) {
+    const Index K = layer.pieces;
+    for (Index i = begin; i < end; ++i) a[i] = z[i * K + maxout_winner(z.data() + i * K, K)];
+  } else {
+    with_elementwise(layer.activation, [&](auto f) {
+      for (Index i = begin; i < end; i += PerSampleBuffers<S>::per_line)
+        PerSampleBuffers<S>::line(a, i) = decltype(f)::value(PerSampleBuffers<S>::line(z, i), layer.gamma);
+    });
+  }
+}
 
 // `threads` training threads (1 and 2 give the same weights bit for bit), plus a staging thread
 // if asked. The team is what OpenMP starts, and at most what `policy` allows on a busy machine;
@@ -243,7 +258,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       auto fold_scale = [&] {
         if (scale == S(1)) return;
         const Layer<S>& first = net.layers.front();
-        const auto [r0, r1] = mine[0];
+        const Index r0 = mine[0].first * first.pieces, r1 = mine[0].second * first.pieces;
         scale_rows(scale, first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, first.fan_in);
         scale = 1;
       };
@@ -251,10 +266,54 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // z⁽¹⁾ of the first sample, for this thread's rows.
       if (n > 0) {
         const auto& first = net.layers.front();
-        const auto [r0, r1] = mine[0];
+        const Index r0 = mine[0].first * first.pieces, r1 = mine[0].second * first.pieces;
         dot_rows(first.weights + r0 * first.fan_in, first.fan_in, r1 - r0, X.row(static_cast<Index>(order[0])).data(),
                  first.fan_in, first.biases + r0, buf.net_input[0].data() + r0);
       }
+
+      // The slopes of layer l from their gradients (one per slope, from g + first on): SGD's step
+      // (no weight decay on slopes, as in (4.39)) or the optimiser's rule.
+      auto step_slopes = [&](Index l, Index first, Index count, const S* g, const Rule& current) {
+        S* slopes = net.layers[l].slopes;
+        if constexpr (Rule::plain) {
+          for (Index i = 0; i < count; ++i) slopes[first + i] -= learning_rate * g[i];
+        } else {
+          const auto slope_rule = current.bind((*rule.state)[l].slopes, false);
+          for (Index i = 0; i < count; ++i)
+            slopes[first + i] = slope_rule.template step<S>(slopes[first + i], g[i], first + i);
+        }
+      };
+      // δ⁽ˡ⁾ of units [c0, c1) from ∂L/∂a⁽ˡ⁾ (4.59), with the activation's own rule: element-wise, a
+      // maxout's winning piece (4.27), or PReLU's slopes, which are then stepped (per unit) or
+      // their terms kept for the shared slope's sum.
+      auto below_delta = [&](Index l, Index c0, Index c1, const Rule& current) {
+        const Layer<S>& layer = net.layers[l];
+        if (c1 <= c0) return;
+        const S* z = buf.net_input[l].data();
+        const S* grad_a = buf.grad_activation[l].data();
+        S* delta = buf.delta[l].data();
+        if (layer.activation == Activation::maxout) {
+          const Index K = layer.pieces;
+          std::fill(delta + c0 * K, delta + c1 * K, S(0));
+          for (Index i = c0; i < c1; ++i) delta[i * K + maxout_winner(z + i * K, K)] = grad_a[i];
+        } else if (layer.activation == Activation::prelu) {
+          // ∂L/∂γᵢ = ∂L/∂aᵢ·min(0, zᵢ), and δ with the slopes of the forward pass.
+          S* terms = buf.slope_terms[l].data();
+          for (Index i = c0; i < c1; ++i) terms[i] = grad_a[i] * std::min(z[i], S(0));
+          prelu_delta_block(layer, c0, buf.net_input[l].segment(c0, c1 - c0),
+                            buf.grad_activation[l].segment(c0, c1 - c0), buf.delta[l].segment(c0, c1 - c0));
+          if (layer.n_slopes > 1) step_slopes(l, c0, c1 - c0, terms + c0, current);
+        } else {
+          for (Index i = c0; i < c1; i += per_line)
+            Network<S>::elementwise_delta(layer, buf.line(buf.net_input[l], i), buf.line(buf.activation[l], i),
+                                          buf.line(buf.grad_activation[l], i), buf.line(buf.delta[l], i));
+        }
+      };
+      auto step_shared_slope = [&](Index l, const Rule& current) {
+        S sum = 0;
+        for (Index i = 0; i < net.layers[l].units; ++i) sum += buf.slope_terms[l](i);
+        step_slopes(l, 0, 1, &sum, current);
+      };
 
       bool left = false;  // this thread handed its neurons to thread 0
       // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
@@ -269,16 +328,13 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         for (Index l = 0; l < L; ++l) {
           const Layer<S>& layer = net.layers[l];
           const auto [begin, end] = mine[l];
+          const Index K = layer.pieces;  // own rows of W⁽ˡ⁾: begin·K … end·K − 1
           if (l > 0) {
-            dot_rows(layer.weights + begin * layer.fan_in, layer.fan_in, end - begin, buf.activation[l - 1].data(),
-                     layer.fan_in, layer.biases + begin, buf.net_input[l].data() + begin);
+            dot_rows(layer.weights + begin * K * layer.fan_in, layer.fan_in, (end - begin) * K,
+                     buf.activation[l - 1].data(), layer.fan_in, layer.biases + begin * K,
+                     buf.net_input[l].data() + begin * K);
           }
-          if (l + 1 < L) {
-            with_elementwise(layer.activation, [&](auto f) {
-              for (Index i = begin; i < end; i += per_line)
-                buf.line(buf.activation[l], i) = decltype(f)::value(buf.line(buf.net_input[l], i), layer.gamma);
-            });
-          }
+          if (l + 1 < L) activate(layer, buf.net_input[l], buf.activation[l], begin, end);
           barrier.wait();
         }
         if (k >= stop_at.load(std::memory_order_relaxed)) break;
@@ -321,11 +377,11 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           const S* delta = l == L - 1 ? delta_out.data() : buf.delta[l].data();
           const auto [c0, c1] = mine[l - 1];
           const Index width = c1 - c0;
-          const auto [r0, r1] = mine[l];
+          const Index r0 = mine[l].first * layer.pieces, r1 = mine[l].second * layer.pieces;  // own net inputs
           if constexpr (Rule::plain) {
             if (width > 0)
               backprop_and_update_rows(delta, SgdUpdate<S>{decay, learning_rate}, layer.weights + c0, layer.fan_in,
-                                       layer.units, buf.activation[l - 1].data() + c0,
+                                       layer.net_inputs(), buf.activation[l - 1].data() + c0,
                                        buf.grad_activation[l - 1].data() + c0, width);
             for (Index i = r0; i < r1; ++i) layer.biases[i] -= learning_rate * delta[i];
           } else {
@@ -333,15 +389,22 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
             const auto weight_rule = step_rule.bind(state.weights, true);
             if (width > 0)
               backprop_and_update_rows(delta, RuleUpdate<S, decltype(weight_rule)>{&weight_rule, layer.weights},
-                                       layer.weights + c0, layer.fan_in, layer.units, buf.activation[l - 1].data() + c0,
-                                       buf.grad_activation[l - 1].data() + c0, width);
+                                       layer.weights + c0, layer.fan_in, layer.net_inputs(),
+                                       buf.activation[l - 1].data() + c0, buf.grad_activation[l - 1].data() + c0,
+                                       width);
             const auto bias_rule = step_rule.bind(state.biases, false);
             for (Index i = r0; i < r1; ++i) layer.biases[i] = bias_rule.template step<S>(layer.biases[i], delta[i], i);
           }
-          for (Index i = c0; i < c1; i += per_line)
-            Network<S>::elementwise_delta(below, buf.line(buf.net_input[l - 1], i), buf.line(buf.activation[l - 1], i),
-                                          buf.line(buf.grad_activation[l - 1], i), buf.line(buf.delta[l - 1], i));
+          below_delta(l - 1, c0, c1, step_rule);
           if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
+          if (below.activation != Activation::prelu || below.n_slopes != 1) continue;
+          // A shared slope, from every thread's units: thread 0 steps it once they are all in.
+          // Nothing reads it before the next sample's activation of layer l−1, which for l−1 ≥ 1
+          // comes after a barrier of the forward pass; layer 1's comes right after its update.
+          const bool fence = l == 1 && split > 1;
+          if (fence) barrier.wait();
+          if (t == 0) step_shared_slope(l - 1, step_rule);
+          if (fence) barrier.wait();
         }
 
         // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
@@ -351,7 +414,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           const Layer<S>& first = net.layers.front();
           const S* delta = L == 1 ? delta_out.data() : buf.delta[0].data();
           const S* x = x_of(k);
-          const auto [r0, r1] = mine[0];
+          const Index r0 = mine[0].first * first.pieces, r1 = mine[0].second * first.pieces;  // own rows
           S* own = first.weights + r0 * first.fan_in;
           auto step_rows = [&](const auto& update, S bias_learning_rate) {
             if (k + 1 < n) {

@@ -19,51 +19,6 @@
 
 namespace fnn {
 
-// Algorithm 4.1, lines 10-11, for a batch of B rows: W ← W − α(δᵀa/B + λW), b ← b − α·Σδ/B,
-// γ ← γ − α·∂L/∂γ/B, with no gradient temporary.
-//
-// The weight decay W ← (1 − αλ)W would cost a pass over every weight per step on its own (as
-// BLAS's β). Instead W⁽ˡ⁾ is held as s·V during the epoch: decay multiplies the scalar s, the
-// product adds −(α/(B·s))·δᵀa to V with β = 1, and forward and backward products take s as
-// their α. fold() writes s back into the arrays, so between calls Python sees W exactly.
-template <class S>
-struct SgdStep {
-  S learning_rate;
-  S l2;
-  Index rows;
-  std::vector<S>& scale;
-
-  S decay() const { return S(1) - learning_rate * l2; }
-  // Lazy scaling needs s to stay well away from 0; a decay this strong is applied directly.
-  bool lazy() const { return l2 != S(0) && decay() > S(0.5); }
-
-  template <class Delta, class APrev>
-  void layer(std::size_t l, const Layer<S>& layer, const Delta& delta, const APrev& a_prev, RowVector<S>& scratch) {
-    const S step = learning_rate / static_cast<S>(rows);
-    if (lazy()) {
-      scale[l] *= decay();
-      gemm<S>(true, false, -step / scale[l], delta, a_prev, S(1), layer.W());
-      if (scale[l] < S(0.5)) fold(layer, scale[l]);
-    } else {
-      gemm<S>(true, false, -step, delta, a_prev, decay(), layer.W());
-    }
-    add_column_sums(delta, -step, layer.b(), scratch);
-  }
-  template <class Grad>
-  void slopes(std::size_t, const Layer<S>& layer, const Grad& grad) {
-    auto gamma = layer.gamma_i();
-    gamma.noalias() -= (learning_rate / static_cast<S>(rows)) * grad;
-  }
-
-  static void fold(const Layer<S>& layer, S& s) {
-    if (s != S(1)) layer.W() *= s;
-    s = S(1);
-  }
-  void fold_all(const Network<S>& net) {
-    for (std::size_t l = 0; l < net.layers.size(); ++l) fold(net.layers[l], scale[l]);
-  }
-};
-
 // An optimiser's step (optimisers.hpp) for a batch of B rows: the mean gradient δᵀa/B, Σδ/B,
 // ∂L/∂γ/B into buffers shaped like the parameters, then the rule applied to each array.
 // With clipping (`deferred`), the visitor only fills the buffers; apply_all then scales them and
@@ -122,25 +77,6 @@ struct RuleStep {
   }
 };
 
-// Buffers shaped like the network's parameters, and Layer views of them.
-template <class S>
-struct ParameterBuffers {
-  std::vector<RowVector<S>> arrays;
-  std::vector<Layer<S>> layers;
-  explicit ParameterBuffers(const Network<S>& net) : layers(net.layers) {
-    for (const auto& layer : net.layers) {
-      arrays.emplace_back(layer.net_inputs() * layer.fan_in);
-      arrays.emplace_back(layer.net_inputs());
-      arrays.emplace_back(std::max<Index>(1, layer.n_slopes));
-    }
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      layers[l].weights = arrays[3 * l].data();
-      layers[l].biases = arrays[3 * l + 1].data();
-      if (layers[l].slopes) layers[l].slopes = arrays[3 * l + 2].data();
-    }
-  }
-};
-
 // Sums (4.61), (4.62) and the PReLU slope gradient over rows into arrays shaped like the parameters.
 template <class S>
 struct GradientSum {
@@ -183,7 +119,7 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
   if (bfloat16_products && batch < 2)
     throw std::invalid_argument("bfloat16 products run in the mini-batch kernel: batch_size must be at least 2");
   // (Clipping needs each step's whole gradient, which the per-sample kernel never forms.)
-  if (batch == 1 && per_sample_supported(net) && !clips(rule)) {
+  if (batch == 1 && !clips(rule)) {
     const int training_threads = per_sample_threads(net, threads);
     // A network trained on one thread leaves the others idle: one of them stages the samples,
     // when they are too many to stay in cache.
@@ -196,46 +132,10 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
   // ways that depend on the product's width, so that a slice's result would change with the
   // slicing: their steps are cut into at least two slices, and one thread or two give the same
   // weights (one thread takes both slices in turn).
-  if (batch > 1 || clips(rule))
-    return train_epoch_sliced(
-        net, X, T, sample_weight, order, n, rule, batch,
-        mini_batch_slices(net, std::min(batch, n), bfloat16_products ? std::max(2, threads) : threads), policy,
-        should_stop, bfloat16_products, threads);
-  set_gemm_threads(policy.team(threads));
-  EpochResult result;
-  StopPoller poller(should_stop);
-  Workspace<S> ws = net.make_workspace(std::max<Index>(1, std::min(batch, n)));
-  SgdStep<S> sgd{rule.learning_rate, rule.l2, batch, ws.weight_scale};
-  std::unique_ptr<ParameterBuffers<S>> gradient;
-  if constexpr (!Rule::plain) gradient = std::make_unique<ParameterBuffers<S>>(net);
-  for (Index first = 0; first < n; first += batch) {
-    const Index rows = std::min(batch, n - first);
-    gather(ws, X, &T, sample_weight, order, first, rows);
-    net.forward(ws, rows);
-    const S loss = net.loss(ws, rows, true, sample_weight != nullptr);
-    if (!std::isfinite(loss)) {
-      result.diverged = true;
-      break;
-    }
-    if constexpr (Rule::plain) {
-      sgd.rows = rows;
-      net.backward(ws, rows, sgd);
-    } else {
-      rule.begin_step();
-      RuleStep<S, Rule> step{rule, *rule.state, gradient->layers, rows, clips(rule)};
-      net.backward(ws, rows, step);
-      if (step.deferred) step.apply_all(net);
-    }
-    result.loss_sum += static_cast<double>(loss);
-    result.samples += rows;
-    result.steps += 1;
-    if (poller.poll()) {
-      result.interrupted = true;
-      break;
-    }
-  }
-  sgd.fold_all(net);
-  return result;
+  return train_epoch_sliced(
+      net, X, T, sample_weight, order, n, rule, batch,
+      mini_batch_slices(net, std::min(batch, n), bfloat16_products ? std::max(2, threads) : threads), policy,
+      should_stop, bfloat16_products, threads);
 }
 
 template <class S, class StopCheck>

@@ -22,7 +22,6 @@ struct Workspace {
   std::vector<RowMatrix<S>> grad_activation;  // ∂L/∂a⁽ˡ⁾ for hidden layers
   std::vector<RowVector<S>> grad_slopes;      // ∂L/∂γ for PReLU layers
   RowVector<S> scratch;                       // column sums, as wide as the widest layer
-  std::vector<S> weight_scale;                // W⁽ˡ⁾ = weight_scale[l] · (the stored array), see SgdStep
 
   Workspace(Index capacity_, Index inputs, Index outputs, const std::vector<Index>& net_inputs,
             const std::vector<Index>& units)
@@ -30,7 +29,6 @@ struct Workspace {
     Index widest = 1;
     for (Index w : net_inputs) widest = std::max(widest, w);
     scratch.resize(widest);
-    weight_scale.assign(net_inputs.size(), S(1));
     for (std::size_t l = 0; l < net_inputs.size(); ++l) {
       net_input.emplace_back(capacity_, net_inputs[l]);
       activation.emplace_back(capacity_, units[l]);

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fnn
 from bench import baseline_numpy, measure
@@ -118,3 +119,67 @@ def test_the_activation_benchmark_checks_one_and_two_threads_and_reports_every_a
     rows = activations.run(rounds=1, repeats=1, log=lines.append)
     assert len(rows) == 4 and all(row[name] > 0 for row in rows for name in activations.ACTIVATIONS)
     assert all("goal" in line for line in lines)
+
+
+def write_idx(path, array, code=0x08):
+    """An IDX file as LeCun's format lays it out (what the Fashion-MNIST files are)."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    dtype = {0x08: np.uint8, 0x0C: ">i4", 0x0D: ">f4"}[code]
+    raw = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}i", *array.shape)
+    raw += np.asarray(array, dtype=dtype).tobytes()
+    (gzip.open if str(path).endswith(".gz") else open)(path, "wb").write(raw)
+
+
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3), code=st.sampled_from([0x08, 0x0C, 0x0D]),
+       gzipped=st.booleans(), seed=st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_idx_files_read_back_whatever_their_shape_and_type(tmp_path, shape, code, gzipped, seed):
+    import numpy as np
+
+    from bench.bfloat16_accuracy import read_idx
+
+    array = np.random.default_rng(seed).integers(0, 256, size=shape)
+    path = tmp_path / ("a.idx.gz" if gzipped else "a.idx")
+    write_idx(path, array, code)
+    np.testing.assert_array_equal(read_idx(path), array)
+
+
+def test_idx_files_that_are_not_idx_are_refused(tmp_path):
+    import numpy as np
+
+    from bench.bfloat16_accuracy import read_idx
+
+    (tmp_path / "text").write_bytes(b"label,pixel\n1,2\n")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "text")
+    write_idx(tmp_path / "short", np.zeros((3, 4), np.uint8))
+    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-1])
+    with pytest.raises(ValueError, match=r"11 values for the shape \(3, 4\)"):
+        read_idx(tmp_path / "short")
+
+
+@pytest.mark.skipif(not fnn.bfloat16_available(), reason="bfloat16 needs AVX512-BF16 and oneDNN")
+def test_the_bfloat16_accuracy_benchmark_trains_both_and_reports_the_difference(tmp_path):
+    import numpy as np
+
+    from bench import bfloat16_accuracy
+
+    rng = np.random.default_rng(0)
+    for kind, n in (("train", 256), ("t10k", 64)):
+        labels = rng.integers(0, 10, size=n)
+        images = (labels[:, None, None] * 25 + rng.integers(0, 20, size=(n, 28, 28))).astype(np.uint8)
+        write_idx(tmp_path / f"{kind}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / f"{kind}-labels-idx1-ubyte", labels)  # (one not gzipped)
+    lines = []
+    result = bfloat16_accuracy.run(tmp_path, seeds=[0], epochs=3, batch=32, threads=1, log=lines.append)
+    row = result["rows"][0]
+    assert row["float32"] > 0.5 and row["bfloat16"] > 0.5  # the classes are the brightness: learnable
+    assert result["mean_difference"] == row["bfloat16"] - row["float32"]
+    assert lines[0].startswith(f"Fashion-MNIST from {tmp_path}: 256 training and 64 test images")
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(SystemExit, match="no t10k-labels-idx1-ubyte"):
+        bfloat16_accuracy.run(tmp_path, seeds=[0], epochs=1, batch=32, threads=1)

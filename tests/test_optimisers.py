@@ -40,11 +40,16 @@ def assert_matches(net, ref, rtol=1e-10, atol=1e-12):
             np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=rtol, atol=atol)
 
 
-# The per-sample kernel (batch 1), the sliced mini-batch kernel (batch 4, with two threads for the
-# wide networks; PReLU slopes of their own or one shared, maxout) and the general kernel (PReLU and
-# maxout at batch 1) all run each rule.
+# The per-sample kernel (batch 1) and the sliced mini-batch kernel (batch 4 or 64), each on one
+# thread and, for the wide networks, two; with PReLU slopes of their own or one shared, and maxout.
 KERNELS = [
     pytest.param([5, 6, 4, 3], "relu", 1, 1, id="per-sample"),
+    pytest.param([5, 6, 4, 3], fnn.PReLU(), 1, 1, id="per-sample-prelu"),
+    pytest.param([5, 6, 4, 3], fnn.PReLU(shared=True), 1, 1, id="per-sample-shared-prelu"),
+    pytest.param([5, 6, 4, 3], fnn.Maxout(2), 1, 1, id="per-sample-maxout"),
+    pytest.param([20, 300, 200, 3], fnn.PReLU(), 1, 2, id="per-sample-prelu-2-threads"),
+    pytest.param([20, 300, 200, 3], fnn.PReLU(shared=True), 1, 2, id="per-sample-shared-prelu-2-threads"),
+    pytest.param([20, 300, 200, 3], fnn.Maxout(2), 1, 2, id="per-sample-maxout-2-threads"),
     pytest.param([5, 6, 4, 3], "tanh", 4, 1, id="mini-batch"),
     pytest.param([20, 300, 200, 3], "relu", 1, 2, id="per-sample-2-threads"),
     pytest.param([20, 300, 200, 3], "relu", 64, 2, id="sliced-2-threads"),
@@ -53,7 +58,6 @@ KERNELS = [
     pytest.param([20, 300, 200, 3], fnn.PReLU(shared=True), 64, 2, id="sliced-shared-prelu-2-threads"),
     pytest.param([5, 6, 4, 3], fnn.Maxout(2), 4, 1, id="sliced-maxout"),
     pytest.param([20, 300, 200, 3], fnn.Maxout(2), 64, 2, id="sliced-maxout-2-threads"),
-    pytest.param([5, 6, 4, 3], fnn.Maxout(2), 1, 1, id="general-maxout"),
 ]
 
 
@@ -63,8 +67,12 @@ def test_two_epochs_match_the_reference_step_by_step(name, widths, hidden, batch
     X, y = data(150, widths[0], seed=1)
     net = fnn.Network(widths, hidden, dtype="float64", seed=2)
     ref = Reference.of(net)
-    # (Smaller steps where maxout's unbounded units or the wide layers would diverge.)
-    lr, l2 = LEARNING_RATE[name] * (0.2 if isinstance(hidden, fnn.Maxout) or widths[1] > 100 else 1), 0.01
+    # (Smaller steps where maxout's or PReLU's unbounded units or the wide layers would diverge;
+    # smaller still for both at once one sample a step, where momentum's steps at 0.2 diverge.)
+    unbounded, wide = isinstance(hidden, (fnn.Maxout, fnn.PReLU)), widths[1] > 100
+    per_sample_unbounded = unbounded and wide and batch == 1
+    factor = 0.05 if per_sample_unbounded else 0.2 if unbounded or wide else 1
+    lr, l2 = LEARNING_RATE[name] * factor, 0.01
     reference = ReferenceOptimiser(name, lr, l2)
     state = OptimiserState(name, net._parameters)
     rng = np.random.default_rng(5)
@@ -73,12 +81,15 @@ def test_two_epochs_match_the_reference_step_by_step(name, widths, hidden, batch
         result = engine_epoch(net, state, X, y, order, lr, l2, batch, threads)
         assert (result.samples, result.steps, result.diverged) == (150, -(-150 // batch), False)
         reference.epoch(ref, X, one_hot(y, 3), order, batch)
-        assert_matches(net, ref)
+        # (300 steps of momentum on maxout's products grow the round-off to ~1e-11, 1e-9 in the
+        # velocities, in any kernel.)
+        assert_matches(net, ref, atol=1e-10 if per_sample_unbounded else 1e-12)
     assert state.step == reference.t
     for (kind, i), array in reference.first.items():
         if name in ("momentum", "nesterov", "adam", "adamw"):
             suffix = {"W": "weights", "b": "biases", "slopes": "slopes"}[kind]
-            np.testing.assert_allclose(state.arrays[f"first.{suffix}_{i + 1}"], array, rtol=1e-9, atol=1e-13)
+            np.testing.assert_allclose(state.arrays[f"first.{suffix}_{i + 1}"], array, rtol=1e-9,
+                                       atol=1e-8 if per_sample_unbounded else 1e-13)
 
 
 @pytest.mark.parametrize("widths,hidden,batch,threads", KERNELS)

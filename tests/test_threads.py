@@ -61,16 +61,17 @@ def test_handing_the_work_to_one_thread_mid_epoch_changes_no_weight(batch, switc
     assert_same(trained(WIDE, 2, batch, switch_at=switch_at), trained(WIDE, 2, batch))
 
 
+@pytest.mark.parametrize("batch", [1, 32])
 @pytest.mark.parametrize("hidden", ["relu", fnn.PReLU(), fnn.PReLU(shared=True), fnn.Maxout(2)])
-def test_mini_batches_on_one_thread_or_two_give_the_same_weights(hidden):
-    # PReLU and maxout run in the sliced kernel like the element-wise activations (PReLU's slopes
-    # updated per unit by their slice, or the shared one from the sum over units in unit order; a
-    # maxout neuron's K net inputs in its slice).
+def test_every_activation_on_one_thread_or_two_gives_the_same_weights(hidden, batch):
+    # PReLU and maxout run in the per-sample and sliced kernels like the element-wise activations
+    # (PReLU's slopes updated per unit by the thread or slice owning it, or the shared one from the
+    # sum over units in unit order; a maxout neuron's K net inputs owned with it).
     X, y = data(640, 784, 10)
     weights = []
     for threads in (1, 2):
         net = fnn.Network([784, 256, 256, 10], hidden, seed=0, n_threads=threads)
-        net.fit(X, y, batch_size=32, max_epochs=2, validation_fraction=0)
+        net.fit(X, y, batch_size=batch, max_epochs=2, validation_fraction=0)
         weights.append({k: v.copy() for k, v in net.parameters().items()})
     assert_same(*weights)
 
