@@ -105,6 +105,22 @@ def test_same_seed_and_threads_give_identical_weights(batch_size, threads):
     assert not np.array_equal(other.parameters()["weights_1"], runs[0]["weights_1"])
 
 
+def test_a_copy_in_the_same_dtype_trains_as_the_original():
+    # astype copies the random generator too: the copy's fit shuffles (and splits off its
+    # validation rows) as the original's would. It once started a new generator, so two copies
+    # of one network trained differently.
+    X, y = blobs(300, seed=4)
+    net = fnn.Network([4, 64, 32, 3], "relu", seed=11)
+    net.fit(X, y, batch_size=8, max_epochs=1)  # (the generator has moved on from the seed's state)
+    copies = [net.astype("float32") for _ in range(2)]
+    for model in [net, *copies]:
+        model.fit(X, y, batch_size=8, max_epochs=3)
+    for name, array in net.parameters().items():
+        for copy in copies:
+            np.testing.assert_array_equal(copy.parameters()[name], array, err_msg=name)
+    assert net._rng.integers(1 << 30) == copies[0]._rng.integers(1 << 30)  # equal, but not shared
+
+
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_staging_thread_changes_nothing(weighted):
     # A network too small for two training threads is trained on one while the second stages the

@@ -254,12 +254,14 @@ class Network:
     @serialised
     def astype(self, dtype) -> "Network":
         """A copy of this network with parameters in `dtype` (e.g. float64 for gradient checks; "float32"
-        turns bfloat16 products off, "bfloat16" on)."""
+        turns bfloat16 products off, "bfloat16" on), and a copy of its random generator: the copy
+        shuffles the samples of its next fit as this network would."""
         twin = Network(self.widths, self.activations, self.output, init="zeros", dtype=dtype,
                        n_threads=self.n_threads)
         for name, array in self._parameters.items():
             np.copyto(twin._parameters[name], array, casting="unsafe")
         twin.seed = self.seed
+        twin._rng.bit_generator.state = self._rng.bit_generator.state
         return twin
 
     def __repr__(self) -> str:
