@@ -74,9 +74,10 @@ inline std::pair<Index, Index> share(Index n, int t, int threads, Index per_line
   return {cut(t), cut(t + 1)};
 }
 
-// Vectors of one sample (a maxout layer's net input and δ have K entries per unit). Each has room for whole packets
-// past its last entry (a multiple of 64 bytes), so that the vector kernels store whole packets: a masked or partial
-// store would not forward to the loads that read the values right after. The padding holds zeros.
+// Vectors of one sample (a maxout layer's net input and δ have K entries per unit). Each has room
+// for whole packets past its last entry (a multiple of 64 bytes), so that the vector kernels store
+// whole packets: a masked or partial store would not forward to the loads that read the values
+// right after. The padding holds zeros.
 template <class S>
 struct PerSampleBuffers {
   std::vector<RowVector<S>> net_input, activation, delta, grad_activation;  // per layer
