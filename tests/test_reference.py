@@ -60,6 +60,8 @@ def test_one_epoch_of_sgd(hidden, output, batch):
         np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
         if layer["slopes"] is not None:
             np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-10, atol=1e-12)
+        if layer["slopes"] is not None:
+            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-10, atol=1e-12)
 
 
 def test_hand_worked_sgd_step():
@@ -142,9 +144,10 @@ def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
         np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("hidden", ["tanh", fnn.PReLU(), fnn.Maxout(2)], ids=str)
 @pytest.mark.parametrize("batch,threads", [(1, 1), (5, 1), (4, 2)], ids=["per-sample", "mini-batch", "sliced"])
 @pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
-def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads):
+def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads, hidden):
     # A weight w scales its sample's loss and δ⁽ᴸ⁾, so every gradient of that sample; weight 0
     # removes the sample. Checked for the risk, the gradient and one epoch of every kernel.
     X, y, T, _ = data(output, n=30, seed=11, features=20)
@@ -152,7 +155,7 @@ def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads):
     w = rng.uniform(0, 3, size=30)
     w[[2, 7]] = 0
     w *= len(w) / w.sum()  # the engine receives mean-1 weights, as Network passes them
-    net = fnn.Network([20, 40, 24, 3], "tanh", output, dtype="float64", seed=2)
+    net = fnn.Network([20, 40, 24, 3], hidden, output, dtype="float64", seed=2)
     ref = Reference.of(net)
     risk, grads = net.loss_and_gradients(X, y, l2=0.01, sample_weight=w)
     assert risk == pytest.approx(ref.risk(X, T, 0.01, w), rel=1e-12)
@@ -161,9 +164,10 @@ def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads):
         np.testing.assert_allclose(grads[f"weights_{l}"], g["W"], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(grads[f"biases_{l}"], g["b"], rtol=1e-10, atol=1e-12)
     order = rng.permutation(30)
-    result = net._core().train_epoch(X, net._targets(y, 30), order, 0.05, 0.01, batch, threads, w)
+    lr = 0.05 if hidden == "tanh" else 0.01  # (unbounded units with weights up to 3 diverge at 0.05)
+    result = net._core().train_epoch(X, net._targets(y, 30), order, lr, 0.01, batch, threads, w)
     assert (result.samples, result.diverged) == (30, False)
-    ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch, w=w)
+    ref.sgd_epoch(X, T, order, lr=lr, l2=0.01, batch=batch, w=w)
     p = net.parameters()
     for l, layer in enumerate(ref.layers, start=1):
         np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)

@@ -121,13 +121,14 @@ def test_a_copy_in_the_same_dtype_trains_as_the_original():
     assert net._rng.integers(1 << 30) == copies[0]._rng.integers(1 << 30)  # equal, but not shared
 
 
+@pytest.mark.parametrize("hidden", ["relu", fnn.PReLU(shared=True), fnn.Maxout(3)], ids=str)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-def test_staging_thread_changes_nothing(weighted):
+def test_staging_thread_changes_nothing(weighted, hidden):
     # A network too small for two training threads is trained on one while the second stages the
     # shuffled samples through a ring of chunks; 3000 samples go round that ring many times.
     X, y = blobs(3000, seed=9, features=64)
     w = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y)) if weighted else None
-    nets = [fnn.Network([64, 32, 10], "relu", seed=0, n_threads=t) for t in (1, 2)]
+    nets = [fnn.Network([64, 32, 10], hidden, seed=0, n_threads=t) for t in (1, 2)]
     for net in nets:
         net.fit(X, y, max_epochs=2, validation_fraction=0, l2=1e-4, sample_weight=w)
     for name, p in nets[0].parameters().items():
