@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from reference import Reference, one_hot
 
 import fnn
@@ -223,3 +224,26 @@ def test_a_long_step_in_blocks_of_rows_matches_the_reference(threads, lr, l2):
     for l, layer in enumerate(ref.layers, start=1):
         np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(hidden_widths=st.lists(st.integers(1, 40), min_size=1, max_size=3),
+       kind=st.sampled_from(["prelu", "prelu_shared", "maxout"]), pieces=st.integers(2, 4),
+       batch=st.sampled_from([1, 3]), seed=st.integers(0, 1000))
+def test_any_prelu_or_maxout_network_trains_as_the_reference(hidden_widths, kind, pieces, batch, seed):
+    # Layers of any width (a single unit, fewer than a cache line, not a multiple of one) in both
+    # training kernels: per sample and in mini-batches.
+    hidden = {"prelu": fnn.PReLU(), "prelu_shared": fnn.PReLU(shared=True), "maxout": fnn.Maxout(pieces)}[kind]
+    X, y, T, m = data("softmax", n=12, seed=seed, features=7)
+    net = fnn.Network([7, *hidden_widths, m], hidden, "softmax", dtype="float64", seed=seed)
+    ref = Reference.of(net)
+    order = np.random.default_rng(seed).permutation(len(X))
+    result = net._core().train_epoch(X, net._targets(y, len(X)), order, 0.02, 0.01, batch, 1)
+    assert (result.samples, result.diverged) == (len(X), False)
+    ref.sgd_epoch(X, T, order, lr=0.02, l2=0.01, batch=batch)
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-9, atol=1e-12)
+        if layer["slopes"] is not None:
+            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-9, atol=1e-12)
