@@ -99,7 +99,7 @@ def run(rounds: int, repeats: int, log=print, batches=tuple(SHAPES)) -> List[Dic
             for name, value in medians.items():
                 ratio = relu / value if name != "maxout" else relu_per_weight / (value * sizes[name])
                 parts.append(f"{name} {value / 1e3:.1f}k ({ratio:.2f}x{' per weight' if name == 'maxout' else ''})")
-            goals = [("prelu", relu / medians["prelu"]),
+            goals = [("prelu", relu / medians["prelu"]), ("shared prelu", relu / medians["prelu_shared"]),
                      ("maxout", relu_per_weight / (medians["maxout"] * sizes["maxout"]))]
             log(line + ", ".join(parts) + "; goal ≤ 1.2x: "
                 + ", ".join(f"{n} {'met' if r <= GOAL else 'missed'}" for n, r in goals))

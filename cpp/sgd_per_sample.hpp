@@ -13,7 +13,8 @@
 //     threads meet only at spin barriers between layers;
 //   - runs every activation of the chapter: a maxout unit's K net inputs are K consecutive rows
 //     of W⁽ˡ⁾, owned with the unit; PReLU slopes are stepped by the thread owning their unit,
-//     right after its δ, and a shared slope by thread 0 from the units' terms summed in unit order;
+//     right after its δ, and a shared slope by every thread on its own copy, from the units'
+//     terms summed in unit order;
 //   - reads the shuffled samples from a staging copy, made by the training threads a chunk at a
 //     time or, for a network trained on one thread, by a second thread (staging_ring.hpp).
 // Every sum is formed in the same order whatever the thread count, so 1 and 2 threads give
@@ -287,8 +288,57 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // δ⁽ˡ⁾ of units [c0, c1) from ∂L/∂a⁽ˡ⁾ (4.59), with the activation's own rule: element-wise, a
       // maxout's winning piece (4.27), or PReLU's slopes, which are then stepped (per unit) or
       // their terms kept for the shared slope's sum.
-      auto below_delta = [&](Index l, Index c0, Index c1, const Rule& current) {
+      // A slope shared by a whole layer: every thread keeps its own copy of it (and of its optimiser
+      // state) and steps it from the same sum over the units, so all agree without waiting for one
+      // of them to write it; thread 0 writes its copy back when the epoch ends.
+      struct SharedSlope {
+        bool used = false;
+        S value = 0, first = 0, second = 0;
+        ParameterState<S> state;  // pointing at first and second, where the rule keeps them
+      };
+      std::vector<SharedSlope> shared(static_cast<std::size_t>(L));
+      for (Index l = 0; l < L; ++l) {
         const Layer<S>& layer = net.layers[l];
+        if (layer.activation != Activation::prelu || layer.n_slopes != 1) continue;
+        SharedSlope& own = shared[l];
+        own.used = true;
+        own.value = layer.slopes[0];
+        if constexpr (!Rule::plain) {
+          const ParameterState<S>& state = (*rule.state)[l].slopes;
+          if (state.first) own.first = state.first[0], own.state.first = &own.first;
+          if (state.second) own.second = state.second[0], own.state.second = &own.second;
+        }
+      }
+      // Layer l as this thread sees it: with its own copy of a shared slope.
+      auto seen = [&](Index l) {
+        Layer<S> layer = net.layers[l];
+        if (shared[l].used) layer.slopes = &shared[l].value;
+        return layer;
+      };
+      auto step_shared_slope = [&](Index l, const Rule& current) {
+        S sum = 0;
+        for (Index i = 0; i < net.layers[l].units; ++i) sum += buf.slope_terms[l](i);
+        SharedSlope& own = shared[l];
+        if constexpr (Rule::plain)
+          own.value -= learning_rate * sum;
+        else
+          own.value = current.bind(own.state, false).template step<S>(own.value, sum, 0);
+      };
+      auto write_back_shared_slopes = [&] {
+        for (Index l = 0; l < L; ++l) {
+          const SharedSlope& own = shared[l];
+          if (!own.used) continue;
+          net.layers[l].slopes[0] = own.value;
+          if constexpr (!Rule::plain) {
+            const ParameterState<S>& state = (*rule.state)[l].slopes;
+            if (state.first) state.first[0] = own.first;
+            if (state.second) state.second[0] = own.second;
+          }
+        }
+      };
+
+      auto below_delta = [&](Index l, Index c0, Index c1, const Rule& current) {
+        const Layer<S> layer = seen(l);
         if (c1 <= c0) return;
         const S* z = buf.net_input[l].data();
         const S* grad_a = buf.grad_activation[l].data();
@@ -310,12 +360,6 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
                                           buf.line(buf.grad_activation[l], i), buf.line(buf.delta[l], i));
         }
       };
-      auto step_shared_slope = [&](Index l, const Rule& current) {
-        S sum = 0;
-        for (Index i = 0; i < net.layers[l].units; ++i) sum += buf.slope_terms[l](i);
-        step_slopes(l, 0, 1, &sum, current);
-      };
-
       bool left = false;  // this thread handed its neurons to thread 0
       // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
       for (Index k = 0; k < n; ++k) {
@@ -335,7 +379,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
                      buf.activation[l - 1].data(), layer.fan_in, layer.biases + begin * K,
                      buf.net_input[l].data() + begin * K);
           }
-          if (l + 1 < L) activate(layer, buf.net_input[l], buf.activation[l], begin, end);
+          if (l + 1 < L) activate(seen(l), buf.net_input[l], buf.activation[l], begin, end);
           barrier.wait();
         }
         if (k >= stop_at.load(std::memory_order_relaxed)) break;
@@ -399,13 +443,11 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           below_delta(l - 1, c0, c1, step_rule);
           if (l > 1) barrier.wait();  // layer l−1 needs all of δ⁽ˡ⁻¹⁾
           if (below.activation != Activation::prelu || below.n_slopes != 1) continue;
-          // A shared slope, from every thread's units: thread 0 steps it once they are all in.
-          // Nothing reads it before the next sample's activation of layer l−1, which for l−1 ≥ 1
-          // comes after a barrier of the forward pass; layer 1's comes right after its update.
-          const bool fence = l == 1 && split > 1;
-          if (fence) barrier.wait();
-          if (t == 0) step_shared_slope(l - 1, step_rule);
-          if (fence) barrier.wait();
+          // A shared slope, from every thread's units: each thread steps its copy once all the
+          // terms are in (for l − 1 ≥ 1 the barrier above saw to that). They are written again
+          // only after the next sample's first forward barrier, when every thread has summed.
+          if (l == 1 && split > 1) barrier.wait();
+          step_shared_slope(l - 1, step_rule);
         }
 
         // ---- layer 1: update own rows, and while each row is in cache, start the next sample.
@@ -471,6 +513,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         }
       }
       if (!left) fold_scale();
+      if (t == 0) write_back_shared_slopes();
       if (ring) ring->stop();  // also when the loop was left early, so the staging thread returns
       // A short epoch has no check inside: judge it whole.
       if (watch && (split > 1 || ring) && monitor->contended_at_end(clock::now())) policy.note_contention();
