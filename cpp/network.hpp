@@ -105,14 +105,24 @@ struct Network {
   // Forward pass for the first `rows` rows of ws.input: fills z⁽ˡ⁾, a⁽ˡ⁾ and ŷ. `for_prediction`:
   // the output activation treats every row alike wherever it sits (see softmax_whole_block).
   void forward(Workspace<S>& ws, Index rows, bool for_prediction = false) const {
+    forward_from(ws.input.topRows(rows), ws, for_prediction);
+  }
+
+  // The same from a⁽⁰⁾ = `input` (row-major, rows × m⁽⁰⁾) wherever it lies: prediction reads the
+  // rows of X in place instead of copying them into ws.input first.
+  template <class Input>
+  void forward_from(const Input& input, Workspace<S>& ws, bool for_prediction = false) const {
+    const Index rows = input.rows();
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const Layer<S>& layer = layers[l];
-      auto a_prev = l == 0 ? ws.input.topRows(rows) : ws.activation[l - 1].topRows(rows);
       auto z = ws.net_input[l].topRows(rows);
       // z = a Wᵀ + b: the bias rows go in first and the product adds to them (β = 1), which
       // replaces both BLAS's zeroing of z and a separate pass adding b.
       z.rowwise() = layer.b();
-      gemm<S>(false, true, S(1), a_prev, layer.W(), S(1), z);
+      if (l == 0)
+        gemm<S>(false, true, S(1), input, layer.W(), S(1), z);
+      else
+        gemm<S>(false, true, S(1), ws.activation[l - 1].topRows(rows), layer.W(), S(1), z);
       if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);

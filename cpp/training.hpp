@@ -271,10 +271,14 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
   for_each_chunk(
       net, n, chunk, threads, policy,
       [&](Workspace<S>& ws, Index first, Index count) {
-        gather<S>(ws, X, nullptr, nullptr, rows, first, count);
         const Index padded = round_up(count, block);
-        ws.input.middleRows(count, padded - count).setZero();
-        net.forward(ws, padded, block > 1);
+        if (!rows && padded == count) {  // consecutive rows, no padding: read them where they are
+          net.forward_from(X.middleRows(first, count), ws, block > 1);
+        } else {
+          gather<S>(ws, X, nullptr, nullptr, rows, first, count);
+          ws.input.middleRows(count, padded - count).setZero();
+          net.forward(ws, padded, block > 1);
+        }
         out.middleRows(first, count) = ws.activation.back().topRows(count);
       },
       block);
