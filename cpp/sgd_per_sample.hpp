@@ -285,9 +285,6 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
             slopes[first + i] = slope_rule.template step<S>(slopes[first + i], g[i], first + i);
         }
       };
-      // δ⁽ˡ⁾ of units [c0, c1) from ∂L/∂a⁽ˡ⁾ (4.59), with the activation's own rule: element-wise, a
-      // maxout's winning piece (4.27), or PReLU's slopes, which are then stepped (per unit) or
-      // their terms kept for the shared slope's sum.
       // A slope shared by a whole layer: every thread keeps its own copy of it (and of its optimiser
       // state) and steps it from the same sum over the units, so all agree without waiting for one
       // of them to write it; thread 0 writes its copy back when the epoch ends.
@@ -337,6 +334,9 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
         }
       };
 
+      // δ⁽ˡ⁾ of units [c0, c1) from ∂L/∂a⁽ˡ⁾ (4.59), with the activation's own rule: element-wise, a
+      // maxout's winning piece (4.27), or PReLU's slopes, which are then stepped (per unit) or
+      // their terms kept for the shared slope's sum.
       auto below_delta = [&](Index l, Index c0, Index c1, const Rule& current) {
         const Layer<S> layer = seen(l);
         if (c1 <= c0) return;
@@ -360,6 +360,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
                                           buf.line(buf.grad_activation[l], i), buf.line(buf.delta[l], i));
         }
       };
+
       bool left = false;  // this thread handed its neurons to thread 0
       // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
       for (Index k = 0; k < n; ++k) {
