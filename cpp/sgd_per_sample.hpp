@@ -306,11 +306,14 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
           if (state.second) own.second = state.second[0], own.state.second = &own.second;
         }
       }
-      // Layer l as this thread sees it: with its own copy of a shared slope.
-      auto seen = [&](Index l) {
-        Layer<S> layer = net.layers[l];
-        if (shared[l].used) layer.slopes = &shared[l].value;
-        return layer;
+      // Layer l as this thread sees it: with its own copy of a shared slope (in `view`, which holds
+      // one layer at a time; every other layer is seen where it is, without a copy).
+      Layer<S> view;
+      auto seen = [&](Index l) -> const Layer<S>& {
+        if (!shared[l].used) return net.layers[l];
+        view = net.layers[l];
+        view.slopes = &shared[l].value;
+        return view;
       };
       auto step_shared_slope = [&](Index l, const Rule& current) {
         S sum = 0;
@@ -338,8 +341,8 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // maxout's winning piece (4.27), or PReLU's slopes, which are then stepped (per unit) or
       // their terms kept for the shared slope's sum.
       auto below_delta = [&](Index l, Index c0, Index c1, const Rule& current) {
-        const Layer<S> layer = seen(l);
         if (c1 <= c0) return;
+        const Layer<S>& layer = seen(l);
         const S* z = buf.net_input[l].data();
         const S* grad_a = buf.grad_activation[l].data();
         S* delta = buf.delta[l].data();
