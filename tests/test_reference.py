@@ -27,6 +27,16 @@ def data(output, n=23, seed=0, features=5):
     return X, y, y, 3
 
 
+def assert_parameters_match(net, ref, rtol, atol):
+    """Every weight, bias and PReLU slope of `net` against the reference's."""
+    p = net.parameters()
+    for l, layer in enumerate(ref.layers, start=1):
+        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=rtol, atol=atol, err_msg=f"weights_{l}")
+        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=rtol, atol=atol, err_msg=f"biases_{l}")
+        if layer["slopes"] is not None:
+            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=rtol, atol=atol, err_msg=f"slopes_{l}")
+
+
 @pytest.mark.parametrize("hidden,output", CASES, ids=str)
 def test_forward_and_gradients(hidden, output):
     X, y, T, m = data(output)
@@ -55,14 +65,7 @@ def test_one_epoch_of_sgd(hidden, output, batch):
     result = engine.train_epoch(X, targets, order, 0.05, 0.01, batch, 1)
     assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch)
-    p = net.parameters()
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
-        if layer["slopes"] is not None:
-            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-10, atol=1e-12)
-        if layer["slopes"] is not None:
-            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-10, atol=1e-12)
+    assert_parameters_match(net, ref, rtol=1e-10, atol=1e-12)
 
 
 def test_hand_worked_sgd_step():
@@ -119,10 +122,7 @@ def test_weight_decay_paths_of_the_mini_batch_update(learning_rate, l2):
     order = np.random.default_rng(1).permutation(len(X))
     net._core().train_epoch(X, net._targets(y, len(X)), order, learning_rate, l2, 2, 1)
     ref.sgd_epoch(X, T, order, lr=learning_rate, l2=l2, batch=2)
-    p = net.parameters()
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-13)
-        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)
+    assert_parameters_match(net, ref, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("batch", [4, 7])
@@ -139,10 +139,7 @@ def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
     result = net._core().train_epoch(X, net._targets(y, 45), order, 0.1, l2, batch, 2)
     assert (result.samples, result.diverged) == (45, False)
     ref.sgd_epoch(X, T, order, lr=0.1, l2=l2, batch=batch)
-    p = net.parameters()
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-13)
-        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-13)
+    assert_parameters_match(net, ref, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("hidden", ["tanh", fnn.PReLU(), fnn.Maxout(2)], ids=str)
@@ -169,10 +166,7 @@ def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads, 
     result = net._core().train_epoch(X, net._targets(y, 30), order, lr, 0.01, batch, threads, w)
     assert (result.samples, result.diverged) == (30, False)
     ref.sgd_epoch(X, T, order, lr=lr, l2=0.01, batch=batch, w=w)
-    p = net.parameters()
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
+    assert_parameters_match(net, ref, rtol=1e-10, atol=1e-12)
 
 
 def test_sample_weight_rejections_leave_the_network_unchanged():
@@ -200,9 +194,7 @@ def test_per_sample_weight_decay_of_any_strength(lr, l2):
     result = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, 1, 1)
     assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=lr, l2=l2, batch=1)
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(net.parameters()[f"weights_{l}"], layer["W"], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(net.parameters()[f"biases_{l}"], layer["b"], rtol=1e-9, atol=1e-12)
+    assert_parameters_match(net, ref, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -220,10 +212,7 @@ def test_a_long_step_in_blocks_of_rows_matches_the_reference(threads, lr, l2):
     result = engine.train_epoch(X, net._targets(y, 300), order, lr, l2, 100, threads)
     assert (result.samples, result.diverged) == (300, False)
     ref.sgd_epoch(X, one_hot(y, 3), order, lr=lr, l2=l2, batch=100)
-    p = net.parameters()
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-10, atol=1e-12)
+    assert_parameters_match(net, ref, rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=30, deadline=None)
@@ -241,9 +230,4 @@ def test_any_prelu_or_maxout_network_trains_as_the_reference(hidden_widths, kind
     result = net._core().train_epoch(X, net._targets(y, len(X)), order, 0.02, 0.01, batch, 1)
     assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=0.02, l2=0.01, batch=batch)
-    p = net.parameters()
-    for l, layer in enumerate(ref.layers, start=1):
-        np.testing.assert_allclose(p[f"weights_{l}"], layer["W"], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(p[f"biases_{l}"], layer["b"], rtol=1e-9, atol=1e-12)
-        if layer["slopes"] is not None:
-            np.testing.assert_allclose(p[f"slopes_{l}"], layer["slopes"], rtol=1e-9, atol=1e-12)
+    assert_parameters_match(net, ref, rtol=1e-9, atol=1e-12)
