@@ -365,6 +365,9 @@ void bind_engine(py::module_& m, const char* name) {
       .def_property_readonly(
           "contended", [](const Engine<S>& e) { return e.policy_.contended(); },
           "Whether this network's kernels run on one thread for now, having lost their cores.")
+      .def_property_readonly(
+          "_last_team", [](const Engine<S>& e) { return e.policy_.last_team(); },
+          "For tests: the threads the last kernel call started (0 before any), after looking at the machine.")
       .def_property(
           "_switch_to_one_thread_at", [](const Engine<S>& e) { return e.policy_.switch_at; },
           [](Engine<S>& e, long long at) { e.policy_.switch_at = at; },

@@ -136,6 +136,9 @@ class Engine32:
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
     @property
+    def _last_team(self) -> int:
+        """For tests: the threads the last kernel call started (0 before any), after looking at the machine."""
+    @property
     def bfloat16(self) -> bool:
         """Whether predict and train_epoch run their products on bfloat16 copies."""
     def use_bfloat16(self, on: bool, library: str = "") -> None:
@@ -176,6 +179,9 @@ class Engine64:
     @property
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
+    @property
+    def _last_team(self) -> int:
+        """For tests: the threads the last kernel call started (0 before any), after looking at the machine."""
     @property
     def bfloat16(self) -> bool:
         """Whether predict and train_epoch run their products on bfloat16 copies."""
