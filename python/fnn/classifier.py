@@ -10,7 +10,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .estimator_base import FNNEstimator
 from .model_file import ModelFileError, register, require
-from .settings import ESTIMATOR, ESTIMATOR_SOLVER
+from .settings import ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER
 
 
 class FNNClassifier(ClassifierMixin, FNNEstimator):
@@ -35,8 +35,10 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     l2 : float, default 1e-4
         λ of the risk (4.39); each step applies W ← W − α(δaᵀ + λW) (biases are not decayed).
         Unlike scikit-learn's MLP ``alpha`` it is not divided by the batch size.
-    batch_size : int, default 1
-        Samples per update; 1 is the chapter's per-sample SGD.
+    batch_size : int or "auto", default "auto"
+        Samples per update; 1 is the chapter's per-sample SGD. "auto": 1 for up to 200 training
+        rows, then about 100 updates an epoch, at most 200 samples each (scikit-learn's
+        ``min(200, n_samples)``); 32 at least with ``dtype="bfloat16"``.
     max_epochs : int, default 200
         Upper bound on the passes over the training data.
     early_stopping : bool, default True
@@ -57,7 +59,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     dtype : {"float32", "float64", "bfloat16"}, default "float32"
         Precision of the parameters and arithmetic; X is converted to it once. "bfloat16": float32
         data and parameters, matrix products on bfloat16 copies (see :class:`fnn.Network`); needs
-        ``batch_size`` ≥ 2.
+        ``batch_size`` ≥ 2 ("auto" gives it).
     n_threads : int or None, default None
         Threads of the C++ engine; None uses every available core within the limit that
         ``threadpoolctl.threadpool_limits`` sets.
@@ -149,7 +151,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     _numeric_targets = False
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=ESTIMATOR.learning_rate,
-                 l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
+                 l2=ESTIMATOR.l2, batch_size=ESTIMATOR_BATCH_SIZE, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
                  validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
                  init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
                  input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .schedules import SCHEDULES
-from .settings import ESTIMATOR, ESTIMATOR_SOLVER, MAIN_JOB, SOLVERS
+from .settings import ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, MAIN_JOB, REGRESSOR_L2, SOLVERS
 
 EXIT_ERROR = 2
 #: Exit status after an unexpected exception (a bug).
@@ -104,9 +104,11 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activation", help="hidden activation (default: relu)")
     d = ESTIMATOR
     parser.add_argument("--learning-rate", dest="learning_rate", type=float, help=f"α (default: {d.learning_rate:g})")
-    parser.add_argument("--l2", type=float, help=f"λ of the risk (4.39) (default: {d.l2:g})")
-    parser.add_argument("--batch-size", dest="batch_size", type=int,
-                        help=f"1 = per-sample SGD (default: {d.batch_size})")
+    parser.add_argument("--l2", type=float, help=f"λ of the risk (4.39) (default: {d.l2:g} to classify, "
+                        f"{REGRESSOR_L2:g} for regression)")
+    parser.add_argument("--batch-size", dest="batch_size", type=_batch_size,
+                        help="1 = per-sample SGD; auto: 1 up to 200 training rows, then about 100 steps an epoch "
+                             f"of at most 200 rows (default: {ESTIMATOR_BATCH_SIZE})")
     parser.add_argument("--max-epochs", dest="max_epochs", type=int, help=f"(default: {d.max_epochs})")
     parser.add_argument("--patience", type=int,
                         help=f"epochs without improvement before stopping (default: {d.patience})")
@@ -156,6 +158,19 @@ def _widths(text: str) -> List[int]:
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: widths must be positive integers")
     return widths
+
+
+def _batch_size(text: str):
+    """A batch size: a positive integer or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a batch size is a positive integer or 'auto'")
+    return value
 
 
 #: The flag of each estimator parameter, so that messages name what the user can type.
@@ -292,8 +307,9 @@ def _estimator_of(settings, task: str, validation: float):
     from .regressor import FNNRegressor
 
     estimator_class = FNNClassifier if task == "classification" else FNNRegressor
+    l2 = settings["l2"] if settings["l2"] is not None else estimator_class().l2
     return estimator_class(
-        tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=settings["l2"],
+        tuple(settings["hidden"]), settings["activation"], learning_rate=settings["learning_rate"], l2=l2,
         batch_size=settings["batch_size"], max_epochs=settings["max_epochs"], patience=settings["patience"],
         early_stopping=validation > 0, validation_fraction=validation if validation > 0 else 0.1,
         dtype=settings["dtype"], random_state=settings["seed"], n_threads=settings["threads"],

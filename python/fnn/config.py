@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .settings import ESTIMATOR, ESTIMATOR_SOLVER
+from .settings import ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,8 +18,9 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 DEFAULTS: Dict[str, Any] = {
     "hidden": [64],
     "activation": "relu",
-    **{name: getattr(ESTIMATOR, name) for name in ("learning_rate", "l2", "batch_size", "max_epochs", "patience",
-                                                   "validation_fraction")},
+    **{name: getattr(ESTIMATOR, name) for name in ("learning_rate", "max_epochs", "patience", "validation_fraction")},
+    "l2": None,  # the estimator's: FNNClassifier's 1e-4, FNNRegressor's 0.01
+    "batch_size": ESTIMATOR_BATCH_SIZE,
     "solver": ESTIMATOR_SOLVER,
     "momentum": ESTIMATOR.momentum,
     "schedule": ESTIMATOR.schedule,
@@ -58,11 +59,14 @@ def read_config(path: Path) -> Dict[str, Any]:
             ok = True
         if key == "hidden" and ok:
             ok = all(isinstance(m, int) and not isinstance(m, bool) for m in value)
+        if key == "batch_size" and value == "auto":
+            ok = True
         if key == "target" and isinstance(value, int) and not isinstance(value, bool):
             settings[key], ok = str(value), True
         if not ok:
             raise ConfigError(f"{path}: {key} = {value!r} should be "
-                              f"{'a list of integers' if key == 'hidden' else 'a ' + expected.__name__}")
+                              f"{'a list of integers' if key == 'hidden' else 'a ' + expected.__name__}"
+                              + (" or 'auto'" if key == "batch_size" else ""))
     return dict(settings)
 
 

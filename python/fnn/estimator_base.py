@@ -17,7 +17,8 @@ from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
 from .validation import check_positive_int, check_sample_weight
-from .settings import ESTIMATOR, ESTIMATOR_SOLVER, TrainingSettings, optimiser_of_solver
+from .settings import (ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, TrainingSettings, auto_batch_size,
+                       check_batch_size, optimiser_of_solver)
 
 #: input_scaling="auto" gives features one common scale when their standard deviations are within
 #: this factor of one another, and each its own scale otherwise.
@@ -35,7 +36,7 @@ class FNNEstimator(BaseEstimator):
     _numeric_targets = True
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=ESTIMATOR.learning_rate,
-                 l2=ESTIMATOR.l2, batch_size=ESTIMATOR.batch_size, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
+                 l2=ESTIMATOR.l2, batch_size=ESTIMATOR_BATCH_SIZE, max_epochs=ESTIMATOR.max_epochs, early_stopping=True,
                  validation_fraction=ESTIMATOR.validation_fraction, patience=ESTIMATOR.patience, tol=ESTIMATOR.tol,
                  init="auto", dtype="float32", n_threads=None, random_state=None, warm_start=False, verbose=False,
                  input_scaling="auto", solver=ESTIMATOR_SOLVER, momentum=ESTIMATOR.momentum,
@@ -114,11 +115,15 @@ class FNNEstimator(BaseEstimator):
     def _bfloat16(self) -> bool:
         return isinstance(self.dtype, str) and self.dtype == "bfloat16"
 
-    def _check_settings(self) -> TrainingSettings:
+    def _check_settings(self, training_rows: Optional[int] = None) -> TrainingSettings:
         """The training settings the parameters make, every one checked (a ValueError or
-        TypeError names the first bad one)."""
+        TypeError names the first bad one); batch_size="auto" chosen for `training_rows` (or, before
+        the data are known, for none)."""
         optimiser = optimiser_of_solver(self.solver, self.momentum, self.nesterovs_momentum)
-        settings = TrainingSettings(self.learning_rate, self.l2, self.batch_size, self.max_epochs, self.patience,
+        batch_size = check_batch_size(self.batch_size)
+        if batch_size == "auto":
+            batch_size = auto_batch_size(training_rows or 0, bfloat16=self._bfloat16())
+        settings = TrainingSettings(self.learning_rate, self.l2, batch_size, self.max_epochs, self.patience,
                                     self.validation_fraction, self.tol, optimiser, self.momentum, self.beta_1,
                                     self.beta_2, self.epsilon, self.schedule, self.power_t, self.step_epochs,
                                     self.step_factor, self.shuffle, self.clip_norm)
@@ -184,6 +189,10 @@ class FNNEstimator(BaseEstimator):
         target_name = getattr(y, "name", None)  # a pandas Series' name: the command line stores it
         given_X = X  # as given (a DataFrame keeps its column names for the checks after the fit)
         X, y = self._validate_X_y(X, y, reset=not continuing)
+        if self.batch_size == "auto":  # chosen for the rows trained on (every rank's, with MPI)
+            rows = X.shape[0] if comm is None else sum(comm.allgather(X.shape[0]))
+            held_out = self.validation_fraction if self.early_stopping and not incremental else 0.0
+            s = self._check_settings(int(rows * (1 - held_out)))
         scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X, comm)
         X = self._scaled(X, scaler)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes,
