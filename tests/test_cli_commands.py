@@ -195,3 +195,33 @@ def test_distributed_training_without_mpi_says_how_to_install_it(tmp_path, capsy
     assert main(["train", str(tmp_path / "data.npy"), "--distributed", "-o", str(tmp_path / "m.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'fnn[mpi]'" in err and not (tmp_path / "m.npz").exists()
+
+
+def test_the_target_column_is_named_and_a_file_without_it_says_so(tmp_path, csv_file, capsys):
+    # Issue 23: train says which column it took; evaluate on a file lacking the model's target
+    # names it (it once took the last column as the target and complained of a missing feature);
+    # predict needs no target.
+    text = csv_file.read_text().splitlines()
+    moved = tmp_path / "last.csv"  # the label as the last column, no --target
+    moved.write_text("\n".join(",".join(np.array(line.split(","))[[0, 1, 3, 2]]) for line in text) + "\n")
+    model = tmp_path / "model.npz"
+    status, out, err = run(capsys, "train", moved, "--max-epochs", "3", "--quiet", "-o", model)
+    assert status == 0, err
+    assert "target column 'species' (the last column; name another with --target)" in out
+    features_only = tmp_path / "features.csv"
+    features_only.write_text("\n".join(",".join(line.split(",")[:2] + [line.split(",")[3]]) for line in text) + "\n")
+    status, out, err = run(capsys, "evaluate", model, features_only)
+    assert status != 0
+    assert "no column 'species', the target the model was trained to predict" in err
+    status, out, err = run(capsys, "predict", model, features_only)
+    assert status == 0, err
+    assert len(out.splitlines()) == 121
+
+
+def test_batch_size_auto_and_a_bad_batch_size_on_the_command_line(tmp_path, csv_file, capsys):
+    status, out, err = run(capsys, "train", csv_file, "--target", "species", "--batch-size", "auto",
+                           "--max-epochs", "2", "--quiet", "-o", tmp_path / "m.npz")
+    assert status == 0, err
+    with pytest.raises(SystemExit):
+        main(["train", str(csv_file), "--batch-size", "many"])
+    assert "a batch size is a positive integer or 'auto'" in capsys.readouterr().err

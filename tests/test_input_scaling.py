@@ -177,3 +177,42 @@ def test_input_scaling_modes_and_a_bad_one():
     assert fnn.FNNClassifier((4,), max_epochs=2, input_scaling="none").fit(X, y).input_scaler_ is None
     with pytest.raises(ValueError, match="input_scaling must be"):
         fnn.FNNClassifier(input_scaling="minmax").fit(X, y)
+
+
+def test_zero_one_columns_are_left_as_they_are_by_auto_scaling():
+    # One-hot columns standardised turn a rare category's 1 into a huge input (issue 23): "auto"
+    # leaves columns of 0 and 1 unscaled, as scikit-learn's usual pipeline does; "standard" does not.
+    rng = np.random.default_rng(6)
+    rare = (np.arange(200) < 3).astype(float)  # a category of 3 rows in 200: 8.1 when standardised
+    X = np.column_stack([rng.normal(50, 10, 200), rare, rng.integers(0, 2, 200), rng.normal(0, 3, 200)])
+    y = X[:, 0] / 10 + rng.normal(size=200)
+    scaler = fnn.FNNRegressor((4,), max_epochs=2, random_state=0).fit(X, y).input_scaler_
+    assert list(scaler.mean_[1:3]) == [0.0, 0.0] and list(scaler.scale_[1:3]) == [1.0, 1.0]
+    np.testing.assert_allclose(scaler.mean_[[0, 3]], X[:, [0, 3]].mean(axis=0))
+    assert scaler.scale_[0] == scaler.scale_[3]  # the numbers' spreads are within 10x: one scale
+    standard = fnn.FNNRegressor((4,), max_epochs=2, random_state=0, input_scaling="standard").fit(X, y)
+    np.testing.assert_allclose(standard.input_scaler_.scale_, X.std(axis=0))
+
+
+def test_overfitting_warns_and_names_a_setting_not_in_use():
+    # 40 rows of pure noise, a wide network and no L2: training R² near 1, held-out R² below 0.
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(40, 10)), rng.normal(size=40)
+    with pytest.warns(fnn.FitWarning, match=r"far better than the held-out.*l2=0\.001 \(now 0\)") as caught:
+        fnn.FNNRegressor((256,), l2=0.0, validation_fraction=0.25, patience=200, max_epochs=200,
+                         random_state=0).fit(X, y)
+    assert not any("input_scaling" in str(w.message) for w in caught)  # 'auto' is in use already
+    labels = (rng.random(60) > 0.5).astype(int)
+    with pytest.warns(fnn.FitWarning, match="training accuracy .* validation accuracy"):
+        fnn.FNNClassifier((256,), l2=0.0, validation_fraction=0.3, patience=300, max_epochs=300,
+                          random_state=0).fit(rng.normal(size=(60, 10)), labels)
+
+
+def test_chance_level_advice_names_input_scaling_only_when_it_is_off():
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(100, 3)), np.r_[np.zeros(70, int), np.ones(30, int)]
+    for scaling, advised in (("auto", False), ("none", True)):
+        with pytest.warns(fnn.FitWarning, match="chance level") as caught:
+            fnn.FNNClassifier((4,), learning_rate=1e-9, max_epochs=2, early_stopping=False, random_state=0,
+                              input_scaling=scaling).fit(X, y)
+        assert any("input_scaling='auto'" in str(w.message) for w in caught) == advised

@@ -19,15 +19,21 @@ def test_network_fit_and_the_estimators_take_their_defaults_from_fnn_settings():
     for estimator in (fnn.FNNClassifier(), fnn.FNNRegressor()):
         params = estimator.get_params()
         shared = [name for name in ALL if name in params]
-        assert {name: params[name] for name in shared} == {name: getattr(settings.ESTIMATOR, name) for name in shared}
+        expected = {name: getattr(settings.ESTIMATOR, name) for name in shared}
+        expected["batch_size"] = settings.ESTIMATOR_BATCH_SIZE  # "auto": chosen from the rows
+        if isinstance(estimator, fnn.FNNRegressor):
+            expected["l2"] = settings.REGRESSOR_L2
+        assert {name: params[name] for name in shared} == expected
         assert set(ALL) - set(shared) == {"optimiser"}  # the estimators' `solver`, scikit-learn's name
         assert settings.optimiser_of_solver(params["solver"], params["momentum"], params["nesterovs_momentum"]) \
             == settings.ESTIMATOR.optimiser
 
 
 def test_the_command_lines_take_their_defaults_from_fnn_settings():
-    assert {name: DEFAULTS[name] for name in NAMES if name != "tol"} == \
-        {name: getattr(settings.ESTIMATOR, name) for name in NAMES if name != "tol"}
+    same = [name for name in NAMES if name not in ("tol", "l2", "batch_size")]
+    assert {name: DEFAULTS[name] for name in same} == {name: getattr(settings.ESTIMATOR, name) for name in same}
+    # l2: None, the estimator's own (the classifier's and the regressor's differ).
+    assert (DEFAULTS["l2"], DEFAULTS["batch_size"]) == (None, settings.ESTIMATOR_BATCH_SIZE)
     assert (DEFAULTS["solver"], DEFAULTS["momentum"], DEFAULTS["schedule"]) == \
         (settings.ESTIMATOR_SOLVER, settings.ESTIMATOR.momentum, settings.ESTIMATOR.schedule)
     job = vars(_main_job_parser().parse_args([]))
@@ -81,3 +87,30 @@ def test_infinite_patience_trains_max_epochs_keeps_the_best_and_saves(tmp_path):
     assert fnn.load(tmp_path / "m.npz").patience == np.inf
     with pytest.raises(TypeError, match="patience"):
         settings.TrainingSettings(patience=-np.inf)
+
+
+def test_estimators_choose_the_batch_size_from_the_training_rows():
+    import numpy as np
+
+    import fnn
+    from fnn.settings import auto_batch_size
+
+    assert fnn.FNNClassifier().batch_size == "auto" and fnn.FNNRegressor().batch_size == "auto"
+    assert [auto_batch_size(n) for n in (0, 150, 199, 200, 2700, 54000)] == [1, 1, 1, 2, 27, 200]
+    assert auto_batch_size(150, bfloat16=True) == 32 and auto_batch_size(10, bfloat16=True) == 10
+    rng = np.random.default_rng(0)
+    for rows, batch in ((150, 1), (3000, 27)):  # 10% held out for early stopping
+        X, y = rng.normal(size=(rows, 4)), rng.integers(0, 2, rows)
+        model = fnn.FNNClassifier((8,), max_epochs=1, random_state=0).fit(X, y)
+        assert model.network_.training_settings_["batch_size"] == batch
+    assert fnn.FNNClassifier((8,), max_epochs=1, early_stopping=False).fit(X, y).network_.training_settings_[
+        "batch_size"] == 30
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto'"):
+        fnn.FNNClassifier(batch_size="large").fit(X, y)
+
+
+def test_the_regressor_defaults_to_a_stronger_l2_than_the_classifier():
+    import fnn
+    from fnn.settings import ESTIMATOR, REGRESSOR_L2
+
+    assert fnn.FNNRegressor().l2 == REGRESSOR_L2 == 0.01 and fnn.FNNClassifier().l2 == ESTIMATOR.l2 == 1e-4

@@ -106,6 +106,56 @@ def test_training_beside_busy_processes_finishes_with_the_same_weights():
             process.wait()
 
 
+def _numpy_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return max([i["num_threads"] for i in threadpool_info()
+                if i["internal_api"] == "openblas" and "scipy_openblas32" not in i["filepath"]] or [1])
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPUs")
+def test_numpy_blas_work_just_before_a_fit_does_not_take_its_team():
+    # After a product NumPy's OpenBLAS threads spin for ~0.1 s; they once made the team monitor
+    # give up the second thread for 2 s, halving every fit that followed NumPy work (issue 24).
+    if _numpy_blas_threads() < 2:
+        pytest.skip("NumPy's BLAS runs on one thread here")
+    code = """
+        import numpy as np, fnn
+        rng = np.random.default_rng(0)
+        X = rng.random((6000, 784), dtype=np.float32); y = rng.integers(0, 10, 6000)
+        net = fnn.Network([784, 256, 256, 10], seed=0, n_threads=2)
+        teams = []
+        for _ in range(3):
+            a = rng.random((800, 800)); a @ a  # wakes NumPy's BLAS threads
+            net.fit(X, y, batch_size=32, max_epochs=1, validation_fraction=0)  # ~0.3 s: several windows
+            teams.append((net._core()._last_team, net._core().contended))
+        print(teams)
+    """
+    assert run_python(code).strip() == "[(2, False), (2, False), (2, False)]"
+
+
+@pytest.mark.skipif(not 2 <= (os.cpu_count() or 1) <= 16, reason="needs 2 to 16 CPUs")
+def test_a_team_starts_on_the_processors_other_processes_leave_free():
+    # A short fit beside busy processes ends before the monitor could judge it: the team is cut
+    # before it starts, and is whole again once they stop (issue 24).
+    code = """
+        import subprocess, sys, time, numpy as np, fnn
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(400, 100)).astype(np.float32); y = rng.integers(0, 10, 400)
+        net = fnn.Network(%s, seed=0, n_threads=2)
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(%d)]
+        time.sleep(0.5)
+        net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)
+        beside = net._core()._last_team
+        for process in busy:
+            process.kill(); process.wait()
+        time.sleep(0.2)
+        net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)
+        print(beside, net._core()._last_team)
+    """ % (WIDE, os.cpu_count())
+    assert run_python(code).split() == ["1", "2"]
+
+
 # ---------------------------------------------------------------------- fewer threads than asked
 
 

@@ -247,7 +247,9 @@ def _train(args: argparse.Namespace) -> int:
     numeric = [name for name in table.feature_names if name not in table.text_columns]
     model = with_preprocessing(estimator, numeric, table.text_columns)
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
-          + (f", target column {table.target_name!r}" if table.target_name else ""))
+          + (f", target column {table.target_name!r}" if table.target_name else "")
+          + (" (the last column; name another with --target)" if table.target_name and settings["target"] is None
+             else ""))
     if table.text_columns:
         print(f"text columns, one-hot encoded: {', '.join(table.text_columns)}")
     n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)

@@ -149,6 +149,9 @@ def read_features(source: str, feature_names: Optional[Sequence[str]], n_feature
         column = _target_column(path, frame, target)
     elif model_target is not None and has_header and model_target in frame.columns:
         column = model_target
+    elif need_target and model_target is not None and has_header:
+        raise DataError(f"{path}: no column {model_target!r}, the target the model was trained to predict: evaluating "
+                        "needs it (or name the file's target column with --target); fnn predict needs no target")
     elif need_target:
         column = frame.columns[-1]
     y = None
