@@ -319,7 +319,8 @@ class ThreadPolicy {
     single_until_.store((WaitClock::now() + retry_after).time_since_epoch().count(), std::memory_order_relaxed);
   }
   bool contended() const {
-    return !forked_child() && WaitClock::now().time_since_epoch().count() < single_until_.load(std::memory_order_relaxed);
+    return !forked_child() &&
+           WaitClock::now().time_since_epoch().count() < single_until_.load(std::memory_order_relaxed);
   }
   // The team chosen last (for tests and diagnostics).
   int last_team() const { return last_team_.load(std::memory_order_relaxed); }

@@ -43,7 +43,7 @@ def test_a_penguins_file_with_text_columns_and_missing_values_trains_and_predict
     status, out, err = run(capsys, "train", data, "--target", "species", "-q", "-o", model, "--seed", "1")
     assert status == 0, err
     assert "240 samples × 5 features, classification, target column 'species'" in out
-    assert "text columns, one-hot encoded: island, sex" in out
+    assert "categorical columns, one-hot encoded: island, sex" in out
     assert float(out.split("training accuracy: ")[1].split()[0]) > 0.9
     loaded = fnn.load(model)
     assert list(loaded.feature_names_in_) == ["island", "bill_length_mm", "flipper_length_mm", "body_mass_g", "sex"]

@@ -134,11 +134,33 @@ def _add_file_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", nargs="+", metavar="COL", help="use only these columns as features")
 
 
-def _csv_options(args: argparse.Namespace):
+def _csv_options(args: argparse.Namespace, categorical=(), numeric=()):
+    """How to read DATA: the file flags, and the columns to read as categories or as numbers with
+    stray words (train's --categorical and --numeric, or what a saved model does with them)."""
     from .data_files import CsvOptions
 
     return CsvOptions(delimiter=args.delimiter, decimal=args.decimal, na_values=tuple(args.na_values),
-                      drop=tuple(args.drop), features=args.features)
+                      drop=tuple(args.drop), features=args.features,
+                      categorical=tuple(getattr(args, "categorical", ())) or tuple(categorical),
+                      numeric=tuple(getattr(args, "numeric", ())) or tuple(numeric))
+
+
+def _declared_kinds(model):
+    """(columns a saved model one-hot encodes as text, columns it reads as numbers with stray words
+    missing): those of fnn.column_kinds' transformers in its ColumnTransformer, by name."""
+    from .column_kinds import AsNumbers, Categories
+
+    categorical, numeric = [], []
+    steps = getattr(model, "steps", None) or []
+    transformers = getattr(steps[0][1], "transformers_", []) if steps else []
+    for _, step, columns in transformers:
+        inner = step.steps[0][1] if hasattr(step, "steps") else step
+        if isinstance(columns, list) and all(isinstance(c, str) for c in columns):
+            if isinstance(inner, Categories):
+                categorical += columns
+            elif isinstance(inner, AsNumbers):
+                numeric += columns
+    return categorical, numeric
 
 
 def _print_notes(notes: List[str], stream) -> None:
@@ -158,6 +180,29 @@ def _widths(text: str) -> List[int]:
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: widths must be positive integers")
     return widths
+
+
+def _column_names(text: str) -> List[str]:
+    """Column names: "a,b" (names holding commas can be given one per flag)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _column_kinds(table, categorical: List[str], numeric: List[str]):
+    """(numeric columns, categorical columns) of a table: by dtype, but for the declared ones."""
+    from .data_files import _did_you_mean
+
+    names = list(table.feature_names)
+    for flag, declared in (("--categorical", categorical), ("--numeric", numeric)):
+        absent = [name for name in declared if name not in names]
+        if absent:
+            raise CommandError(f"{table.source}: {flag} names no feature column {absent[0]!r}"
+                               f"{_did_you_mean(absent[0], names)} (features: {', '.join(names)})")
+    both = sorted(set(categorical) & set(numeric))
+    if both:
+        raise CommandError(f"column(s) {', '.join(both)} given to both --categorical and --numeric")
+    text = [name for name in names
+            if name in categorical or (name in table.text_columns and name not in numeric)]
+    return [name for name in names if name not in text], text
 
 
 def _batch_size(text: str):
@@ -211,6 +256,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.hidden is not None:  # --hidden 64 32 and --hidden 64,32 alike
         args.hidden = [width for group in args.hidden for width in group]
+    args.categorical = [name for group in args.categorical for name in group]  # likewise
+    args.numeric = [name for group in args.numeric for name in group]
     settings = merge(read_config(args.config) if args.config else None, vars(args))
     _check_writable(args.output, "-o")
     _check_writable(args.curve, "--curve")
@@ -244,14 +291,16 @@ def _train(args: argparse.Namespace) -> int:
               "without it (as --validation-fraction 0)")
         validation = 0.0
     estimator = _estimator_of(settings, task, validation)
-    numeric = [name for name in table.feature_names if name not in table.text_columns]
-    model = with_preprocessing(estimator, numeric, table.text_columns)
+    numeric, text = _column_kinds(table, args.categorical, args.numeric)
+    model = with_preprocessing(estimator, numeric, text)
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
           + (f", target column {table.target_name!r}" if table.target_name else "")
           + (" (the last column; name another with --target)" if table.target_name and settings["target"] is None
              else ""))
-    if table.text_columns:
-        print(f"text columns, one-hot encoded: {', '.join(table.text_columns)}")
+    if text:
+        print(f"categorical columns, one-hot encoded: {', '.join(text)}")
+    if args.numeric:
+        print(f"declared numeric: {', '.join(args.numeric)} (values that are not numbers are read as missing)")
     n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
     progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train,
                                                      patience=settings["patience"] if validation > 0 else None)
@@ -270,7 +319,7 @@ def _train(args: argparse.Namespace) -> int:
             progress.close()
     for warning in caught:  # after the progress line, one line each, naming the flag to change
         if issubclass(warning.category, (UserWarning, RuntimeWarning)):
-            print(f"fnn: warning: {_in_flags(str(warning.message))}", file=sys.stderr)
+            _warning_line(_in_flags(str(warning.message)))
     net, history = estimator.network_, estimator.history_
     print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
           f"parameters, {net.dtype_name}")
@@ -336,9 +385,10 @@ def _train_distributed(args: argparse.Namespace, settings) -> int:
     if args.test_fraction:
         raise CommandError("--test-fraction is not available with --distributed: hold out a file of your own and "
                            "score the saved model with fnn evaluate")
-    if args.delimiter or args.decimal or args.na_values or args.drop or args.features:
-        raise CommandError("--delimiter, --decimal, --na-values, --drop and --features are not available with "
-                           "--distributed (a numeric CSV with , ; or tab, or a .npy file)")
+    if args.delimiter or args.decimal or args.na_values or args.drop or args.features or args.categorical \
+            or args.numeric:
+        raise CommandError("--delimiter, --decimal, --na-values, --drop, --features, --categorical and --numeric are "
+                           "not available with --distributed (a numeric CSV with , ; or tab, or a .npy file)")
     try:
         problem = None
         try:
@@ -425,7 +475,7 @@ def _features_and_targets(model, args, need_target: bool):
     names = getattr(model, "feature_names_in_", None)
     table = read_features(args.data, None if names is None else [str(n) for n in names], n_features,
                           target=args.target, model_target=getattr(final, "target_name_", None),
-                          need_target=need_target, options=_csv_options(args))
+                          need_target=need_target, options=_csv_options(args, *_declared_kinds(model)))
     _print_notes(table.notes, sys.stderr)
     if hasattr(model, "steps"):
         return table, table.X  # the pipeline's own transformers handle text and missing values
@@ -617,6 +667,10 @@ def _subcommand_parser() -> argparse.ArgumentParser:
                             "numeric CSV); rank 0 prints and saves (pip install 'fnn[mpi]')")
     _add_training_flags(train)
     _add_file_flags(train)
+    train.add_argument("--categorical", type=_column_names, nargs="+", default=[], metavar="COL,…",
+                       help="columns of codes to one-hot encode although they look like numbers (ZIPs, product codes)")
+    train.add_argument("--numeric", type=_column_names, nargs="+", default=[], metavar="COL,…",
+                       help="columns of numbers read as text because of stray words: those become missing values")
 
     predict = commands.add_parser("predict", help="predict with a saved model",
                                   description="Write one prediction per row of DATA as CSV (stdout by default).")
@@ -669,8 +723,39 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+#: Warning lines printed by this command, each once (a table's stray value is met by every pass).
+_WARNED: set = set()
+
+
+def _warning_line(text: str) -> None:
+    if text not in _WARNED:
+        _WARNED.add(text)
+        print(f"fnn: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``fnn`` console script and ``python -m fnn``; returns the exit status."""
+    import warnings
+
+    from .column_kinds import ColumnWarning
+
+    _WARNED.clear()
+    with warnings.catch_warnings():
+        # What the data say (a stray word, a new category) as one line each, as fnn's own lines.
+        warnings.simplefilter("always", ColumnWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ColumnWarning):
+                _warning_line(str(message))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _main(argv)
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from ._bfloat16 import BfloatUnavailable
     from .config import ConfigError

@@ -31,6 +31,8 @@ class CsvOptions:
     na_values: Sequence[str] = ()  # marks of a missing value, besides pandas' (empty, NA, NaN, null, …)
     drop: Sequence[str] = ()  # columns to leave out
     features: Optional[Sequence[str]] = None  # the only columns to use as features
+    categorical: Sequence[str] = ()  # columns read as text whatever they hold (codes: "02134" stays "02134")
+    numeric: Sequence[str] = ()  # columns of numbers whose stray words are left for the model to read as missing
 
 
 @dataclass
@@ -319,10 +321,12 @@ def _read_frame(path: Path, options: CsvOptions):
         cells = [cell for row in rows[1:] for cell in row]
         decimal = "," if delimiter != "," and any(_DECIMAL_COMMA.match(cell) for cell in cells) else "."
     has_header = bool(rows) and not all(_is_number(cell, decimal) for cell in rows[0])
+    as_text = {name if has_header else int(name): str for name in options.categorical
+               if has_header or name.isdigit()}
     try:
         frame = pd.read_csv(path, sep=delimiter, decimal=decimal, header=0 if has_header else None,
                             na_values=list(options.na_values) or None, keep_default_na=True, skipinitialspace=True,
-                            skip_blank_lines=False, encoding="utf-8-sig", low_memory=False)
+                            skip_blank_lines=False, encoding="utf-8-sig", low_memory=False, dtype=as_text or None)
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file (cannot decode it as UTF-8)") from None
     except pd.errors.EmptyDataError:
@@ -348,26 +352,40 @@ def _read_frame(path: Path, options: CsvOptions):
     notes: List[str] = []
     for name in frame.columns:
         column = frame[name]
+        if name in options.categorical:
+            frame[name] = _stripped(column)
+            continue
         if column.dtype.kind in "biuf":
             if column.dtype.kind != "f":
                 frame[name] = column.astype(np.float64)
             continue
-        frame[name] = _typed_column(path, name, column, frame, has_header, notes)
+        frame[name] = _typed_column(path, name, column, frame, has_header, notes, decimal,
+                                    declared_numeric=name in options.numeric)
     _warn_about_index(frame, notes)
     return frame, has_header, notes
 
 
-def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes: List[str]):
-    """A column pandas read as text: numbers written oddly, dates, or text (stripped, as object)."""
-    import pandas as pd
-
+def _stripped(column):
+    """A column as text, each cell stripped, empty cells missing (NaN)."""
     text = column.astype(object).where(column.notna(), np.nan)
     present = text.dropna().astype(str).str.strip()
-    text.loc[present.index] = present
-    empty = present == ""
-    if empty.any():
-        text.loc[present.index[empty]] = np.nan
-        present = present.loc[~empty]
+    text.loc[present.index] = present.where(present != "", np.nan)
+    return text
+
+
+def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes: List[str], decimal: str = ".",
+                  declared_numeric: bool = False):
+    """A column pandas read as text: numbers written oddly, dates, or text (stripped, as object).
+    A column declared numeric keeps its stray words as text, for the model to read as missing."""
+    import pandas as pd
+
+    text = _stripped(column)
+    present = text.dropna()
+    if declared_numeric:
+        numbers = pd.to_numeric(present.str.replace(decimal, ".", regex=False) if decimal != "." else present,
+                                errors="coerce")
+        text.loc[numbers.index[numbers.notna()]] = numbers[numbers.notna()].astype(np.float64)
+        return text
     if present.empty:
         return text.astype(np.float64)
     head = present.iloc[:_SAMPLE_CELLS]
@@ -382,7 +400,8 @@ def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes:
         line = _lines([frame.index.get_loc(bad)], frame, has_header)
         raise DataError(f"{path}, line {line}, column {name!r}: {present[bad]!r} is not a number "
                         "(most of the column is "
-                        f"numbers; if {present[bad]!r} marks a missing value, add --na-values {present[bad]!r})")
+                        f"numbers; if {present[bad]!r} marks a missing value, add --na-values {present[bad]!r}; "
+                        f"to read such words as missing values, --numeric {name})")
     if all(map(_is_date, head)) and present.map(_is_date).all():
         dates = pd.to_datetime(present, format="ISO8601")
         days = (dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)

@@ -1,61 +1,110 @@
 """What the command line puts in front of the network for a table of raw columns.
 
-Numbers: missing values imputed with the column's median. Text (categorical) columns: missing
-values become their own category, ``"(missing)"``, then one-hot encoded; a category first seen at
-prediction time encodes as all zeros (``handle_unknown="ignore"``). The estimator then
-standardises every resulting column (its ``input_scaling``). All of it is scikit-learn's own
-transformers, saved in the model file by :mod:`fnn.transformer_file`.
+Numbers (:class:`fnn.column_kinds.AsNumbers`): anything that is not a number read as missing,
+then missing values imputed with the column's median. Categories (text and categorical
+columns, and numeric codes declared with ``categorical=``; :class:`fnn.column_kinds.Categories`):
+one-hot encoded as text, a missing value a category of its own, a category first seen at
+prediction time encoded as all zeros with a :class:`~fnn.column_kinds.ColumnWarning` naming the
+column and the values. The estimator then scales the numbers (its ``input_scaling``; 0/1
+columns such as the one-hot ones stay as they are). All of it is saved in the model file by
+:mod:`fnn.transformer_file`.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
-#: The category a missing text value becomes.
+Columns = Optional[Sequence[Union[str, int]]]
+
+#: The category a missing text value became in model files written before fnn.column_kinds.
 MISSING_CATEGORY = "(missing)"
 
 
-def tabular_preprocessor(numeric_columns: Optional[Sequence[str]] = None,
-                         text_columns: Optional[Sequence[str]] = None):
-    """An unfitted ColumnTransformer for a DataFrame with these numeric and text columns; without
-    them, the columns are chosen by dtype when it is fitted (numbers and booleans; text, category
-    and object columns), and saved by name."""
+def tabular_preprocessor(numeric_columns: Columns = None, text_columns: Columns = None, *,
+                         categorical: Columns = None, numeric: Columns = None):
+    """An unfitted ColumnTransformer for a DataFrame. With `numeric_columns` and `text_columns`,
+    exactly those; else the columns are chosen by dtype when it is fitted (numbers and booleans;
+    text, category and object columns), except those declared `categorical` or `numeric`
+    (names, or 0-based positions), and saved by name."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
+
+    from .column_kinds import AsNumbers, Categories
 
     if numeric_columns is None and text_columns is None:
-        numeric_columns, text_columns = number_columns, text_columns_of
+        numeric_columns, text_columns = _selectors(categorical, numeric)
+    elif categorical is not None or numeric is not None:
+        raise ValueError("give either numeric_columns and text_columns, or categorical= / numeric=, not both")
     transformers = []
     if numeric_columns is not None and (callable(numeric_columns) or len(numeric_columns)):
-        transformers.append(("numbers", SimpleImputer(strategy="median"),
-                             numeric_columns if callable(numeric_columns) else list(numeric_columns)))
+        numbers = Pipeline([("as_numbers", AsNumbers()), ("impute", SimpleImputer(strategy="median"))])
+        transformers.append(("numbers", numbers, numeric_columns if callable(numeric_columns)
+                             else list(numeric_columns)))
     if text_columns is not None and (callable(text_columns) or len(text_columns)):
-        categories = Pipeline([
-            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-            ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ])
-        transformers.append(("text", categories, text_columns if callable(text_columns) else list(text_columns)))
+        transformers.append(("text", Categories(), text_columns if callable(text_columns) else list(text_columns)))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def _is_number_column(series) -> bool:
+    from pandas.api.types import is_numeric_dtype
+
+    return is_numeric_dtype(series.dtype)  # booleans too: 0 and 1
+
+
+def _resolve(frame, declared: Columns, what: str) -> List[str]:
+    """Declared columns (names or positions) as the frame's names; a name or position it lacks is
+    a ValueError naming it."""
+    names = list(frame.columns)
+    resolved = []
+    for column in declared or ():
+        if isinstance(column, str) and column in names:
+            resolved.append(column)
+        elif isinstance(column, int) and not isinstance(column, bool) and -len(names) <= column < len(names):
+            resolved.append(names[column])
+        else:
+            raise ValueError(f"{what}={list(declared)!r}: the table has no column {column!r} "
+                             f"(columns: {', '.join(map(str, names))})")
+    return resolved
+
+
+def _selectors(categorical: Columns, numeric: Columns):
+    """Column selectors: numbers by dtype or declared numeric, the rest categories."""
+    if categorical is not None and isinstance(categorical, (str, int)):
+        categorical = [categorical]
+    if numeric is not None and isinstance(numeric, (str, int)):
+        numeric = [numeric]
+
+    def numbers(frame) -> List[str]:
+        if not hasattr(frame, "columns"):
+            raise TypeError("fnn.with_preprocessing takes a pandas DataFrame (columns chosen by name and dtype)")
+        as_categories = set(_resolve(frame, categorical, "categorical"))
+        as_numbers = set(_resolve(frame, numeric, "numeric"))
+        both = as_categories & as_numbers
+        if both:
+            raise ValueError(f"column(s) {sorted(map(str, both))} declared both categorical and numeric")
+        return [name for name in frame.columns
+                if name in as_numbers or (name not in as_categories and _is_number_column(frame[name]))]
+
+    def texts(frame) -> List[str]:
+        chosen = set(numbers(frame))
+        return [name for name in frame.columns if name not in chosen]
+
+    return numbers, texts
 
 
 def number_columns(frame):
     """The columns of numbers (and booleans) of a DataFrame: a column selector."""
-    from pandas.api.types import is_numeric_dtype
-
-    return [name for name, dtype in frame.dtypes.items() if is_numeric_dtype(dtype)]
+    return [name for name in frame.columns if _is_number_column(frame[name])]
 
 
 def text_columns_of(frame):
     """Every other column (text, categorical, object): a column selector."""
-    from pandas.api.types import is_numeric_dtype
-
-    return [name for name, dtype in frame.dtypes.items() if not is_numeric_dtype(dtype)]
+    return [name for name in frame.columns if not _is_number_column(frame[name])]
 
 
-def with_preprocessing(estimator, numeric_columns: Optional[Sequence[str]] = None,
-                       text_columns: Optional[Sequence[str]] = None):
+def with_preprocessing(estimator, numeric_columns: Columns = None, text_columns: Columns = None, *,
+                       categorical: Columns = None, numeric: Columns = None):
     """A Pipeline: the tabular preprocessor, then `estimator` (step names "preprocess", "model").
 
     For a pandas DataFrame of raw columns, as read from a CSV file::
@@ -63,10 +112,23 @@ def with_preprocessing(estimator, numeric_columns: Optional[Sequence[str]] = Non
         model = fnn.with_preprocessing(fnn.FNNClassifier()).fit(frame, labels)
         fnn.save(model, "model.npz")  # usable by fnn predict
 
-    Numbers get their missing values imputed (median), text columns one-hot encoded (a missing
-    value is its own category, an unknown one encodes as zeros); the estimator then standardises
-    every column. Columns are chosen by dtype unless given.
+    Numbers get their missing values imputed (median); text and categorical columns are
+    one-hot encoded (a missing value is its own category; a category first met by ``predict``
+    encodes as zeros, with a ColumnWarning naming the column and the values); the estimator then
+    scales the numbers. Columns are chosen by dtype, except those declared:
+
+    categorical : list of names or 0-based positions, optional
+        Columns of codes that look like numbers (ZIPs, product codes, a cylinder count): one-hot
+        encoded, 94110 and 94110.0 being one category.
+    numeric : list of names or 0-based positions, optional
+        Columns of numbers read as text because of a stray word (``"rotary"`` among cylinder
+        counts): such values become missing, then the median, with a ColumnWarning naming them.
+
+    `numeric_columns` and `text_columns` instead list every column of each kind (the command line's
+    form).
     """
     from sklearn.pipeline import Pipeline
 
-    return Pipeline([("preprocess", tabular_preprocessor(numeric_columns, text_columns)), ("model", estimator)])
+    preprocess = tabular_preprocessor(numeric_columns, text_columns, categorical=categorical, numeric=numeric)
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+

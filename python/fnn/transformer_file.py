@@ -1,12 +1,12 @@
 """Fitted scikit-learn transformers and pipelines in model files, as arrays and JSON (no pickle).
 
-Supported: ``StandardScaler``, ``MinMaxScaler``, ``SimpleImputer``, ``OneHotEncoder``,
-``ColumnTransformer`` and ``Pipeline`` (nested freely), and a ``Pipeline`` whose last step is an
-fnn estimator. Each is rebuilt from its public fitted attributes, or, where scikit-learn keeps
-private state (the imputer's and the encoder's dtypes, the column transformer's bookkeeping), by
-fitting it on a few synthetic rows that reproduce the stored state exactly; the state is then
-compared with what the file holds, so a file that does not rebuild exactly is refused instead of
-predicting differently.
+Supported: ``StandardScaler``, ``MinMaxScaler``, ``SimpleImputer``, ``OneHotEncoder``, fnn's
+``AsNumbers`` and ``Categories`` (:mod:`fnn.column_kinds`), ``ColumnTransformer`` and ``Pipeline``
+(nested freely), and a ``Pipeline`` whose last step is an fnn estimator. Each is rebuilt from
+its public fitted attributes, or, where scikit-learn keeps private state (the imputer's and the
+encoder's dtypes, the column transformer's bookkeeping), by fitting it on a few synthetic rows
+that reproduce the stored state exactly; the state is then compared with what the file holds, so
+a file that does not rebuild exactly is refused instead of predicting differently.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from .model_file import ModelFileError, require
 State = Tuple[Dict[str, Any], Dict[str, np.ndarray]]
 
 #: What a model file can hold, for the error that names it.
-SUPPORTED = ("StandardScaler, MinMaxScaler, SimpleImputer, OneHotEncoder, ColumnTransformer and Pipeline, "
+SUPPORTED = ("StandardScaler, MinMaxScaler, SimpleImputer, OneHotEncoder, fnn's AsNumbers and Categories, "
+             "ColumnTransformer and Pipeline, "
              "ending in an FNNClassifier or FNNRegressor")
 
 
@@ -263,10 +264,13 @@ def _write_encoder(encoder, prefix: str) -> State:
             "drop_idx_": drop}, arrays
 
 
-def _read_encoder(path, state, arrays, prefix, n_features, names):
-    from sklearn.preprocessing import OneHotEncoder
+def _read_encoder(path, state, arrays, prefix, n_features, names, kind: str = "OneHotEncoder"):
+    if kind == "Categories":
+        from .column_kinds import Categories as OneHotEncoder
+    else:
+        from sklearn.preprocessing import OneHotEncoder
 
-    params = _unparams(path, "OneHotEncoder", state.get("params"))
+    params = _unparams(path, kind, state.get("params"))
     columns = state.get("columns")
     require(isinstance(columns, list) and len(columns) == n_features and all(isinstance(c, dict) for c in columns),
             path, f"OneHotEncoder must describe {n_features} columns")
@@ -298,6 +302,20 @@ def _sorted_categories(categories: np.ndarray) -> bool:
     if any(_missing(v) for v in values):
         return False
     return all(a < b for a, b in zip(values, values[1:]))
+
+
+def _read_categories(path, state, arrays, prefix, n_features, names):
+    return _read_encoder(path, state, arrays, prefix, n_features, names, kind="Categories")
+
+
+def _write_as_numbers(transformer, prefix: str) -> State:
+    return {}, {}  # nothing but the features, which transformer_state saves
+
+
+def _read_as_numbers(path, state, arrays, prefix, n_features, names):
+    from .column_kinds import AsNumbers
+
+    return AsNumbers().fit(_frame([np.zeros(1) for _ in range(n_features)], names))
 
 
 # ---------------------------------------------------------------------------------- column transformer
@@ -442,14 +460,14 @@ def _read_estimator(path, state, arrays, prefix):
 
 _WRITERS = {
     "StandardScaler": _write_standard_scaler, "MinMaxScaler": _write_min_max_scaler,
-    "SimpleImputer": _write_imputer, "OneHotEncoder": _write_encoder,
-    "ColumnTransformer": _write_column_transformer, "Pipeline": _write_pipeline,
+    "SimpleImputer": _write_imputer, "OneHotEncoder": _write_encoder, "Categories": _write_encoder,
+    "AsNumbers": _write_as_numbers, "ColumnTransformer": _write_column_transformer, "Pipeline": _write_pipeline,
     "FNNClassifier": _write_estimator, "FNNRegressor": _write_estimator,
 }
 _READERS = {
     "StandardScaler": _read_standard_scaler, "MinMaxScaler": _read_min_max_scaler,
-    "SimpleImputer": _read_imputer, "OneHotEncoder": _read_encoder,
-    "ColumnTransformer": _read_column_transformer, "Pipeline": _read_pipeline,
+    "SimpleImputer": _read_imputer, "OneHotEncoder": _read_encoder, "Categories": _read_categories,
+    "AsNumbers": _read_as_numbers, "ColumnTransformer": _read_column_transformer, "Pipeline": _read_pipeline,
     "FNNClassifier": _read_estimator, "FNNRegressor": _read_estimator,
 }
 
