@@ -248,7 +248,8 @@ def summary(rows: List[Dict]) -> List[str]:
     versus_mlp = [statistics.mean(r["scores"]["fnn"]) - statistics.mean(r["scores"]["mlp"]) for r in rows]
     met = sum(goal_met(r) for r in rows)
     return [f"fnn ≥ MLP − 0.01 / − 0.02 on {met} of {len(rows)}; "
-            f"median fnn − MLP {statistics.median(versus_mlp):+.3f}; median fnn − HistGradientBoosting {statistics.median(versus_hgb):+.3f} "
+            f"median fnn − MLP {statistics.median(versus_mlp):+.3f}; "
+            f"median fnn − HistGradientBoosting {statistics.median(versus_hgb):+.3f} "
             f"({'level or ahead' if statistics.median(versus_hgb) >= 0 else 'behind'})."]
 
 
