@@ -113,4 +113,4 @@ def test_the_regressor_defaults_to_a_stronger_l2_than_the_classifier():
     import fnn
     from fnn.settings import ESTIMATOR, REGRESSOR_L2
 
-    assert fnn.FNNRegressor().l2 == REGRESSOR_L2 == 0.01 and fnn.FNNClassifier().l2 == ESTIMATOR.l2 == 1e-4
+    assert fnn.FNNRegressor().l2 == REGRESSOR_L2 == 0.025 and fnn.FNNClassifier().l2 == ESTIMATOR.l2 == 1e-4

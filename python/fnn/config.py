@@ -19,7 +19,7 @@ DEFAULTS: Dict[str, Any] = {
     "hidden": [64],
     "activation": "relu",
     **{name: getattr(ESTIMATOR, name) for name in ("learning_rate", "max_epochs", "patience", "validation_fraction")},
-    "l2": None,  # the estimator's: FNNClassifier's 1e-4, FNNRegressor's 0.01
+    "l2": None,  # the estimator's: FNNClassifier's 1e-4, FNNRegressor's 0.025
     "batch_size": ESTIMATOR_BATCH_SIZE,
     "solver": ESTIMATOR_SOLVER,
     "momentum": ESTIMATOR.momentum,
