@@ -197,6 +197,11 @@ inline int runnable_in_other_processes() {
     const char* state = std::strrchr(stat, ')');  // the name in parentheses may hold anything
     if (state && state[1] == ' ' && state[2] == 'R') ++own;
   });
+  // While a thread of this process spins besides the caller (NumPy's BLAS pool after a product),
+  // it and the caller hold the cores, and any other process's thread that wakes meanwhile waits
+  // in the run queue: counted as runnable here, seen in two looks in a row, though it needs the
+  // core for a moment. Then nothing can be told from the count; the team monitor judges instead.
+  if (own > 1) return 0;
   return static_cast<int>(std::max(0L, runnable - own));
 #else
   return -1;

@@ -103,7 +103,9 @@ def estimators():
                                           Xr[start:stop], yr[start:stop], comm=comm)
     report(classes=classifier.classes_.tolist(), accuracy=float(classifier.score(X, y_labels)),
            digest=weights_digest(classifier.network_), scaler_mean_error=float(
-               np.abs(classifier.input_scaler_.mean_ - X.mean(axis=0)).max()),
+               # columns of only 0 and 1 over all ranks' rows are left as they are (mean 0)
+               np.abs(classifier.input_scaler_.mean_ - np.where(((X == 0) | (X == 1)).all(axis=0) & (X.std(axis=0) > 0),
+                                                                 0.0, X.mean(axis=0))).max()),
            target_mean_error=float(abs(regressor.target_mean_[0] - yr.mean())),
            target_scale_error=float(abs(regressor.target_scale_[0] - yr.std())), r2=float(regressor.score(Xr, yr)),
            regressor_digest=weights_digest(regressor.network_))

@@ -285,7 +285,10 @@ def test_estimators_take_dtype_bfloat16():
     reg.fit(X_train, y_train.astype(float))
     assert reg.network_.bfloat16 and np.isfinite(reg.predict(X_test)).all()
     with pytest.raises(ValueError, match="batch_size must be at least 2"):
-        fnn.FNNClassifier(dtype="bfloat16").fit(X_train, y_train)  # the default batch_size is 1
+        fnn.FNNClassifier(dtype="bfloat16", batch_size=1).fit(X_train, y_train)
+    # batch_size="auto" (the default) picks mini-batches of 32 at least for bfloat16 products.
+    auto = fnn.FNNClassifier((16,), dtype="bfloat16", max_epochs=2, random_state=0).fit(X_train[:150], y_train[:150])
+    assert auto.network_.training_settings_["batch_size"] == 32
     with pytest.raises(ValueError, match="float32, float64 or bfloat16"):
         fnn.FNNClassifier(dtype="half").fit(X_train, y_train)
 

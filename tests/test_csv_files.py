@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fnn
+from fnn.column_kinds import ColumnWarning
 from fnn.cli import main
 from fnn.data_files import CsvOptions, DataError, read_features, read_table
 
@@ -63,9 +64,11 @@ def test_a_penguins_file_with_text_columns_and_missing_values_trains_and_predict
     unknown.to_csv(tmp_path / "unknown.csv", index=False)
     status, out, err = run(capsys, "predict", model, tmp_path / "unknown.csv", "--proba")
     assert status == 0, err
+    assert "fnn: warning: categories not seen in training, encoded as zeros, in column(s) 'island': 'Atlantis'" in err
     rows = [list(map(float, line.split(","))) for line in out.splitlines()[1:]]
     frame = pd.read_csv(tmp_path / "unknown.csv").drop(columns="species")
-    assert np.allclose(rows, loaded.predict_proba(frame), atol=1e-8)
+    with pytest.warns(ColumnWarning, match="'island': 'Atlantis'"):
+        assert np.allclose(rows, loaded.predict_proba(frame), atol=1e-8)
 
     status, out, err = run(capsys, "evaluate", model, tmp_path / "reordered.csv")
     assert status == 0, err

@@ -2,6 +2,7 @@
 the defaults; the scaling is learned once, applied everywhere, and saved exactly."""
 
 import io
+import warnings
 import zipfile
 
 import numpy as np
@@ -15,7 +16,7 @@ from fnn.model_file import ModelFileError
 from fnn.training_loop import split
 
 #: The chapter's per-sample SGD (the estimators' solver before Adam): the failures below are its own.
-PLAIN_SGD = {"solver": "sgd", "momentum": 0.0, "learning_rate": 0.01}
+PLAIN_SGD = {"solver": "sgd", "momentum": 0.0, "learning_rate": 0.01, "batch_size": 1}
 
 
 @pytest.mark.parametrize("loader, chance", [(load_breast_cancer, 0.63), (load_wine, 0.40)])
@@ -195,17 +196,26 @@ def test_zero_one_columns_are_left_as_they_are_by_auto_scaling():
 
 
 def test_overfitting_warns_and_names_a_setting_not_in_use():
-    # 40 rows of pure noise, a wide network and no L2: training R² near 1, held-out R² below 0.
-    rng = np.random.default_rng(7)
-    X, y = rng.normal(size=(40, 10)), rng.normal(size=40)
-    with pytest.warns(fnn.FitWarning, match=r"far better than the held-out.*l2=0\.001 \(now 0\)") as caught:
-        fnn.FNNRegressor((256,), l2=0.0, validation_fraction=0.25, patience=200, max_epochs=200,
-                         random_state=0).fit(X, y)
+    # 60 rows, 20 features, one of which carries half the variance of y: a wide network without L2
+    # learns the noise of its 42 training rows (training R² 0.64, validation R² below 0.3).
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 20))
+    y = X[:, 0] + rng.normal(size=60)
+    noisy = dict(l2=0.0, learning_rate=0.01, validation_fraction=0.3, random_state=0)
+    with pytest.warns(fnn.FitWarning, match=r"far better than the held-out.*l2=0\.001 \(now 0\).*now \(512,\)") \
+            as caught:
+        fnn.FNNRegressor((512,), **noisy).fit(X, y)
     assert not any("input_scaling" in str(w.message) for w in caught)  # 'auto' is in use already
-    labels = (rng.random(60) > 0.5).astype(int)
+    rng = np.random.default_rng(0)
+    X, _ = rng.normal(size=(60, 20)), rng.normal(size=60)
+    labels = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
     with pytest.warns(fnn.FitWarning, match="training accuracy .* validation accuracy"):
-        fnn.FNNClassifier((256,), l2=0.0, validation_fraction=0.3, patience=300, max_epochs=300,
-                          random_state=0).fit(rng.normal(size=(60, 10)), labels)
+        fnn.FNNClassifier((512,), **noisy).fit(X, labels)
+    # A fit that generalises does not warn.
+    X, y = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fnn.FitWarning)
+        fnn.FNNClassifier(random_state=0).fit(X, y)
 
 
 def test_chance_level_advice_names_input_scaling_only_when_it_is_off():

@@ -469,6 +469,7 @@ def test_mlp_loading_from_joblib_partial_fit(tmp_path):
         hidden_layer_sizes=(42,),
         random_state=42,
         learning_rate=0.01,
+        l2=1e-4,  # scikit-learn's alpha; FNNRegressor's own default (0.025) keeps the fit from reaching 1
         max_epochs=200,
         early_stopping=False,
         input_scaling=None,  # one sample: scaled, its feature would be 0 (scikit-learn does not scale)

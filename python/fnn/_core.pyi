@@ -136,14 +136,12 @@ class Engine32:
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
     @property
-    def _last_team(self) -> int:
-        """For tests: the threads the last kernel call started (0 before any), after looking at the machine."""
-    @property
     def bfloat16(self) -> bool:
         """Whether predict and train_epoch run their products on bfloat16 copies."""
     def use_bfloat16(self, on: bool, library: str = "") -> None:
         """Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`."""
     _switch_to_one_thread_at: int
+    _last_team: int  # read-only, for tests: the threads the last kernel call started (0 before any)
     _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float32], out: npt.NDArray[np.float32], chunk: int, n_threads: int,
                 rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
@@ -180,14 +178,12 @@ class Engine64:
     def contended(self) -> bool:
         """Whether this network's kernels run on one thread for now, having lost their cores."""
     @property
-    def _last_team(self) -> int:
-        """For tests: the threads the last kernel call started (0 before any), after looking at the machine."""
-    @property
     def bfloat16(self) -> bool:
         """Whether predict and train_epoch run their products on bfloat16 copies."""
     def use_bfloat16(self, on: bool, library: str = "") -> None:
         """Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`."""
     _switch_to_one_thread_at: int
+    _last_team: int  # read-only, for tests: the threads the last kernel call started (0 before any)
     _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64], chunk: int, n_threads: int,
                 rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
