@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -197,7 +198,7 @@ inline int runnable_in_other_processes() {
     const char* state = std::strrchr(stat, ')');  // the name in parentheses may hold anything
     if (state && state[1] == ' ' && state[2] == 'R') ++own;
   });
-  // While a thread of this process spins besides the caller (NumPy's BLAS pool after a product),
+  // While a thread of this process spins beside the caller (NumPy's BLAS pool after a product),
   // it and the caller hold the cores, and any other process's thread that wakes meanwhile waits
   // in the run queue: counted as runnable here, seen in two looks in a row, though it needs the
   // core for a moment. Then nothing can be told from the count; the team monitor judges instead.
@@ -304,7 +305,7 @@ class ThreadPolicy {
  public:
   static constexpr std::chrono::seconds retry_after{2};
   // How long one look at the machine is trusted: a kernel may be called every few microseconds
-  // (an epoch of a tiny data set), and a look costs tens.
+  // (an epoch of a tiny data set), and a look costs tens of microseconds.
   static constexpr std::chrono::milliseconds look_lasts{50};
 
   // The team to start for work cut into `wanted` slices.
@@ -336,7 +337,7 @@ class ThreadPolicy {
   long long block_rows = 0;
 
  private:
-  // Processors not wanted by other processes now (at least 1; all of them where unknown).
+  // Processors not wanted by other processes now (at least 1; no limit where that is unknown).
   int free_processors() const {
     const auto now = WaitClock::now();
     if (now.time_since_epoch().count() < look_until_.load(std::memory_order_relaxed))
@@ -347,7 +348,7 @@ class ThreadPolicy {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
       others = std::min(others, detail::runnable_in_other_processes());
     }
-    const int free = others < 0 ? online : std::max(1, online - others);
+    const int free = others < 0 ? std::numeric_limits<int>::max() : std::max(1, online - others);
     free_seen_.store(free, std::memory_order_relaxed);
     look_until_.store((now + look_lasts).time_since_epoch().count(), std::memory_order_relaxed);
     return free;
