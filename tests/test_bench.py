@@ -186,3 +186,31 @@ def test_the_bfloat16_accuracy_benchmark_trains_both_and_reports_the_difference(
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(SystemExit, match="no t10k-labels-idx1-ubyte"):
         bfloat16_accuracy.run(tmp_path, seeds=[0], epochs=1, batch=32, threads=1)
+
+
+def test_the_tabular_benchmark_scores_all_three_models_and_writes_its_table_and_plot(tmp_path, capsys):
+    from bench import tabular
+
+    assert tabular.main(["--only", "iris", "diabetes", "--splits", "2", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "tabular.md").read_text()
+    assert "| iris | accuracy | 150 |" in table and "| diabetes | R² | 442 |" in table
+    rows = tabular._rows_of_table(table)
+    assert [r["name"] for r in rows] == ["diabetes", "iris"]  # in the corpus's order
+    assert all(0.8 < r["scores"][m][0] <= 1 for r in rows[1:] for m in ("fnn", "mlp", "hgb"))
+    assert (tmp_path / "tabular.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "tabular.png").unlink()
+    assert tabular.main(["--replot", "--out", str(tmp_path)]) == 0 and (tmp_path / "tabular.png").exists()
+    corpus = tabular.CORPUS
+    assert len(corpus) >= 20 and sum(not d.classification for d in corpus) >= 8
+    assert 3 * sum(d.held_out for d in corpus) >= len(corpus) - 2  # about a third held out
+
+
+def test_the_after_numpy_and_short_fit_benchmarks_run(monkeypatch, capsys):
+    from bench import after_numpy, short_fits
+
+    monkeypatch.setattr(after_numpy, "SHAPES", [("tiny", [64, 16, 10], 8, "adam", 64)])
+    after_numpy.main(["--rounds", "1", "--pause", "0"])
+    assert re.search(r"\| tiny \| [\d.]+ \| [\d,]+ \| [\d,]+ \| [\d.]+ \| (met|missed) \|", capsys.readouterr().out)
+    monkeypatch.setattr(short_fits, "FITS", [("D", 200)])
+    assert short_fits.main(["--rounds", "1", "--loads", "0"]) == 0  # an idle machine is not judged
+    assert "| D 64-64-10 b1 |" in capsys.readouterr().out
