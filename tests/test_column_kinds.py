@@ -124,3 +124,21 @@ def test_command_line_declarations(tmp_path, capsys):
                    str(tmp_path / "x.npz")])
     out, err = capsys.readouterr()
     assert status != 0 and "--categorical names no feature column 'zipcode'" in err and "did you mean 'zip'" in err
+
+
+def test_a_saved_model_reads_a_stray_word_at_predict_time_as_missing_with_a_warning(tmp_path, capsys):
+    frame, price = table()
+    frame = frame.drop(columns="cylinders")
+    frame["price"] = price
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "model.npz"
+    assert main(["train", str(tmp_path / "train.csv"), "--max-epochs", "2", "--quiet", "-o", str(model)]) == 0
+    later = frame.drop(columns="price").astype({"size": object})
+    later.loc[3, "size"] = "large"  # in training, a word among numbers is an error; here one warning
+    later.to_csv(tmp_path / "later.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(model), str(tmp_path / "later.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(later) + 1
+    assert "fnn: warning: values that are not numbers, read as missing (then imputed) in the numeric column(s) " \
+           "'size': 'large'" in err
