@@ -214,3 +214,27 @@ def test_the_after_numpy_and_short_fit_benchmarks_run(monkeypatch, capsys):
     monkeypatch.setattr(short_fits, "FITS", [("D", 200)])
     assert short_fits.main(["--rounds", "1", "--loads", "0"]) == 0  # an idle machine is not judged
     assert "| D 64-64-10 b1 |" in capsys.readouterr().out
+
+
+def test_the_fashion_fixed_work_benchmark_checks_its_contenders_learn_alike(tmp_path, monkeypatch):
+    import numpy as np
+
+    from bench import fashion_fixed
+
+    rng = np.random.default_rng(0)
+    for kind, n in (("train", 400), ("t10k", 100)):
+        labels = rng.integers(0, 10, size=n)
+        images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for image, label in zip(images, labels):
+            image[2 * label:2 * label + 3] += 150  # each class lights its own rows
+        write_idx(tmp_path / f"{kind}-images-idx3-ubyte", images)
+        write_idx(tmp_path / f"{kind}-labels-idx1-ubyte", labels)
+    monkeypatch.setattr(fashion_fixed, "contenders",
+                        lambda: {"fnn": fashion_fixed.fit_fnn, "scikit-learn": fashion_fixed.fit_sklearn})
+    lines = []
+    result = fashion_fixed.run(tmp_path, rounds=1, epochs=20, log=lines.append)
+    assert all(a[0] > 0.9 for a in result["accuracy"].values())  # both learn the lit rows
+    assert lines[3].startswith("| fnn |") and lines[4].startswith("| scikit-learn |")
+    monkeypatch.setattr(fashion_fixed, "fit_sklearn", lambda X, y, epochs, seed: (lambda X_test: np.zeros(len(X_test))))
+    with pytest.raises(AssertionError, match="do not learn the same thing"):
+        fashion_fixed.run(tmp_path, rounds=1, epochs=20, log=lines.append)
