@@ -135,6 +135,20 @@ def write_idx(path, array, code=0x08):
         f.write(raw)
 
 
+def write_fashion_like(folder, train: int, test: int, gzipped_images: bool = False) -> None:
+    """Fashion-MNIST's four IDX files with learnable images: each class lights its own rows."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for kind, n in (("train", train), ("t10k", test)):
+        labels = rng.integers(0, 10, size=n)
+        images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for image, label in zip(images, labels):
+            image[2 * label:2 * label + 3] += 150
+        write_idx(folder / f"{kind}-images-idx3-ubyte{'.gz' if gzipped_images else ''}", images)
+        write_idx(folder / f"{kind}-labels-idx1-ubyte", labels)
+
+
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3), code=st.sampled_from([0x08, 0x0C, 0x0D]),
        gzipped=st.booleans(), seed=st.integers(0, 2**16))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -165,18 +179,10 @@ def test_idx_files_that_are_not_idx_are_refused(tmp_path):
 
 @pytest.mark.skipif(not fnn.bfloat16_available(), reason="bfloat16 needs AVX512-BF16 and oneDNN")
 def test_the_bfloat16_accuracy_benchmark_trains_both_and_reports_the_difference(tmp_path):
-    import numpy as np
 
     from bench import bfloat16_accuracy
 
-    rng = np.random.default_rng(0)
-    for kind, n in (("train", 256), ("t10k", 64)):
-        labels = rng.integers(0, 10, size=n)
-        images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
-        for image, label in zip(images, labels):
-            image[2 * label:2 * label + 3] += 150  # each class lights its own rows
-        write_idx(tmp_path / f"{kind}-images-idx3-ubyte.gz", images)
-        write_idx(tmp_path / f"{kind}-labels-idx1-ubyte", labels)  # (one not gzipped)
+    write_fashion_like(tmp_path, train=256, test=64, gzipped_images=True)  # (the labels not gzipped)
     lines = []
     result = bfloat16_accuracy.run(tmp_path, seeds=[0], epochs=5, batch=32, threads=1, log=lines.append)
     row = result["rows"][0]
@@ -221,14 +227,7 @@ def test_the_fashion_fixed_work_benchmark_checks_its_contenders_learn_alike(tmp_
 
     from bench import fashion_fixed
 
-    rng = np.random.default_rng(0)
-    for kind, n in (("train", 400), ("t10k", 100)):
-        labels = rng.integers(0, 10, size=n)
-        images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
-        for image, label in zip(images, labels):
-            image[2 * label:2 * label + 3] += 150  # each class lights its own rows
-        write_idx(tmp_path / f"{kind}-images-idx3-ubyte", images)
-        write_idx(tmp_path / f"{kind}-labels-idx1-ubyte", labels)
+    write_fashion_like(tmp_path, train=400, test=100)
     monkeypatch.setattr(fashion_fixed, "contenders",
                         lambda: {"fnn": fashion_fixed.fit_fnn, "scikit-learn": fashion_fixed.fit_sklearn})
     lines = []
