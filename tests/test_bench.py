@@ -179,7 +179,6 @@ def test_idx_files_that_are_not_idx_are_refused(tmp_path):
 
 @pytest.mark.skipif(not fnn.bfloat16_available(), reason="bfloat16 needs AVX512-BF16 and oneDNN")
 def test_the_bfloat16_accuracy_benchmark_trains_both_and_reports_the_difference(tmp_path):
-
     from bench import bfloat16_accuracy
 
     write_fashion_like(tmp_path, train=256, test=64, gzipped_images=True)  # (the labels not gzipped)
