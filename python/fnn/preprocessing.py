@@ -16,10 +16,6 @@ from typing import List, Optional, Sequence, Union
 
 Columns = Optional[Sequence[Union[str, int]]]
 
-#: The category a missing text value became in model files written before fnn.column_kinds.
-MISSING_CATEGORY = "(missing)"
-
-
 def tabular_preprocessor(numeric_columns: Columns = None, text_columns: Columns = None, *,
                          categorical: Columns = None, numeric: Columns = None):
     """An unfitted ColumnTransformer for a DataFrame. With `numeric_columns` and `text_columns`,
@@ -91,16 +87,6 @@ def _selectors(categorical: Columns, numeric: Columns):
         return [name for name in frame.columns if name not in chosen]
 
     return numbers, texts
-
-
-def number_columns(frame):
-    """The columns of numbers (and booleans) of a DataFrame: a column selector."""
-    return [name for name in frame.columns if _is_number_column(frame[name])]
-
-
-def text_columns_of(frame):
-    """Every other column (text, categorical, object): a column selector."""
-    return [name for name in frame.columns if not _is_number_column(frame[name])]
 
 
 def with_preprocessing(estimator, numeric_columns: Columns = None, text_columns: Columns = None, *,
