@@ -19,6 +19,17 @@ from . import baseline_numpy, baseline_sklearn, baseline_torch
 from .workloads import BY_ID, L2, LEARNING_RATE, Workload, scaled, synthetic_data
 
 
+#: Set by `python -m bench.run --numpy-first`: every timed epoch starts right after a NumPy product,
+#: as in a user's process (NumPy's OpenBLAS threads then spin for ~0.1 s beside the measurement).
+NUMPY_FIRST = os.environ.get("FNN_BENCH_NUMPY_FIRST") == "1"
+
+
+def numpy_product() -> None:
+    """A user's NumPy work just before training: one 1000×1000 float64 product."""
+    a = np.random.default_rng(0).random((1000, 1000))
+    a @ a
+
+
 def median_rate(run: Callable[[np.ndarray], None], n: int, repeats: int, seed: int = 1) -> float:
     """Median samples/s of `repeats` epochs of n samples (one untimed warm-up epoch first)."""
     rng = np.random.default_rng(seed)
@@ -27,6 +38,8 @@ def median_rate(run: Callable[[np.ndarray], None], n: int, repeats: int, seed: i
     times = []
     for _ in range(repeats):
         order = rng.permutation(n)
+        if NUMPY_FIRST:
+            numpy_product()
         start = time.perf_counter()
         run(order)
         times.append(time.perf_counter() - start)
@@ -140,10 +153,13 @@ TIMERS = {
 }
 
 
-def isolated(kind: str, workload: Workload, scale: float, threads: int, repeats: int, dtype="float32") -> float:
-    """samples/s of `kind` on `workload`, measured in a fresh Python process."""
+def isolated(kind: str, workload: Workload, scale: float, threads: int, repeats: int, dtype="float32",
+             numpy_first: bool = False) -> float:
+    """samples/s of `kind` on `workload`, measured in a fresh Python process (each timed epoch right
+    after a NumPy product if `numpy_first`)."""
     root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+               FNN_BENCH_NUMPY_FIRST="1" if numpy_first else "0")
     command = [sys.executable, "-m", "bench.measure", kind, workload.id, str(scale), str(threads), str(repeats), dtype]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:

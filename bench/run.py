@@ -61,7 +61,8 @@ def fmt_rate(rate: Optional[float]) -> str:
 
 
 def run(workloads: List[Workload], threads: int, repeats: int, check_samples: int, baselines: bool,
-        extras: bool, out: Optional[Path], log=print, scale: float = 1.0, rounds: int = 3) -> Dict:
+        extras: bool, out: Optional[Path], log=print, scale: float = 1.0, rounds: int = 3,
+        numpy_first: bool = False, busy: int = 0) -> Dict:
     roof = measure.sgemm_roof(threads)
     core_types = describe()
     log(f"sgemm roof ({threads} threads, NumPy): {roof:.1f} GFLOP/s; {core_types}")
@@ -89,9 +90,10 @@ def run(workloads: List[Workload], threads: int, repeats: int, check_samples: in
             if baselines:
                 plan.append(("numpy_float64", "numpy", threads, "float64"))
         samples = {key: [] for key, *_ in plan}
-        for _ in range(rounds):
-            for key, kind, n_threads, dtype in plan:
-                samples[key].append(measure.isolated(kind, w, scale, n_threads, repeats, dtype))
+        with contended.busy_processes(busy):
+            for _ in range(rounds):
+                for key, kind, n_threads, dtype in plan:
+                    samples[key].append(measure.isolated(kind, w, scale, n_threads, repeats, dtype, numpy_first))
         row = {"workload": w, "check": diff}
         row.update({key: statistics.median(values) for key, values in samples.items()})
         log(f"{w.label()}: " + ", ".join(f"{key} " + "/".join(fmt_rate(v) for v in values)
@@ -103,7 +105,7 @@ def run(workloads: List[Workload], threads: int, repeats: int, check_samples: in
                       for name in ("numpy", "pytorch", "sklearn") if row.get(name)))
     report = {"roof": roof, "core_types": core_types,
               "threads": threads, "rows": rows, "has_torch": has_torch, "has_sklearn": has_sklearn,
-              "rounds": rounds}
+              "rounds": rounds, "numpy_first": numpy_first, "busy": busy}
     if extras:
         report["import_fnn"] = import_seconds("fnn")
         report["import_torch"] = import_seconds("torch") if has_torch else None
@@ -124,8 +126,11 @@ def markdown(report: Dict) -> str:
     lines = [
         f"Float32, {threads} threads, training samples/s: median over {report['rounds']} fresh processes per "
         f"framework, taking turns, of the median of each process's timed epochs; GFLOP/s counts 6·P per sample; "
-        f"roof = NumPy sgemm measured in the same run: {roof:.0f} GFLOP/s; {report.get('core_types', '')}. "
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"roof = NumPy sgemm measured in the same run: {roof:.0f} GFLOP/s; {report.get('core_types', '')}; "
+        + ("each timed epoch right after a 1000×1000 NumPy product in the same process; "
+           if report.get("numpy_first") else "")
+        + (f"{report['busy']} busy process(es) spinning beside the measurement; " if report.get("busy") else "")
+        + f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, fnn {fnn.__version__}, {time.strftime('%Y-%m-%d')}.",
         "",
         "| workload | fnn | GFLOP/s | of roof | " + " | ".join(f"{titles[n]} | fnn ÷ {titles[n]}" for n in names)
@@ -193,6 +198,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--no-extras", action="store_true", help="skip 1-thread, float64, RSS and import figures")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for latest.md and latest.png")
+    parser.add_argument("--numpy-first", dest="numpy_first", action="store_true",
+                        help="start every timed epoch right after a 1000x1000 NumPy product, as in a user's process")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="N busy processes spin beside every measurement (a neighbour on the machine)")
     parser.add_argument("--contended", action="store_true",
                         help="instead: default threads vs one thread with busy processes competing "
                              "(bench/contended.py)")
@@ -247,7 +256,8 @@ def main(argv=None) -> int:
     if args.threads > fnn.network.default_threads():
         parser.error(f"--threads {args.threads} exceeds the {fnn.network.default_threads()} cores available")
     run(workloads, args.threads, args.repeats, check_samples=512, baselines=not args.no_baselines,
-        extras=not args.no_extras, out=args.out, scale=args.scale, rounds=args.rounds)
+        extras=not args.no_extras, out=args.out, scale=args.scale, rounds=args.rounds,
+        numpy_first=args.numpy_first, busy=args.busy)
     return 0
 
 

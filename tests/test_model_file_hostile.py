@@ -134,7 +134,7 @@ def test_deeply_nested_json_and_compressed_entries_are_refused(saved, tmp_path):
     path = tmp_path / "m.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("__metadata__.npy", npy(np.frombuffer(b"[" * 100000 + b"]" * 100000, dtype=np.uint8)))
-    assert_refused(path, "nested too deeply")
+    assert_refused(path, "nested")
     assert_refused(rebuild(path, saved["net"], compression=zipfile.ZIP_DEFLATED), "compressed")
 
 
@@ -214,3 +214,141 @@ def test_mutated_metadata_loads_or_fails_cleanly(saved, tmp_path, data):
     except ModelFileError:
         return
     model.predict(np.round(X))
+
+
+# ---------------------------------------------------------------------------------- allow-lists (issue 25)
+
+def pipeline_meta(saved):
+    """The saved pipeline's metadata and its ColumnTransformer's and encoder's descriptions."""
+    meta = metadata_of(saved["pipe"])
+    columns = meta["steps"][0]["step"]
+    encoder = columns["transformers"][1]["step"]
+    return meta, columns, encoder
+
+
+@pytest.mark.parametrize("where, key, value, named", [
+    ("columns", "n_jobs", 64, "n_jobs"),                     # would start 64 worker processes
+    ("columns", "transformer_weights", {"mapping": [["n", 1e300]]}, "transformer_weights"),
+    ("columns", "verbose", True, "verbose"),
+    ("columns", "sparse_threshold", 7, "sparse_threshold"),
+    ("encoder", "dtype", "os.system", "dtype"),              # a function's name where a dtype goes
+    ("encoder", "dtype", "object", "dtype"),
+    ("encoder", "handle_unknown", "explode", "handle_unknown"),
+    ("encoder", "min_frequency", 3, "min_frequency"),
+    ("encoder", "bogus", 1, "bogus"),
+    ("scaler", "copy", False, "copy"),                       # would scale the caller's array in place
+    ("scaler", "with_mean", "yes", "with_mean"),
+])
+def test_a_transformer_is_rebuilt_from_its_allow_list_alone(saved, tmp_path, monkeypatch, where, key, value, named):
+    import sklearn.compose
+
+    built = []
+    real = sklearn.compose.ColumnTransformer.fit
+    monkeypatch.setattr(sklearn.compose.ColumnTransformer, "fit",
+                        lambda self, *a, **k: (built.append(self), real(self, *a, **k))[1])
+    meta, columns, encoder = pipeline_meta(saved)
+    target = {"columns": columns, "encoder": encoder, "scaler": meta["steps"][1]["step"]}[where]
+    target["params"][key] = value
+    assert_refused(rebuild(tmp_path / "m.npz", saved["pipe"], meta), named)
+    assert not built  # refused before any transformer was built
+
+
+def test_the_allow_list_keeps_every_file_fnn_writes_loadable(saved, tmp_path):
+    # Files as fnn writes them load; files of earlier versions held copy=True, still accepted.
+    meta, columns, encoder = pipeline_meta(saved)
+    assert "copy" not in meta["steps"][1]["step"]["params"]
+    meta["steps"][1]["step"]["params"]["copy"] = True
+    model = fnn.load(rebuild(tmp_path / "m.npz", saved["pipe"], meta))
+    model.predict(np.round(X))
+
+
+def test_a_transformer_fnn_could_not_load_is_not_saved(tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    pipeline = make_pipeline(OneHotEncoder(sparse_output=False), fnn.FNNClassifier((3,), max_epochs=1))
+    pipeline.fit(np.round(X), y)[0].dtype = np.complex64  # (a dtype no estimator of fnn takes)
+    with pytest.raises(ModelFileError, match="dtype"):
+        fnn.save(pipeline, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_estimator_parameters_are_checked_as_fit_would(saved, tmp_path):
+    for change, named in ((dict(batch_size=-3), "batch_size"), (dict(activation="os.system"), "activation"),
+                          (dict(hidden_layer_sizes={"sequence": [-1], "tuple": True}), "hidden_layer_sizes"),
+                          (dict(n_jobs=8), "n_jobs")):
+        meta = metadata_of(saved["clf"])
+        meta["params"].update(change)
+        assert_refused(rebuild(tmp_path / "m.npz", saved["clf"], meta), named)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_array_the_model_does_not_use_is_refused(saved, tmp_path, kind):
+    path = rebuild(tmp_path / "m.npz", saved[kind], replace={"steps/9/payload.npy": npy(np.zeros(3))})
+    assert_refused(path, "not part of the .*payload")
+
+
+def test_too_many_entries_are_refused_before_reading_any(saved, tmp_path, monkeypatch):
+    import fnn.model_file
+
+    monkeypatch.setattr(fnn.model_file, "MAX_ARRAYS", 50)
+    extra = {f"x/{i}.npy": b"" for i in range(60)}  # not even arrays: refused on the count alone
+    assert_refused(rebuild(tmp_path / "m.npz", saved["net"], replace=extra), "entries, more than the 50")
+
+
+def test_metadata_that_would_cost_far_more_than_its_size_is_refused(saved, tmp_path):
+    import tracemalloc
+
+    from fnn.model_file import MAX_METADATA_BYTES
+
+    path = tmp_path / "m.npz"
+    for text in (b"[" + b"[]," * 2_000_000 + b"[]]",    # 6 MB: 2 million empty lists, ~130 MB as Python lists
+                 b" " * (MAX_METADATA_BYTES + 1)):      # over the size cap
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("__metadata__.npy", npy(np.frombuffer(text, dtype=np.uint8)))
+        tracemalloc.start()
+        try:
+            assert_refused(path, "values|metadata of shape")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * len(text) + (1 << 20), peak  # the file read, a copy and the counts: no parse
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-2 ** 40, 2 ** 40) | st.floats() | st.text(max_size=8)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=5)
+param_names = st.sampled_from(["copy", "with_mean", "with_std", "n_jobs", "dtype", "drop", "handle_unknown",
+                               "sparse_output", "sparse_threshold", "verbose", "strategy", "fill_value",
+                               "feature_range", "clip", "transformer_weights", "x"]) | st.text(max_size=6)
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_parameters_in_a_file_load_within_the_allow_list_or_are_refused(saved, tmp_path, data):
+    from fnn.transformer_file import PARAMETERS
+
+    meta, columns, encoder = pipeline_meta(saved)
+    target = data.draw(st.sampled_from([columns, encoder, meta["steps"][1]["step"],
+                                        columns["transformers"][0]["step"]]))
+    target["params"].update(data.draw(st.dictionaries(param_names, json_values, min_size=1, max_size=3)))
+    try:
+        model = fnn.load(rebuild(tmp_path / "fuzz.npz", saved["pipe"], meta))
+    except ModelFileError:
+        return
+    for step in [model[0], model[0].named_transformers_["n"], model[0].named_transformers_["c"], model[1]]:
+        params = step.get_params(deep=False)
+        assert params.get("n_jobs") is None and params.get("copy", True) is True
+    assert set(target["params"]) <= set(PARAMETERS[target["kind"]])  # loaded: nothing outside the list
+    model.predict(np.round(X))
+
+
+@FUZZ
+@given(names=st.lists(st.text(st.characters(min_codepoint=48, max_codepoint=122), min_size=1, max_size=12),
+                      min_size=1, max_size=4, unique=True), kind=st.sampled_from(KINDS))
+def test_any_extra_arrays_are_refused(saved, tmp_path, names, kind):
+    existing = set(entries(saved[kind]))
+    extra = {f"{name}.npy": npy(np.arange(3)) for name in names if f"{name}.npy" not in existing}
+    if not extra:
+        return
+    assert_refused(rebuild(tmp_path / "fuzz.npz", saved[kind], replace=extra), "not part of")

@@ -6,12 +6,12 @@ import numbers
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _bfloat16
-from .activations import Activation, activation_from_dict, activation_to_dict
+from .activations import Activation, activation_from_dict, activation_to_dict, resolve_activation
 from .convergence import check_fit, killed_in_training
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
@@ -445,7 +445,17 @@ class FNNEstimator(BaseEstimator):
         params = {name: _unplain(value) for name, value in header["params"].items()}
         if "solver" not in params:  # written before solvers: trained, and goes on training, by plain SGD
             params.update(solver="sgd", momentum=0.0)
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        require(not unknown, path, f"{cls.__name__} has no parameter(s) {unknown}")
         estimator = cls(**params)
+        try:  # every setting checked as fit would, before anything is built (bfloat16's own checks apart:
+            # whether this machine runs it is for predict and fit to say)
+            checked = estimator if not estimator._bfloat16() else clone(estimator).set_params(dtype="float32")
+            checked._check_settings()
+            checked._hidden_widths()
+            resolve_activation(checked.activation)
+        except (ValueError, TypeError) as error:
+            raise ModelFileError(f"{path}: a parameter of the {cls.__name__} is invalid: {error}") from None
         estimator.network_ = Network._from_file_contents(path, header["network"], arrays, prefix="network/")
         for name, value in fitted.items():
             setattr(estimator, name, value)

@@ -14,7 +14,8 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Tuple, Union
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -77,8 +78,59 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
     return path
 
 
-#: The most metadata a model file may hold: far more than any real model's settings and history.
-MAX_METADATA_BYTES = 64 << 20
+#: Caps on what a model file may hold, checked before anything is allocated for it, each far above
+#: what any real model needs (a network's settings and a history of 100,000 epochs take ~5 MB of
+#: metadata; a pipeline stores two arrays per text column). With them, the metadata of any file
+#: costs at most ~60 MB of Python objects, however crafted, and a file at most its arrays.
+MAX_METADATA_BYTES = 16 << 20
+#: JSON values (numbers, strings, lists, objects) in the metadata, and lists/objects nested in each other.
+MAX_METADATA_VALUES = 1_000_000
+MAX_METADATA_DEPTH = 32
+#: Entries (arrays) in the archive.
+MAX_ARRAYS = 100_000
+
+
+class Entries(Mapping):
+    """A model file's arrays, remembering which ones the reader looked at: an entry nothing asked
+    for is not part of the model, and the file is refused (``unused``)."""
+
+    def __init__(self, arrays: Dict[str, np.ndarray], prefix: str = "", taken: Optional[set] = None):
+        self._arrays, self._prefix = arrays, prefix
+        self._taken = set() if taken is None else taken
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        array = self._arrays[self._prefix + name]
+        self._taken.add(self._prefix + name)
+        return array
+
+    def __iter__(self) -> Iterator[str]:
+        return (name[len(self._prefix):] for name in self._arrays if name.startswith(self._prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def under(self, prefix: str) -> "Entries":
+        """The entries named ``prefix + name``, by ``name``."""
+        return Entries(self._arrays, self._prefix + prefix, self._taken)
+
+    def unused(self) -> List[str]:
+        return sorted(set(self._arrays) - self._taken)
+
+
+def _check_metadata_shape(path: Path, text: bytes) -> None:
+    """Refuse metadata that would cost far more memory than its size once parsed: too many JSON
+    values or too deep a nesting. Counted on the bytes (brackets inside strings are counted too,
+    which only errs on the side of refusing absurd files)."""
+    values = text.count(b",") + text.count(b"[") + text.count(b"{") + 1
+    if values > MAX_METADATA_VALUES:
+        raise ModelFileError(f"{path} has metadata of about {values:,} values, more than the {MAX_METADATA_VALUES:,} "
+                             "a model file may hold")
+    raw = np.frombuffer(text, dtype=np.uint8)
+    steps = (np.isin(raw, (ord("["), ord("{"))).astype(np.int32) - np.isin(raw, (ord("]"), ord("}"))))
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > MAX_METADATA_DEPTH:
+        raise ModelFileError(f"{path} has metadata nested {depth} levels deep, more than the {MAX_METADATA_DEPTH} "
+                             "a model file may have")
 
 
 def _array_headers(path: Path,
@@ -88,6 +140,9 @@ def _array_headers(path: Path,
     file_size = path.stat().st_size
     declared = 0
     headers = {}
+    if len(archive.infolist()) > MAX_ARRAYS:
+        raise ModelFileError(f"{path} holds {len(archive.infolist()):,} entries, more than the {MAX_ARRAYS:,} a model "
+                             "file may hold")
     for info in archive.infolist():
         if not info.filename.endswith(".npy"):
             raise ModelFileError(f"{path} is not an fnn model file (entry {info.filename!r} is not an array)")
@@ -156,9 +211,10 @@ def read_model(path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, np.ndarra
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError,
             NotImplementedError, RuntimeError) as error:
         raise ModelFileError(f"{path} is corrupted or truncated: {error}") from None
-    raw = arrays.pop(_METADATA)
+    raw = arrays.pop(_METADATA).tobytes()
+    _check_metadata_shape(path, raw)
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         raise ModelFileError(f"{path} has unreadable metadata: {problem}") from None
@@ -248,10 +304,16 @@ def load(path: PathLike):
     reader = _READERS.get(kind)
     if reader is None:
         raise ModelFileError(f"{path} holds a model of kind {kind!r}, which this fnn does not know")
+    entries = Entries(arrays)
     try:
-        return reader(path, header, arrays)
+        model = reader(path, header, entries)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as error:
         # The readers check what they use; whatever else a malformed file trips is still its fault.
         raise ModelFileError(f"{path} has inconsistent contents: {type(error).__name__}: {error}") from None
+    unused = entries.unused()
+    if unused:
+        raise ModelFileError(f"{path} holds {len(unused)} array(s) that are not part of the {kind} "
+                             f"(first: {unused[0]!r}); refused as tampered with")
+    return model

@@ -71,14 +71,88 @@ def _params(transformer, skip=()) -> Dict[str, Any]:
     from .estimator_base import _plain
 
     owner = type(transformer).__name__
-    return {name: _plain(value, name, owner) for name, value in transformer.get_params(deep=False).items()
-            if name not in skip}
+    params = {name: _plain(value, name, owner) for name, value in transformer.get_params(deep=False).items()
+              if name not in skip and name != "copy"}  # (a loaded transformer copies, as by default)
+    allowed = PARAMETERS[owner]
+    for name, value in params.items():  # what a file could not be loaded with is not written
+        if name not in allowed or not allowed[name](value):
+            raise ModelFileError(f"cannot save a {owner} with {name}={transformer.get_params()[name]!r} in an fnn "
+                                 "model file")
+    return params
+
+
+def _boolean(value) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_true(value) -> bool:
+    return value is True
+
+
+def _is(*allowed):
+    """A check that a value is one of `allowed` (None, booleans and strings compared with their type)."""
+    return lambda value: any(type(value) is type(a) and value == a for a in allowed)
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _short_text(value) -> bool:
+    return isinstance(value, str) and len(value) <= 1000
+
+
+def _feature_range(value) -> bool:
+    return (isinstance(value, dict) and set(value) <= {"sequence", "tuple"} and isinstance(value.get("sequence"), list)
+            and len(value["sequence"]) == 2 and all(_finite_number(v) for v in value["sequence"])
+            and value["sequence"][0] < value["sequence"][1])
+
+
+def _fill_value(value) -> bool:
+    return value is None or _short_text(value) or _finite_number(value)
+
+
+def _drop(value) -> bool:
+    if value is None or value in ("first", "if_binary"):
+        return True
+    return (isinstance(value, dict) and set(value) <= {"sequence", "tuple"} and isinstance(value.get("sequence"), list)
+            and all(v is None or _short_text(v) or _finite_number(v) for v in value["sequence"]))
+
+
+#: The output dtypes an encoder may be given in a model file.
+ENCODER_DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                  "bool")
+
+#: Every constructor parameter a model file may give each transformer, with the check of its
+#: value: a file is rebuilt from these alone, so it cannot ask for worker processes (`n_jobs`),
+#: in-place changes of the caller's data (`copy=False`), weights, or a dtype that is a function
+#: name. `copy` is accepted only as True, the value files written so far hold.
+PARAMETERS: Dict[str, Dict[str, Any]] = {
+    "StandardScaler": {"copy": _is_true, "with_mean": _boolean, "with_std": _boolean},
+    "MinMaxScaler": {"copy": _is_true, "clip": _boolean, "feature_range": _feature_range},
+    "SimpleImputer": {"copy": _is_true, "add_indicator": _is(False), "fill_value": _fill_value,
+                      "keep_empty_features": _boolean, "strategy": _is("mean", "median", "most_frequent", "constant")},
+    "OneHotEncoder": {"drop": _drop, "dtype": _is(*ENCODER_DTYPES), "feature_name_combiner": _is("concat"),
+                      "handle_unknown": _is("error", "ignore", "infrequent_if_exist", "warn"),
+                      "max_categories": _is(None), "min_frequency": _is(None), "sparse_output": _boolean},
+    "ColumnTransformer": {"sparse_threshold": lambda v: _finite_number(v) and 0 <= v <= 1,
+                          "verbose_feature_names_out": lambda v: _boolean(v) or _short_text(v),
+                          "force_int_remainder_cols": _boolean},
+}
+PARAMETERS["Categories"] = PARAMETERS["OneHotEncoder"]
 
 
 def _unparams(path, kind: str, params) -> Dict[str, Any]:
+    """The constructor parameters a file gives a transformer, each checked against PARAMETERS
+    before anything is built (a ModelFileError names the first that is not allowed)."""
     from .estimator_base import _unplain
 
     require(isinstance(params, dict), path, f"{kind}: parameters are not a mapping")
+    allowed = PARAMETERS[kind]
+    for name, value in params.items():
+        require(name in allowed, path, f"{kind}: parameter {name!r} is not one a model file may set "
+                f"(allowed: {', '.join(sorted(allowed))})")
+        require(allowed[name](value), path, f"{kind}: parameter {name}={value!r} is not allowed in a model file")
     return {name: _unplain(value) for name, value in params.items()}
 
 
@@ -454,8 +528,7 @@ def _read_estimator(path, state, arrays, prefix):
     import importlib
 
     module = importlib.import_module(".classifier" if state["kind"] == "FNNClassifier" else ".regressor", __package__)
-    own = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
-    return getattr(module, state["kind"])._from_file(path, state, own)
+    return getattr(module, state["kind"])._from_file(path, state, arrays.under(prefix))
 
 
 _WRITERS = {
@@ -486,7 +559,30 @@ def save_pipeline(pipeline, path) -> None:
     write_model(path, "Pipeline", state, arrays)
 
 
+def _check_parameters(path, state) -> None:
+    """Every transformer's parameters in a described pipeline checked against PARAMETERS (and the
+    estimator's names against its own), before anything is built."""
+    if not isinstance(state, dict):
+        return
+    kind = state.get("kind")
+    if kind in PARAMETERS:
+        _unparams(path, kind, state.get("params", {}))
+    elif kind in ("FNNClassifier", "FNNRegressor"):
+        import importlib
+
+        module = importlib.import_module(".classifier" if kind == "FNNClassifier" else ".regressor", __package__)
+        params = state.get("params")
+        require(isinstance(params, dict), path, f"{kind}: parameters are not a mapping")
+        unknown = sorted(set(params) - set(getattr(module, kind)._get_param_names()))
+        require(not unknown, path, f"{kind} has no parameter(s) {unknown}")
+    for key in ("steps", "transformers"):
+        for entry in state.get(key) or [] if isinstance(state.get(key), list) else []:
+            if isinstance(entry, dict):
+                _check_parameters(path, entry.get("step"))
+
+
 def _load_pipeline(path, header, arrays):
+    _check_parameters(path, header)
     pipeline = _read_pipeline(path, header, arrays, "")
     final = pipeline.steps[-1][1]
     require(type(final).__name__ in ("FNNClassifier", "FNNRegressor"), path,
