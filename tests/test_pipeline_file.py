@@ -169,7 +169,8 @@ def test_with_preprocessing_takes_a_raw_dataframe_and_round_trips(tmp_path):
         fnn.FNNClassifier().fit(frame, y)
     model = fnn.with_preprocessing(fnn.FNNClassifier((8,), max_epochs=20, random_state=0)).fit(frame, y)
     assert model.score(frame, y) > 0.8
-    columns = dict((name, list(cols)) for name, _, cols in model[0].transformers_)
+    columns = {name: list(step.feature_names_in_) for name, step in model[0].named_transformers_.items()
+               if name != "remainder"}
     assert columns["numbers"] == ["income", "age", "code", "member"] and columns["text"] == ["colour", "city"]
     fnn.save(model, tmp_path / "m.npz")
     loaded = fnn.load(tmp_path / "m.npz")

@@ -153,13 +153,14 @@ def _declared_kinds(model):
     categorical, numeric = [], []
     steps = getattr(model, "steps", None) or []
     transformers = getattr(steps[0][1], "transformers_", []) if steps else []
-    for _, step, columns in transformers:
+    for _, step, _ in transformers:
         inner = step.steps[0][1] if hasattr(step, "steps") else step
-        if isinstance(columns, list) and all(isinstance(c, str) for c in columns):
+        names = getattr(inner, "feature_names_in_", None)  # (whatever form its columns were chosen in)
+        if names is not None:
             if isinstance(inner, Categories):
-                categorical += columns
+                categorical += [str(n) for n in names]
             elif isinstance(inner, AsNumbers):
-                numeric += columns
+                numeric += [str(n) for n in names]
     return categorical, numeric
 
 
@@ -192,17 +193,19 @@ def _column_kinds(table, categorical: List[str], numeric: List[str]):
     from .data_files import _did_you_mean
 
     names = list(table.feature_names)
+    known = set(names)
     for flag, declared in (("--categorical", categorical), ("--numeric", numeric)):
-        absent = [name for name in declared if name not in names]
+        absent = [name for name in declared if name not in known]
         if absent:
             raise CommandError(f"{table.source}: {flag} names no feature column {absent[0]!r}"
                                f"{_did_you_mean(absent[0], names)} (features: {', '.join(names)})")
     both = sorted(set(categorical) & set(numeric))
     if both:
         raise CommandError(f"column(s) {', '.join(both)} given to both --categorical and --numeric")
-    text = [name for name in names
-            if name in categorical or (name in table.text_columns and name not in numeric)]
-    return [name for name in names if name not in text], text
+    as_text, as_numbers, read_as_text = set(categorical), set(numeric), set(table.text_columns)
+    text = [name for name in names if name in as_text or (name in read_as_text and name not in as_numbers)]
+    chosen = set(text)
+    return [name for name in names if name not in chosen], text
 
 
 def _batch_size(text: str):

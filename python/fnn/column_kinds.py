@@ -42,12 +42,27 @@ def _names(transformer, X) -> List[str]:
 
 def _columns(X) -> List[np.ndarray]:
     """The columns of a DataFrame or 2-D array, each as a 1-D object or numeric array."""
+    return [_column(X, j) for j in range(np.shape(X)[1])]
+
+
+def _column(X, j: int) -> np.ndarray:
+    """Column j of a DataFrame (as objects, missing values NaN) or of a 2-D array."""
     if hasattr(X, "iloc"):
-        return [X.iloc[:, j].to_numpy(dtype=object, na_value=np.nan) for j in range(X.shape[1])]
+        return X.iloc[:, j].to_numpy(dtype=object, na_value=np.nan)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"expected a 2-D table, got an array of shape {X.shape}")
-    return [X[:, j] for j in range(X.shape[1])]
+    return X[:, j]
+
+
+def _number_columns(X) -> np.ndarray:
+    """A mask of the columns holding numbers or booleans (pandas' nullable kinds too)."""
+    if hasattr(X, "dtypes"):
+        return np.array([getattr(dtype, "kind", "O") in "fiub" for dtype in X.dtypes], dtype=bool)
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"expected a 2-D table, got an array of shape {X.shape}")
+    return np.full(X.shape[1], X.dtype.kind in "fiub")
 
 
 def _quoted(values) -> str:
@@ -77,11 +92,17 @@ class AsNumbers(TransformerMixin, BaseEstimator):
 
         validate_data(self, X, reset=False, skip_check_array=True)
         out = np.empty((np.shape(X)[0], np.shape(X)[1]), dtype=np.float64)
+        # Columns of numbers in one block (a wide table has thousands), the others one by one.
+        numeric = _number_columns(X)
+        if numeric.all() and not hasattr(X, "iloc"):
+            out[:] = X
+        elif numeric.any():
+            out[:, numeric] = (X.iloc[:, np.flatnonzero(numeric)].to_numpy(dtype=np.float64, na_value=np.nan)
+                               if hasattr(X, "iloc") else np.asarray(X)[:, numeric].astype(np.float64))
         problems = []
-        for j, (name, column) in enumerate(zip(_names(self, X), _columns(X))):
-            if column.dtype.kind in "fiub":
-                out[:, j] = column
-                continue
+        names = _names(self, X)
+        for j in np.flatnonzero(~numeric):
+            name, column = names[j], _column(X, j)
             converted = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
             stray = [v for v in pd.unique(pd.Series(column[np.isnan(converted)], dtype=object)) if not _missing(v)]
             if stray:

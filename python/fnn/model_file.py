@@ -87,7 +87,7 @@ MAX_METADATA_BYTES = 16 << 20
 MAX_METADATA_VALUES = 1_000_000
 MAX_METADATA_DEPTH = 32
 #: Entries (arrays) in the archive.
-MAX_ARRAYS = 100_000
+MAX_ARRAYS = 10_000
 
 
 class Entries(Mapping):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Union
 
+import numpy as np
+
 Columns = Optional[Sequence[Union[str, int]]]
 
 def tabular_preprocessor(numeric_columns: Columns = None, text_columns: Columns = None, *,
@@ -36,25 +38,51 @@ def tabular_preprocessor(numeric_columns: Columns = None, text_columns: Columns 
     if numeric_columns is not None and (callable(numeric_columns) or len(numeric_columns)):
         numbers = Pipeline([("as_numbers", AsNumbers()), ("impute", SimpleImputer(strategy="median"))])
         transformers.append(("numbers", numbers, numeric_columns if callable(numeric_columns)
-                             else list(numeric_columns)))
+                             else ColumnsNamed(numeric_columns)))
     if text_columns is not None and (callable(text_columns) or len(text_columns)):
-        transformers.append(("text", Categories(), text_columns if callable(text_columns) else list(text_columns)))
+        transformers.append(("text", Categories(), text_columns if callable(text_columns)
+                             else ColumnsNamed(text_columns)))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
 
 
-def _is_number_column(series) -> bool:
+class ColumnsNamed:
+    """Columns by name, for a ColumnTransformer: the positions of `names` in the table, found in
+    one pass. (Given a list of names, scikit-learn looks each up in a list of all of them, which
+    takes minutes on a table of 100,000 columns; positions and masks it takes in linear time.)"""
+
+    def __init__(self, names: Sequence[Union[str, int]]):
+        self.names = list(names)
+
+    def __call__(self, frame) -> List[int]:
+        if not hasattr(frame, "columns"):
+            if all(isinstance(n, int) and not isinstance(n, bool) for n in self.names):
+                return list(self.names)
+            raise TypeError("columns given by name need a pandas DataFrame")
+        positions = {name: j for j, name in enumerate(frame.columns)}
+        missing = [name for name in self.names if name not in positions]
+        if missing:
+            raise ValueError(f"the table has no column(s) {missing[:5]}{' …' if len(missing) > 5 else ''}")
+        return [positions[name] for name in self.names]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(map(repr, self.names[:5]))
+        return f"ColumnsNamed([{shown}{', …' if len(self.names) > 5 else ''}])"
+
+
+def _is_number_dtype(dtype) -> bool:
     from pandas.api.types import is_numeric_dtype
 
-    return is_numeric_dtype(series.dtype)  # booleans too: 0 and 1
+    return is_numeric_dtype(dtype)  # booleans too: 0 and 1
 
 
 def _resolve(frame, declared: Columns, what: str) -> List[str]:
     """Declared columns (names or positions) as the frame's names; a name or position it lacks is
     a ValueError naming it."""
     names = list(frame.columns)
+    known = set(names)
     resolved = []
     for column in declared or ():
-        if isinstance(column, str) and column in names:
+        if isinstance(column, str) and column in known:
             resolved.append(column)
         elif isinstance(column, int) and not isinstance(column, bool) and -len(names) <= column < len(names):
             resolved.append(names[column])
@@ -71,7 +99,8 @@ def _selectors(categorical: Columns, numeric: Columns):
     if numeric is not None and isinstance(numeric, (str, int)):
         numeric = [numeric]
 
-    def numbers(frame) -> List[str]:
+    # Masks, which scikit-learn resolves in linear time (see ColumnsNamed).
+    def numbers(frame) -> np.ndarray:
         if not hasattr(frame, "columns"):
             raise TypeError("fnn.with_preprocessing takes a pandas DataFrame (columns chosen by name and dtype)")
         as_categories = set(_resolve(frame, categorical, "categorical"))
@@ -79,12 +108,11 @@ def _selectors(categorical: Columns, numeric: Columns):
         both = as_categories & as_numbers
         if both:
             raise ValueError(f"column(s) {sorted(map(str, both))} declared both categorical and numeric")
-        return [name for name in frame.columns
-                if name in as_numbers or (name not in as_categories and _is_number_column(frame[name]))]
+        return np.array([name in as_numbers or (name not in as_categories and _is_number_dtype(dtype))
+                         for name, dtype in frame.dtypes.items()], dtype=bool)
 
-    def texts(frame) -> List[str]:
-        chosen = set(numbers(frame))
-        return [name for name in frame.columns if name not in chosen]
+    def texts(frame) -> np.ndarray:
+        return ~numbers(frame)
 
     return numbers, texts
 

@@ -172,6 +172,8 @@ def _frame(columns: List[np.ndarray], names):
         return np.column_stack(columns).astype(object)
     import pandas as pd
 
+    if all(column.dtype == np.float64 for column in columns):  # one block: a column each costs ~25 µs
+        return pd.DataFrame(np.column_stack(columns), columns=pd.Index(list(names), dtype=object))
     return pd.DataFrame({name: column for name, column in zip(names, columns)})
 
 
@@ -451,14 +453,26 @@ def _read_column_transformer(path, state, arrays, prefix, n_features, names):
         specs.append(spec)
     # Fitting on one synthetic row with every transformer a placeholder sets the column
     # bookkeeping scikit-learn keeps privately; the restored transformers then take their places.
-    placeholders = [(e["name"], s if isinstance(s, str) or s is None else "passthrough", c)
+    # (Columns by position for that fit: scikit-learn looks names up one by one in a list of all of
+    # them, quadratic in the columns; the names are put back below.)
+    positions = None if names is None else {name: j for j, name in enumerate(names)}
+
+    def positional(spec):
+        if positions is None or not isinstance(spec, list) or not all(isinstance(c, str) for c in spec):
+            return spec
+        unknown = [c for c in spec if c not in positions]
+        require(not unknown, path, f"ColumnTransformer: column(s) {unknown[:5]} are not among its features")
+        return [positions[c] for c in spec]
+
+    placeholders = [(e["name"], s if isinstance(s, str) or s is None else "passthrough", positional(c))
                     for e, s, c in zip(entries, steps, specs)]
     ct = ColumnTransformer(placeholders, remainder=remainder, **params)
     ct.fit(_frame([np.zeros(1) for _ in range(n_features)], names))
     ct.transformers = [(e["name"], s, c) for e, s, c in zip(entries, steps, specs)]
     restored = {e["name"]: s for e, s in zip(entries, steps)}
+    given = {e["name"]: c for e, c in zip(entries, specs)}
     ct.transformers_ = [(name, restored[name] if name in restored and not isinstance(restored[name], str) else step,
-                         columns) for name, step, columns in ct.transformers_]
+                         given.get(name, columns)) for name, step, columns in ct.transformers_]
     for name, step, _ in ct.transformers_:
         if not isinstance(step, str):
             taken = len(ct._transformer_to_input_indices[name])
