@@ -235,3 +235,66 @@ def test_tables_written_by_pandas_read_back(tmp_path, data):
     assert list(table.X[names[n_numbers]]) == words and table.text_columns == [names[n_numbers]]
     again = read_features(str(path), names[:-1][::-1], n_numbers + 1)
     assert list(again.X.columns) == names[:-1][::-1]
+
+
+# ---------------------------------------------------------------------------------- wide files (issue 25)
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_wide_file_of_numbers_reads_the_same_by_either_parser(tmp_path, monkeypatch, data):
+    # NumPy's parser reads wide all-number files; anything else in them sends the file to pandas.
+    import fnn.data_files
+
+    width = data.draw(st.integers(2, 12))
+    rows = data.draw(st.integers(1, 6))
+    cells = data.draw(st.lists(st.lists(st.one_of(st.integers(-10 ** 6, 10 ** 6).map(str),
+                                                  st.floats(-1e9, 1e9, allow_nan=False).map(repr),
+                                                  st.sampled_from(["", "NA", "x", "1e400", " 7", "-0"])),
+                                        min_size=width, max_size=width), min_size=rows, max_size=rows))
+    header = data.draw(st.booleans())
+    delimiter = data.draw(st.sampled_from([",", ";", "\t"]))
+    text = (delimiter.join(f"c{j}" for j in range(width)) + "\n" if header else "") + \
+        "".join(delimiter.join(row) + "\n" for row in cells)
+    path = tmp_path / "wide.csv"
+    path.write_text(text)
+    results = []
+    for wide in (2, 10 ** 9):
+        monkeypatch.setattr(fnn.data_files, "WIDE_COLUMNS", wide)
+        try:
+            table = read_table(str(path))
+        except DataError as error:
+            results.append(("error", str(error)))
+            continue
+        results.append((list(table.X.columns), table.X.to_numpy(dtype=object).tolist(), list(table.y),
+                        table.text_columns, table.notes))
+    assert repr(results[0]) == repr(results[1])
+
+
+def test_a_wide_file_trains_predicts_and_evaluates(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    width, rows = 3000, 30
+    values = rng.integers(0, 5, (rows, width))
+    values[:, 0] = values[:, 1] > 2  # the target follows a column
+    path = tmp_path / "wide.csv"
+    pd.DataFrame(values, columns=[f"c{j}" for j in range(width)]).to_csv(path, index=False)
+    model = tmp_path / "m.npz"
+    assert main(["train", str(path), "--target", "c0", "--max-epochs", "30", "--quiet", "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(path)]) == 0
+    predictions = capsys.readouterr().out.splitlines()
+    assert len(predictions) == rows + 1
+    assert main(["evaluate", str(model), str(path)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_with_preprocessing_on_a_wide_frame_keeps_the_columns_by_name(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(40, 2000)), columns=[f"x{j}" for j in range(2000)])
+    frame["colour"] = rng.choice(["red", "blue"], 40)
+    y = (frame["x3"] > 0).astype(int)
+    model = fnn.with_preprocessing(fnn.FNNClassifier((4,), max_epochs=3, random_state=0)).fit(frame, y)
+    assert list(model[0].named_transformers_["text"].feature_names_in_) == ["colour"]
+    fnn.save(model, tmp_path / "m.npz")
+    loaded = fnn.load(tmp_path / "m.npz")
+    shuffled = frame[list(frame.columns[::-1])]  # columns found by name, in any order
+    np.testing.assert_array_equal(loaded.predict_proba(shuffled), model.predict_proba(frame))

@@ -334,11 +334,18 @@ def _train(args: argparse.Namespace) -> int:
         line += f", {what} {history.validation_error[history.best_epoch - 1]:.4f}"
     print(line)
     score_name = "accuracy" if task == "classification" else "R²"
-    print(f"training {score_name}: {model.score(X, y):.4f}")
+    print(f"training {score_name}: {_score_text(model, X, y, task)}")
     if X_test is not None:
-        print(f"test {score_name}: {model.score(X_test, y_test):.4f} ({len(X_test)} held-out samples)")
+        print(f"test {score_name}: {_score_text(model, X_test, y_test, task)} ({len(X_test)} held-out samples)")
     _save_and_plot(model, history, task, args, f"fnn train {table.source}")
     return 0
+
+
+def _score_text(model, X, y, task: str) -> str:
+    """The model's score on (X, y) for printing; R² of fewer than two samples is undefined."""
+    if task != "classification" and len(y) < 2:
+        return "undefined (R² needs at least two samples)"
+    return f"{model.score(X, y):.4f}"
 
 
 def _save_and_plot(model, history, task: str, args: argparse.Namespace, title: str) -> None:
@@ -557,6 +564,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         if unknown:
             raise CommandError(f"{table.source}: the target column has labels {unknown[:5]} that the model was not "
                                f"trained on (its classes: {list(model.classes_)[:10]})")
+    if not is_classifier and X.shape[0] < 2:
+        raise CommandError(f"{table.source}: one sample; R² needs at least two (fnn predict gives the prediction)")
     try:
         score = model.score(X, y)
     except (ValueError, TypeError) as error:
