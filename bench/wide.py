@@ -96,8 +96,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 seconds = statistics.median(s for s, _ in runs[name])
                 memory = max(m for _, m in runs[name])
                 size = path.stat().st_size / 1e6
-                print(f"| {columns:,} columns × {rows} rows ({size:.1f} MB) | fnn {name} | {seconds:.2f} | {memory:.0f} |",
-                      flush=True)
+                print(f"| {columns:,} columns × {rows} rows ({size:.1f} MB) | fnn {name} | {seconds:.2f} "
+                      f"| {memory:.0f} |", flush=True)
     return 0
 
 

@@ -194,7 +194,7 @@ def _by_position(table: Table, feature_names, n_features: int, target_given: boo
 
 
 def _table(features, y, source: str, target: Optional[str], has_header: bool, notes: List[str]) -> Table:
-    text = [name for name, dtype in features.dtypes.items() if dtype == object]
+    text = [name for name, dtype in features.dtypes.items() if str(dtype) == "object"]
     return Table(features, y, source, [str(c) for c in features.columns], target, has_header, text, notes)
 
 
