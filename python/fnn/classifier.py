@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_sample_weight
@@ -220,6 +222,15 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     def _target_weights(self, y, target_state):
         if self.class_weight is None:
             return None
+        if isinstance(self.class_weight, dict):  # named here, not as the sample weights they become
+            for label, weight in self.class_weight.items():
+                if not isinstance(weight, numbers.Real) or not np.isfinite(weight) or weight < 0:
+                    raise ValueError(f"class_weight[{label!r}] is {weight!r}: class weights must be finite numbers "
+                                     ">= 0")
+            positive = [float(w) for w in self.class_weight.values() if w > 0]
+            if positive and max(positive) * float(np.finfo(self._dtype()).tiny) > min(positive):
+                raise ValueError(f"class_weight spans {min(positive):.3g} to {max(positive):.3g}: in "
+                                 f"{self._dtype().name} the smaller vanish next to the larger; narrow the range")
         return compute_sample_weight(self.class_weight, y)
 
     def _weights(self, y, sample_weight, target_state):

@@ -233,7 +233,9 @@ def _in_flags(message: str) -> str:
     """`message` with the Python parameter names it mentions replaced by their flags."""
     import re
 
-    return re.sub(r"\b(" + "|".join(_FLAGS) + r")\b", lambda m: _FLAGS[m.group(1)], message)
+    # dtype='float64' → --dtype float64; not a NumPy repr's dtype('float64').
+    pattern = r"\b(" + "|".join(_FLAGS) + r")\b(?:=(['\"]?)([^'\"\s,;)]+)\2)?(?!\()"
+    return re.sub(pattern, lambda m: _FLAGS[m.group(1)] + (f" {m.group(3)}" if m.group(3) else ""), message)
 
 
 def _check_writable(path: Optional[Path], flag: str) -> None:

@@ -16,7 +16,7 @@ from .convergence import check_fit, killed_in_training
 from .locking import serialised
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
-from .validation import check_positive_int, check_sample_weight
+from .validation import all_finite, check_positive_int, check_sample_weight, first_non_finite
 from .settings import (ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, TrainingSettings, auto_batch_size,
                        check_batch_size, optimiser_of_solver)
 
@@ -146,12 +146,17 @@ class FNNEstimator(BaseEstimator):
 
     def _validate_X_y(self, X, y, reset: bool):
         _refuse_text_columns(X)
-        return validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C", multi_output=True,
-                             y_numeric=self._numeric_targets)
+        _check_targets(y, self._numeric_targets)
+        with np.errstate(over="ignore"):  # values beyond float32's range are named below
+            X_checked, y_checked = validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C",
+                                                 multi_output=True, y_numeric=self._numeric_targets,
+                                                 ensure_all_finite=False)
+        _check_finite(X_checked, X, "X", self._dtype())
+        return X_checked, y_checked
 
     def _weights(self, y, sample_weight, target_state: Dict[str, Any]) -> Optional[np.ndarray]:
         """sample_weight (checked) times the weights the targets imply; None when all are equal."""
-        weights = check_sample_weight(sample_weight, len(y), np.float64)
+        weights = check_sample_weight(sample_weight, len(y), np.float64, trained_in=self._dtype())
         implied = self._target_weights(y, target_state)
         if implied is not None:
             weights = implied if weights is None else weights * implied
@@ -471,6 +476,51 @@ class FNNEstimator(BaseEstimator):
         history = estimator.network_.history_
         estimator.history_ = history
         return estimator
+
+
+#: Targets beyond this magnitude have squares beyond float64's range (R², squared errors).
+LARGEST_TARGET = 1e150
+
+
+def _check_targets(y, numeric: bool) -> None:
+    """A ValueError naming the first target that is NaN or infinite, or (regression) too large."""
+    try:
+        given = np.asarray(y)
+    except (TypeError, ValueError):
+        return  # scikit-learn's checks say what is wrong
+    if given.dtype.kind not in "fiub" or (not numeric and given.dtype.kind != "f"):
+        return  # labels, text, complex numbers: scikit-learn's checks
+    values = given.astype(np.float64)
+    if values is None or values.size == 0:
+        return
+    rows = values.reshape(len(values), -1)
+    if not np.isfinite(rows).all():
+        row = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+        raise ValueError(f"y contains NaN or infinity (first: row {row}, value {rows[row].tolist()}): every sample "
+                         "needs a finite target; drop those rows")
+    if numeric and float(np.abs(rows).max()) > LARGEST_TARGET:
+        row = int(np.argmax(np.abs(rows).max(axis=1)))
+        raise ValueError(f"y has targets up to {float(np.abs(rows).max()):.3g} (row {row}): beyond {LARGEST_TARGET:g} "
+                         "their squares overflow float64; divide the target by a unit (and the predictions back)")
+
+
+def _check_finite(X: np.ndarray, given, what: str, dtype) -> None:
+    """A ValueError naming the first entry of X that is NaN or infinite (in the given table's terms:
+    row, column name), or beyond `dtype`'s range where the given value was finite."""
+    if all_finite(X):
+        return
+    row, column = first_non_finite(X)
+    name = repr(str(given.columns[column])) if hasattr(given, "columns") else str(column)
+    original = given.iloc[row, column] if hasattr(given, "iloc") else np.asarray(given)[row, column]
+    try:
+        original = float(original)
+    except (TypeError, ValueError):
+        original = float("nan")
+    if np.isfinite(original):
+        raise ValueError(f"{what} has values beyond the range of {np.dtype(dtype).name} (first: row {row}, column "
+                         f"{name}: {original:.3g}); scale that column, or use dtype='float64'")
+    raise ValueError(f"{what} contains NaN or infinity (first: row {row}, column {name}: {original}); impute or drop "
+                     "those rows (fnn.with_preprocessing imputes missing values)")
 
 
 def _refuse_text_columns(X) -> None:

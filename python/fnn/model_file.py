@@ -59,7 +59,11 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
     if path.exists() and not path.is_file():
         raise ModelFileError(f"cannot save to {path}: it is not a regular file (a directory or a device); "
                              "it was left untouched")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise ModelFileError(f"cannot save to {path}: {error.strerror or error} (in directory {directory}); "
+                             "nothing was written") from None
     try:
         with os.fdopen(descriptor, "wb") as stream:
             np.savez(stream, **entries)
@@ -69,11 +73,15 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a saved model is an ordinary file
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         try:
             os.unlink(temporary)
         except FileNotFoundError:
             pass
+        if isinstance(error, OSError):  # a full disk, a quota: said with the path, the old file kept
+            raise ModelFileError(f"cannot save to {path}: {error.strerror or error}; "
+                                 f"{'the previous file is unchanged' if path.exists() else 'nothing was written'}"
+                                 ) from None
         raise
     return path
 

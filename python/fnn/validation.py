@@ -19,7 +19,11 @@ def check_features(X, n_features: int, dtype, what: str = "X") -> np.ndarray:
     """X as a C-contiguous 2-D array of `dtype`: converted once here, never again in C++."""
     if hasattr(X, "dtype") and hasattr(X, "tocsr"):
         raise TypeError(f"{what} is a sparse matrix; fnn needs a dense array (use X.toarray())")
-    array = np.asarray(X)
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(X, "to_numpy") and all(getattr(t, "kind", "O") in "fiub" for t in dtypes):
+        array = X.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas' nullable Float64, Int64, boolean too
+    else:
+        array = np.asarray(X)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{what} must hold numbers, got an array of dtype {array.dtype}")
     if np.issubdtype(array.dtype, np.complexfloating):
@@ -34,11 +38,24 @@ def check_features(X, n_features: int, dtype, what: str = "X") -> np.ndarray:
         converted = np.ascontiguousarray(array, dtype=dtype)
     if not all_finite(converted):
         if converted is not array and all_finite(array):
-            raise ValueError(f"{what} has values beyond the range of {np.dtype(dtype).name} "
-                             f"(largest magnitude {float(np.abs(array).max()):.3g}); scale the inputs or use "
-                             "dtype='float64'")
-        raise ValueError(f"{what} contains NaN or infinity")
+            row, column = first_non_finite(converted)
+            raise ValueError(f"{what} has values beyond the range of {np.dtype(dtype).name} (first: {what}[{row}, "
+                             f"{column}] = {float(array[row, column]):.3g}; largest magnitude "
+                             f"{float(np.abs(array).max()):.3g}); scale the inputs or use dtype='float64'")
+        row, column = first_non_finite(converted)
+        raise ValueError(f"{what} contains NaN or infinity (first: {what}[{row}, {column}] = "
+                         f"{converted[row, column]}); impute or drop those rows (fnn.with_preprocessing imputes "
+                         "missing values)")
     return converted
+
+
+def first_non_finite(array: np.ndarray) -> tuple:
+    """(row, column) of the first entry of a 2-D array that is NaN or infinite (row-major order)."""
+    for first in range(0, array.shape[0], 1 << 14):
+        bad = np.argwhere(~np.isfinite(array[first:first + (1 << 14)]))
+        if bad.size:
+            return int(bad[0][0]) + first, int(bad[0][1])
+    raise ValueError("every entry is finite")
 
 
 def all_finite(array: np.ndarray, rows: int = 1 << 14) -> bool:
@@ -138,8 +155,11 @@ def check_real(value, what: str, *, positive: bool = False, non_negative: bool =
     return value
 
 
-def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sample_weight") -> np.ndarray | None:
+def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sample_weight",
+                        trained_in=None) -> np.ndarray | None:
     """Per-sample weights ≥ 0 as a 1-D array of `dtype`, rescaled to mean 1; None if all are equal.
+    A ValueError names the first weight that is not a finite number ≥ 0, and weights whose range
+    is too wide for the dtype training runs in (`trained_in`, else `dtype`): the smaller would be 0.
 
     Rescaling keeps the size of an SGD step independent of the weights' unit: only their ratios
     matter, as for a weighted mean.
@@ -154,16 +174,29 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, what: str = "sampl
     _check_length(array, n_samples, what)
     if not _real_dtype(array.dtype):
         raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64)
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float64)
     if not np.isfinite(array).all():
-        raise ValueError(f"{what} contains NaN or infinity")
+        i = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise ValueError(f"{what}[{i}] is {array[i]}: weights must be finite numbers >= 0")
     if (array < 0).any():
-        raise ValueError(f"{what} must be >= 0, got {array.min()}")
+        i = int(np.flatnonzero(array < 0)[0])
+        raise ValueError(f"{what} must be >= 0, got {what}[{i}] = {array[i]}")
     if array.max() <= 0:
         raise ValueError(f"{what} is zero for every sample: at least one sample needs a positive weight")
     if np.all(array == array[0]):
         return None  # equal weights are no weights: the unweighted path, bit for bit
-    return mean_one(array, dtype)
+    rescaled = mean_one(array, dtype)
+    vanished = (mean_one(array, trained_in or dtype) == 0) & (array > 0)
+    if vanished.any():
+        largest, smallest = int(np.argmax(array)), int(np.flatnonzero(vanished)[0])
+        raise ValueError(
+            f"{what} spans too wide a range for {np.dtype(trained_in or dtype).name}: "
+            f"{what}[{largest}] = {array[largest]:.3g} makes {what}[{smallest}] = {array[smallest]:.3g} "
+            f"(and {int(vanished.sum()) - 1} more) vanish next to it "
+            f"(a ratio above ~{1 / np.finfo(trained_in or dtype).tiny:.0e}); clip the weights, or leave those samples "
+            "out")
+    return rescaled
 
 
 def mean_one(weights: np.ndarray, dtype) -> np.ndarray:
