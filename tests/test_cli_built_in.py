@@ -58,7 +58,7 @@ def test_errors_name_the_flag_not_the_python_parameter(capsys, tmp_path):
 def test_fit_warnings_are_printed_with_the_flag_to_change(capsys, tmp_path):
     status, _, err = run(capsys, "train", "breast-cancer", "-o", tmp_path / "m.npz", "-q", "--max-epochs", "2")
     assert status == 0
-    assert "fnn: warning: training reached --max-epochs=2 while the validation score was still improving" in err
+    assert "fnn: warning: training reached --max-epochs 2 while the validation score was still improving" in err
 
 
 def test_relus_killed_by_the_learning_rate_are_an_error_naming_the_flag(capsys, tmp_path):

@@ -23,8 +23,10 @@ from fnn import _blas
 # the split); the weighted risk itself is what the engine tests check against the reference.
 EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data":
-        "stochastic gradient descent: weight 2 is one scaled step, not two steps; the shuffled order "
-        "and the validation split differ between the two fits",
+        "stochastic gradient descent at the defaults: weight 2 is one scaled step, not two steps; the "
+        "batch size (chosen from the number of rows), the shuffled order and the validation split differ "
+        "between the two fits (with one batch per epoch and no validation split, the check passes: "
+        "test_a_weight_of_k_is_k_copies_when_each_epoch_is_one_batch)",
 }
 
 
@@ -276,3 +278,25 @@ def test_predicting_an_array_skips_no_check_and_changes_nothing(input_scaling):
 
     with pytest.raises(NotFittedError):
         fnn.FNNClassifier().predict(X[:1])
+
+
+@pytest.mark.parametrize("make", [fnn.FNNClassifier, fnn.FNNRegressor])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_weight_of_k_is_k_copies_when_each_epoch_is_one_batch(make, dtype):
+    # The weighted risk is a weighted mean and the statistics taken from the data (input scaling,
+    # the regressor's target standardisation) are weighted, so where the algorithm allows it (one
+    # batch per epoch, no validation split, no shuffling that matters) a weight of k is k copies.
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    estimator = make(batch_size=100_000, early_stopping=False, max_epochs=30, dtype=dtype)
+    if dtype == "float64":
+        check_sample_weight_equivalence_on_dense_data(make.__name__, estimator)
+    else:  # float32 sums of other lengths round differently: equal to float32's precision
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+        weights = rng.integers(0, 3, 30)
+        weighted = clone(estimator).set_params(random_state=0).fit(X, y, sample_weight=weights)
+        copied = clone(estimator).set_params(random_state=0).fit(np.repeat(X, weights, axis=0),
+                                                                  np.repeat(y, weights))
+        predict = "predict_proba" if make is fnn.FNNClassifier else "predict"
+        np.testing.assert_allclose(getattr(weighted, predict)(X), getattr(copied, predict)(X), rtol=1e-4, atol=1e-5)

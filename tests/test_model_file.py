@@ -189,7 +189,7 @@ def test_a_failed_write_leaves_the_old_file_intact(saved, monkeypatch, data):
         raise OSError("disk full")
 
     monkeypatch.setattr(model_file.np, "savez", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(model_file.ModelFileError, match="disk full; the previous file is unchanged"):
         other.save(saved)
     assert saved.read_bytes() == before
     assert sorted(os.listdir(saved.parent)) == [saved.name]  # no temporary file left behind

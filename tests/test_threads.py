@@ -284,7 +284,7 @@ def test_command_line_threads_beyond_the_cpus_warn(tmp_path):
         result = subprocess.run([sys.executable, "-m", "fnn", "train", "iris", "-o", str(tmp_path / "m.npz"),
                                  "--max-epochs", "1", *extra], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        assert "threads=10000 is more than" in result.stderr
+        assert "--threads 10000 is more than" in result.stderr
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -389,10 +389,14 @@ def test_estimator_calls_from_two_threads_are_serialised():
 
 def test_sample_weights_neither_overflow_nor_underflow():
     X, y = data(40, 3, 2)
-    for weights in ([1e308] * 20 + [1.0] * 20, [5e-324] * 20 + [1e-323] * 20):
+    for weights in ([1e308] * 40, [1e30] * 20 + [1.0] * 20, [5e-324] * 20 + [1e-323] * 20):
         net = fnn.Network([3, 4, 2], seed=0)
         history = net.fit(X, y, max_epochs=2, validation_fraction=0, sample_weight=np.array(weights))
         assert np.isfinite(history.train_risk).all()
+    # A range float32 cannot hold (the 1s would be 0 next to 1e308): said, not trained on silently.
+    with pytest.raises(ValueError, match=r"sample_weight\[0\] = 1e\+308 makes sample_weight\[20\] = 1 "):
+        fnn.Network([3, 4, 2], seed=0).fit(X, y, validation_fraction=0,
+                                           sample_weight=np.array([1e308] * 20 + [1.0] * 20))
 
 
 def test_a_rejected_fit_leaves_the_generator_as_it_was():

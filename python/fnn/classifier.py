@@ -173,7 +173,8 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     # ------------------------------------------------------------------ targets
 
-    def _encode_targets(self, y, *, first: bool, classes=None, comm=None):  # (classes: every rank's)
+    def _encode_targets(self, y, *, first: bool, classes=None, comm=None, sample_weight=None):
+        # (classes: every rank's. Labels are encoded, not standardised: the weights change nothing.)
         kind = type_of_target(y, input_name="y")
         if kind == "multilabel-indicator":
             y = np.asarray(y)

@@ -75,8 +75,8 @@ class FNNEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ hooks of the subclasses
 
-    def _encode_targets(self, y, *, first: bool, classes=None,
-                        comm=None) -> Tuple[np.ndarray, int, str, Dict[str, Any]]:
+    def _encode_targets(self, y, *, first: bool, classes=None, comm=None,
+                        sample_weight=None) -> Tuple[np.ndarray, int, str, Dict[str, Any]]:
         """(targets for the network, number of output units, output layer, fitted attributes
         describing the targets). `first` when the network is (re)built; otherwise the targets
         must fit the fitted network. With an MPI communicator, statistics of the targets are
@@ -198,10 +198,15 @@ class FNNEstimator(BaseEstimator):
             rows = X.shape[0] if comm is None else sum(comm.allgather(X.shape[0]))
             held_out = self.validation_fraction if self.early_stopping and not incremental else 0.0
             s = self._check_settings(int(rows * (1 - held_out)))
-        scaler = getattr(self, "input_scaler_", None) if continuing else self._new_input_scaler(X, comm)
+        # The statistics taken from the data (input scaling, the regressor's target standardisation)
+        # are weighted, so that a weight of k acts as k copies of a row (not over MPI: per rank).
+        statistics_weights = None if comm is not None else \
+            check_sample_weight(sample_weight, len(y), np.float64, trained_in=self._dtype())
+        scaler = getattr(self, "input_scaler_", None) if continuing else \
+            self._new_input_scaler(X, comm, statistics_weights)
         X = self._scaled(X, scaler)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes,
-                                                                        comm=comm)
+                                                                        comm=comm, sample_weight=statistics_weights)
         weights = self._weights(y, sample_weight, target_state)
         validation = 0.0
         if not incremental and self.early_stopping:
@@ -292,15 +297,15 @@ class FNNEstimator(BaseEstimator):
         check_is_fitted(self, "network_")
         return self.network_.output
 
-    def _new_input_scaler(self, X, comm=None):
-        """A StandardScaler fitted on X (on every rank's X, with an MPI communicator), its scale
-        per feature or common (see ``input_scaling``), or None without scaling."""
+    def _new_input_scaler(self, X, comm=None, sample_weight=None):
+        """A StandardScaler fitted on X (weighted; on every rank's X, with an MPI communicator), its
+        scale per feature or common (see ``input_scaling``), or None without scaling."""
         how = "auto" if self.input_scaling is True else self.input_scaling  # checked by _check_settings
         if how in (False, None, "none"):
             return None
         from sklearn.preprocessing import StandardScaler
 
-        scaler = StandardScaler().fit(X)
+        scaler = StandardScaler().fit(X, sample_weight=sample_weight)
         if comm is not None:
             from .shards import pool_scaler
 

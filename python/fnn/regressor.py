@@ -71,7 +71,7 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
                          shuffle=shuffle, clip_norm=clip_norm)
         self.target_scaling = target_scaling
 
-    def _encode_targets(self, y, *, first: bool, classes=None, comm=None):
+    def _encode_targets(self, y, *, first: bool, classes=None, comm=None, sample_weight=None):
         y = np.asarray(y, dtype=np.float64)
         one_dimensional = y.ndim == 1
         k = 1 if one_dimensional else y.shape[1]
@@ -79,7 +79,11 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
         if first:
             mean, scale = np.zeros(k), np.ones(k)
             if self.target_scaling:
-                mean, variance = y.mean(axis=0), y.var(axis=0)
+                if sample_weight is None:
+                    mean, variance = y.mean(axis=0), y.var(axis=0)
+                else:  # weighted, as a weight of k stands for k copies of the row
+                    mean = np.average(y, axis=0, weights=sample_weight)
+                    variance = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
                 if comm is not None:  # over every rank's targets
                     from .shards import pooled_moments
 
