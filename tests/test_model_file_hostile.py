@@ -303,12 +303,13 @@ def test_metadata_that_would_cost_far_more_than_its_size_is_refused(saved, tmp_p
 
     path = tmp_path / "m.npz"
     for text in (b"[" + b"[]," * 2_000_000 + b"[]]",    # 6 MB: 2 million empty lists, ~130 MB as Python lists
+                 b"[" * 40 + b" " * (10 << 20) + b"]" * 40,  # 10 MB nested too deeply
                  b" " * (MAX_METADATA_BYTES + 1)):      # over the size cap
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("__metadata__.npy", npy(np.frombuffer(text, dtype=np.uint8)))
         tracemalloc.start()
         try:
-            assert_refused(path, "values|metadata of shape")
+            assert_refused(path, "values|nested|metadata of shape")
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -134,10 +134,14 @@ def _check_metadata_shape(path: Path, text: bytes) -> None:
         raise ModelFileError(f"{path} has metadata of about {values:,} values, more than the {MAX_METADATA_VALUES:,} "
                              "a model file may hold")
     raw = np.frombuffer(text, dtype=np.uint8)
-    steps = (np.isin(raw, (ord("["), ord("{"))).astype(np.int32) - np.isin(raw, (ord("]"), ord("}"))))
-    depth = int(np.cumsum(steps).max(initial=0))
-    if depth > MAX_METADATA_DEPTH:
-        raise ModelFileError(f"{path} has metadata nested {depth} levels deep, more than the {MAX_METADATA_DEPTH} "
+    depth = deepest = 0
+    for start in range(0, raw.size, 1 << 20):  # a MiB at a time: a few MB of counts, whatever the size
+        chunk = raw[start:start + (1 << 20)]
+        steps = (chunk == ord("[")).astype(np.int8) + (chunk == ord("{")) - (chunk == ord("]")) - (chunk == ord("}"))
+        running = np.cumsum(steps, dtype=np.int64) + depth
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    if deepest > MAX_METADATA_DEPTH:
+        raise ModelFileError(f"{path} has metadata nested {deepest} levels deep, more than the {MAX_METADATA_DEPTH} "
                              "a model file may have")
 
 
