@@ -353,3 +353,27 @@ def test_any_extra_arrays_are_refused(saved, tmp_path, names, kind):
     if not extra:
         return
     assert_refused(rebuild(tmp_path / "fuzz.npz", saved[kind], replace=extra), "not part of")
+
+
+def test_metadata_costs_at_most_twice_its_size_to_read(saved, tmp_path):
+    # 1.8 MB of small numbers (~30 MB as Python objects) is refused; the metadata of real models, a
+    # long history included, is not. (Loaded, a history's curves are also copied into the History
+    # and the fitted attributes: ~8× their text in all, measured; the parse itself stays within
+    # the cap.)
+    import tracemalloc
+
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("__metadata__.npy", npy(np.frombuffer(b"[" + b"0," * 900_000 + b"0]", dtype=np.uint8)))
+    assert_refused(path, "twice its size")
+    meta = metadata_of(saved["clf"])
+    meta["fitted"]["loss_curve_"] = [0.123456789012345] * 100_000  # a history of 100,000 epochs
+    meta["fitted"]["validation_loss_curve_"] = meta["fitted"]["loss_curve_"]
+    path = rebuild(tmp_path / "long.npz", saved["clf"], meta)
+    tracemalloc.start()
+    try:
+        fnn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * path.stat().st_size + (8 << 20), peak

@@ -88,8 +88,8 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
 
 #: Caps on what a model file may hold, checked before anything is allocated for it, each far above
 #: what any real model needs (a network's settings and a history of 100,000 epochs take ~5 MB of
-#: metadata; a pipeline stores two arrays per text column). With them, the metadata of any file
-#: costs at most ~60 MB of Python objects, however crafted, and a file at most its arrays.
+#: metadata; a pipeline stores two arrays per text column). With them, reading the metadata of any
+#: file costs at most about twice its size + 8 MiB, however it is crafted.
 MAX_METADATA_BYTES = 16 << 20
 #: JSON values (numbers, strings, lists, objects) in the metadata, and lists/objects nested in each other.
 MAX_METADATA_VALUES = 1_000_000
@@ -129,10 +129,18 @@ def _check_metadata_shape(path: Path, text: bytes) -> None:
     """Refuse metadata that would cost far more memory than its size once parsed: too many JSON
     values or too deep a nesting. Counted on the bytes (brackets inside strings are counted too,
     which only errs on the side of refusing absurd files)."""
-    values = text.count(b",") + text.count(b"[") + text.count(b"{") + 1
+    containers = text.count(b"[") + text.count(b"{")
+    values = text.count(b",") + containers + 1
     if values > MAX_METADATA_VALUES:
         raise ModelFileError(f"{path} has metadata of about {values:,} values, more than the {MAX_METADATA_VALUES:,} "
                              "a model file may hold")
+    # Parsed, a number or short string costs ~32 bytes (object and pointer), a list or object ~64
+    # more: refused when that would exceed twice the text plus 8 MiB (real metadata: ~1.6× its text).
+    cost = 32 * values + 64 * containers
+    if cost > 2 * len(text) + (8 << 20):
+        raise ModelFileError(f"{path} has metadata of {len(text):,} bytes holding about {values:,} values, which "
+                             f"would take ~{cost >> 20} MB to read: more than a model file's metadata may cost "
+                             "(twice its size + 8 MiB)")
     raw = np.frombuffer(text, dtype=np.uint8)
     depth = deepest = 0
     for start in range(0, raw.size, 1 << 20):  # a MiB at a time: a few MB of counts, whatever the size
