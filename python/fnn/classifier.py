@@ -234,8 +234,8 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
                                  f"{self._dtype().name} the smaller vanish next to the larger; narrow the range")
         return compute_sample_weight(self.class_weight, y)
 
-    def _weights(self, y, sample_weight, target_state):
-        weights = super()._weights(y, sample_weight, target_state)
+    def _weights(self, y, weights, target_state):
+        weights = super()._weights(y, weights, target_state)
         kind = target_state.get("_target_kind") or self._target_kind
         if weights is not None and kind != "multilabel-indicator":
             weighted = np.unique(np.asarray(y)[weights > 0])

@@ -154,9 +154,8 @@ class FNNEstimator(BaseEstimator):
         _check_finite(X_checked, X, "X", self._dtype())
         return X_checked, y_checked
 
-    def _weights(self, y, sample_weight, target_state: Dict[str, Any]) -> Optional[np.ndarray]:
-        """sample_weight (checked) times the weights the targets imply; None when all are equal."""
-        weights = check_sample_weight(sample_weight, len(y), np.float64, trained_in=self._dtype())
+    def _weights(self, y, weights: Optional[np.ndarray], target_state: Dict[str, Any]) -> Optional[np.ndarray]:
+        """The checked sample weights (None: all equal) times the weights the targets imply."""
         implied = self._target_weights(y, target_state)
         if implied is not None:
             weights = implied if weights is None else weights * implied
@@ -198,16 +197,16 @@ class FNNEstimator(BaseEstimator):
             rows = X.shape[0] if comm is None else sum(comm.allgather(X.shape[0]))
             held_out = self.validation_fraction if self.early_stopping and not incremental else 0.0
             s = self._check_settings(int(rows * (1 - held_out)))
+        given_weights = check_sample_weight(sample_weight, len(y), np.float64, trained_in=self._dtype())
         # The statistics taken from the data (input scaling, the regressor's target standardisation)
         # are weighted, so that a weight of k acts as k copies of a row (not over MPI: per rank).
-        statistics_weights = None if comm is not None else \
-            check_sample_weight(sample_weight, len(y), np.float64, trained_in=self._dtype())
+        statistics_weights = given_weights if comm is None else None
         scaler = getattr(self, "input_scaler_", None) if continuing else \
             self._new_input_scaler(X, comm, statistics_weights)
         X = self._scaled(X, scaler)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes,
                                                                         comm=comm, sample_weight=statistics_weights)
-        weights = self._weights(y, sample_weight, target_state)
+        weights = self._weights(y, given_weights, target_state)
         validation = 0.0
         if not incremental and self.early_stopping:
             validation = self.validation_fraction
@@ -496,7 +495,7 @@ def _check_targets(y, numeric: bool) -> None:
     if given.dtype.kind not in "fiub" or (not numeric and given.dtype.kind != "f"):
         return  # labels, text, complex numbers: scikit-learn's checks
     values = given.astype(np.float64)
-    if values is None or values.size == 0:
+    if values.size == 0:
         return
     rows = values.reshape(len(values), -1)
     if not np.isfinite(rows).all():

@@ -574,23 +574,15 @@ def save_pipeline(pipeline, path) -> None:
 
 
 def _check_parameters(path, state) -> None:
-    """Every transformer's parameters in a described pipeline checked against PARAMETERS (and the
-    estimator's names against its own), before anything is built."""
+    """Every transformer's parameters in a described pipeline checked against PARAMETERS before
+    anything is built (the estimator, built last, checks its own)."""
     if not isinstance(state, dict):
         return
-    kind = state.get("kind")
-    if kind in PARAMETERS:
-        _unparams(path, kind, state.get("params", {}))
-    elif kind in ("FNNClassifier", "FNNRegressor"):
-        import importlib
-
-        module = importlib.import_module(".classifier" if kind == "FNNClassifier" else ".regressor", __package__)
-        params = state.get("params")
-        require(isinstance(params, dict), path, f"{kind}: parameters are not a mapping")
-        unknown = sorted(set(params) - set(getattr(module, kind)._get_param_names()))
-        require(not unknown, path, f"{kind} has no parameter(s) {unknown}")
+    if state.get("kind") in PARAMETERS:
+        _unparams(path, state["kind"], state.get("params", {}))
     for key in ("steps", "transformers"):
-        for entry in state.get(key) or [] if isinstance(state.get(key), list) else []:
+        entries = state.get(key)
+        for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
                 _check_parameters(path, entry.get("step"))
 
