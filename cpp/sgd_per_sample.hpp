@@ -368,7 +368,7 @@ EpochResult train_epoch_per_sample(const Network<S>& net, const ConstMatrixMap<S
       // Samples come in shuffled order, so no hardware prefetcher can guess the next rows of X.
       for (Index k = 0; k < n; ++k) {
         if (ring) {
-          ring->wait_for(std::min(k + 1, n - 1), &monitor->waited);  // this sample and the next one's input
+          ring->wait_for(std::min(k + 1, n - 1));  // this sample and the next one's input
         } else {
           if (k >= chunk_begin + chunk) stage(k);
           prefetch_next_chunk(k);

@@ -5,11 +5,15 @@
 // a small ring of chunks, and the training thread reads them from there, from a few pages that stay in its TLB, in an
 // order the hardware prefetchers follow.
 //
-// One producer (the staging thread) and one consumer (the training thread) share two counters:
-// chunks staged, and chunks the consumer is done with. Each side publishes with release and reads
-// with acquire, so the rows written before a chunk is marked staged are seen by the consumer, and
-// a slot is overwritten only after the consumer has marked it done. Either side waits for the
-// other by spinning briefly, then sleeping (waiting.hpp): the other may have lost its core.
+// One producer (the staging thread) and one consumer (the training thread). The producer writes a
+// chunk into its slot, then publishes the chunk's number in the slot's tag (release); the
+// consumer reads a chunk from its slot only if the tag says it is there (acquire), and otherwise
+// reads that chunk's rows where they are in X: it never waits for the producer, which may have
+// lost its core for milliseconds (to NumPy's BLAS threads spinning after a product, to another
+// process). The producer skips the chunks the consumer has reached, and overwrites a slot only
+// after the consumer is done with the chunk in it (a counter published with release), waiting
+// for that by spinning briefly, then sleeping (waiting.hpp). Where a sample is read from never
+// changes what is computed.
 #pragma once
 
 #include <algorithm>
@@ -50,11 +54,15 @@ class StagingRing {
         targets_(slots * chunk_, T.cols()),
         weights_(sample_weight ? slots * chunk_ : 0) {}
 
-  // The staging thread's whole job: returns once every sample is staged, or after stop().
+  // The staging thread's whole job: returns once every sample is staged or reached by the
+  // consumer, or after stop().
   void produce() {
     const Index chunks = (n_ + chunk_ - 1) / chunk_;
+    Index c = 0;
     prefetch_chunk(0);
-    for (Index c = 0; c < chunks; ++c) {
+    while (true) {
+      c = std::max(c, reached_.load(std::memory_order_relaxed) + 1);  // behind the consumer: skip ahead
+      if (c >= chunks) return;
       prefetch_chunk(c + 1);  // its misses overlap with this chunk's copying and the wait below
       done_signal_.wait(
           [&] { return stop_.load(std::memory_order_relaxed) || c - done_.load(std::memory_order_acquire) < slots; });
@@ -66,32 +74,26 @@ class StagingRing {
         std::memcpy(targets_.row(slot_row + r).data(), T_.row(source).data(), sizeof(S) * T_.cols());
         if (sample_weight_) weights_(slot_row + r) = sample_weight_[source];
       }
-      staged_.store(c + 1, std::memory_order_release);
-      staged_signal_.notify();
+      tags_[c % slots].value.store(c, std::memory_order_release);
+      ++c;
     }
   }
 
-  // Consumer: waits until sample k is staged, and asks for the lines of sample k + 1 when it is.
-  // Time spent asleep (the staging thread fell behind, which on its own it never does) is added
-  // to *slept.
-  void wait_for(Index k, double* slept) {
+  // Consumer: decides, for the chunk of sample k and any before it not yet decided, whether it is
+  // read from its slot (staged) or from X, and asks for the lines of sample k.
+  void wait_for(Index k) {
     const Index c = k / chunk_;
-    if (c >= staged_seen_) {
-      staged_signal_.wait(
-          [&] {
-            staged_seen_ = staged_.load(std::memory_order_acquire);
-            return c < staged_seen_;
-          },
-          slept);
+    while (decided_ < c) {
+      ++decided_;
+      reached_.store(decided_, std::memory_order_relaxed);
+      staged_[decided_ % slots] = tags_[decided_ % slots].value.load(std::memory_order_acquire) == decided_;
     }
-    if (k + 1 < n_ && (k + 1) / chunk_ < staged_seen_) {
-      prefetch_lines(x(k + 1), X_.cols());
-      prefetch_lines(target(k + 1), T_.cols());
-    }
+    prefetch_lines(x(k), X_.cols());
+    prefetch_lines(target(k), T_.cols());
   }
-  const S* x(Index k) const { return inputs_.row(row_of(k)).data(); }
-  const S* target(Index k) const { return targets_.row(row_of(k)).data(); }
-  S weight(Index k) const { return weights_(row_of(k)); }
+  const S* x(Index k) const { return staged(k) ? inputs_.row(row_of(k)).data() : X_.row(source(k)).data(); }
+  const S* target(Index k) const { return staged(k) ? targets_.row(row_of(k)).data() : T_.row(source(k)).data(); }
+  S weight(Index k) const { return staged(k) ? weights_(row_of(k)) : sample_weight_[source(k)]; }
   // Consumer: sample k is no longer needed (nor any before it).
   void done_with(Index k) {
     if ((k + 1) % chunk_ == 0) {
@@ -107,6 +109,8 @@ class StagingRing {
 
  private:
   Index row_of(Index k) const { return ((k / chunk_) % slots) * chunk_ + k % chunk_; }
+  Index source(Index k) const { return static_cast<Index>(order_[k]); }
+  bool staged(Index k) const { return staged_[(k / chunk_) % slots]; }
 
   void prefetch_chunk(Index c) const {
     for (Index k = c * chunk_; k < std::min(n_, (c + 1) * chunk_); ++k) {
@@ -123,11 +127,18 @@ class StagingRing {
   const Index n_, chunk_;
   RowMatrix<S> inputs_, targets_;
   RowVector<S> weights_;
-  Index staged_seen_ = 0;  // the consumer's last view of staged_
-  alignas(64) std::atomic<Index> staged_{0};
+  // A slot's tag: the number of the chunk last staged in it (−1: none yet).
+  struct alignas(64) Tag {
+    std::atomic<Index> value{-1};
+  };
+  Tag tags_[slots];
+  // The consumer's decisions: chunks up to decided_ are decided, staged_ for the last `slots`.
+  Index decided_ = -1;
+  bool staged_[slots] = {false, false, false, false};
+  alignas(64) std::atomic<Index> reached_{-1};  // the chunk the consumer has reached
   alignas(64) std::atomic<Index> done_{0};
   alignas(64) std::atomic<bool> stop_{false};
-  Signal staged_signal_, done_signal_;
+  Signal done_signal_;
 };
 
 }  // namespace fnn
