@@ -249,7 +249,7 @@ def test_a_wide_file_of_numbers_reads_the_same_by_either_parser(tmp_path, monkey
     rows = data.draw(st.integers(1, 6))
     cells = data.draw(st.lists(st.lists(st.one_of(st.integers(-10 ** 6, 10 ** 6).map(str),
                                                   st.floats(-1e9, 1e9, allow_nan=False).map(repr),
-                                                  st.sampled_from(["", "NA", "x", "1e400", " 7", "-0"])),
+                                                  st.sampled_from(["", "NA", "x", "1e400", " 7", "-0", "3#x"])),
                                         min_size=width, max_size=width), min_size=rows, max_size=rows))
     header = data.draw(st.booleans())
     delimiter = data.draw(st.sampled_from([",", ";", "\t"]))

@@ -408,6 +408,7 @@ def _read_wide_numbers(path: Path, lines: List[str], rows: List[List[str]], deli
         return None
     try:
         values = np.loadtxt(path, delimiter=delimiter, skiprows=1 if has_header else 0, dtype=np.float64, ndmin=2,
+                            comments=None,  # ("3#x" is not 3 followed by a comment: pandas says what it is)
                             encoding="utf-8-sig")
     except ValueError:  # a cell further down that is not a number, a short row: pandas says which
         return None
