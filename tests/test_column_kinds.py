@@ -142,3 +142,14 @@ def test_a_saved_model_reads_a_stray_word_at_predict_time_as_missing_with_a_warn
     assert len(out.splitlines()) == len(later) + 1
     assert "fnn: warning: values that are not numbers, read as missing (then imputed) in the numeric column(s) " \
            "'size': 'large'" in err
+
+
+def test_columns_given_by_position_are_positions_in_a_dataframe_too():
+    # As scikit-learn takes integers: position 0 is the first column, whatever its label.
+    frame, price = table()
+    frame = frame.drop(columns="cylinders")
+    model = fnn.with_preprocessing(fnn.FNNRegressor((4,), max_epochs=2, random_state=0),
+                                   numeric_columns=[0, 1], text_columns=[2]).fit(frame, price)
+    chosen = model[0].named_transformers_
+    assert list(chosen["numbers"].feature_names_in_) == list(frame.columns[:2])
+    assert list(chosen["text"].feature_names_in_) == [frame.columns[2]]

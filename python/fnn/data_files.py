@@ -372,9 +372,7 @@ def _read_frame(path: Path, options: CsvOptions):
         elif dtype.kind != "f":
             changed[name] = _typed_column(path, name, frame[name], frame, has_header, notes, decimal,
                                           declared_numeric=name in numeric)
-    if whole_numbers and not changed and len(whole_numbers) == frame.shape[1]:
-        frame = frame.astype(np.float64)
-    elif whole_numbers or changed:
+    if whole_numbers or changed:
         parts = [frame.drop(columns=whole_numbers + list(changed))]
         if whole_numbers:
             parts.append(frame[whole_numbers].astype(np.float64))

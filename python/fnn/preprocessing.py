@@ -54,9 +54,9 @@ class ColumnsNamed:
         self.names = list(names)
 
     def __call__(self, frame) -> List[int]:
+        if all(isinstance(n, int) and not isinstance(n, bool) for n in self.names):
+            return list(self.names)  # positions, as scikit-learn takes integers, in a DataFrame too
         if not hasattr(frame, "columns"):
-            if all(isinstance(n, int) and not isinstance(n, bool) for n in self.names):
-                return list(self.names)
             raise TypeError("columns given by name need a pandas DataFrame")
         positions = {name: j for j, name in enumerate(frame.columns)}
         missing = [name for name in self.names if name not in positions]
