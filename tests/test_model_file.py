@@ -137,6 +137,42 @@ def rewrite(path, change_header=None, extra=None, drop=None):
         np.savez(stream, **entries)
 
 
+def test_files_of_format_version_1_with_curves_as_json_still_load(tmp_path, data):
+    # Version 1 held the curves in the metadata; version 2 stores them as arrays. The same model,
+    # written the old way, loads to the same curves and predictions.
+    X, y = data
+    clf = fnn.FNNClassifier((8,), random_state=0, max_epochs=4).fit(X, y)
+    path = tmp_path / "clf.npz"
+    clf.save(path)
+    with np.load(path, allow_pickle=False) as archive:
+        curves = {name: archive[name].tolist() for name in archive.files if "history/" in name or "fitted/" in name}
+    assert {"fitted/loss_curve_", "network/history/train_risk"} <= set(curves)
+
+    def as_version_1(header):
+        header["format_version"] = 1
+        for name, values in curves.items():
+            owner = header["fitted"] if name.startswith("fitted/") else header["network"]["history"]
+            owner[name.rsplit("/", 1)[1]] = values
+
+    rewrite(path, as_version_1, drop=curves)
+    twin = fnn.load(path)
+    assert twin.loss_curve_ == clf.loss_curve_ and twin.validation_scores_ == clf.validation_scores_
+    assert twin.history_.train_risk == clf.history_.train_risk and twin.history_.epoch_time == clf.history_.epoch_time
+    np.testing.assert_array_equal(twin.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_curve_stored_both_ways_is_refused(tmp_path, data):
+    X, y = data
+    path = tmp_path / "clf.npz"
+    fnn.FNNClassifier((8,), random_state=0, max_epochs=2).fit(X, y).save(path)
+    rewrite(path, lambda h: h["fitted"].update(loss_curve_=[1.0, 2.0]))
+    with pytest.raises(fnn.ModelFileError, match="loss_curve_ is stored twice"):
+        fnn.load(path)
+    rewrite(path, lambda h: h["fitted"].pop("loss_curve_"), extra={"fitted/loss_curve_": np.zeros((2, 2))})
+    with pytest.raises(fnn.ModelFileError, match="loss_curve_ must be a 1-D float64 array"):
+        fnn.load(path)
+
+
 def test_newer_format_version_asks_for_an_upgrade(saved):
     rewrite(saved, lambda h: h.update(format_version=model_file.FORMAT_VERSION + 1))
     with pytest.raises(fnn.ModelFileError, match="upgrade fnn"):

@@ -14,6 +14,7 @@ from . import _bfloat16
 from .activations import Activation, activation_from_dict, activation_to_dict, resolve_activation
 from .convergence import check_fit, killed_in_training
 from .locking import serialised
+from .history import curve_array, curve_list
 from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
 from .validation import all_finite, check_positive_int, check_sample_weight, first_non_finite
@@ -407,6 +408,9 @@ class FNNEstimator(BaseEstimator):
             params[name] = _plain(value, name, type(self).__name__)
         fitted = {name: getattr(self, name) for name in self._FITTED if hasattr(self, name)}
         fitted["n_features_in_"] = int(fitted["n_features_in_"])
+        for name in self._CURVES:  # arrays, not JSON: they grow with every epoch and partial_fit
+            if fitted.get(name) is not None:
+                arrays[f"fitted/{name}"] = curve_array(fitted.pop(name))
         if hasattr(self, "feature_names_in_"):
             arrays["feature_names_in_"] = np.asarray(self.feature_names_in_, dtype=str)
         extras, more_arrays = self._private_state()
@@ -440,12 +444,21 @@ class FNNEstimator(BaseEstimator):
     }
     #: Fitted attributes a model file may leave out (those of older files among them).
     _OPTIONAL = ("target_name_", "best_loss_", "best_validation_score_")
+    #: Fitted curves, stored as arrays ``fitted/<name>`` (as JSON lists in files of format version 1).
+    _CURVES = ("loss_curve_", "validation_loss_curve_", "validation_scores_")
 
     @classmethod
     def _from_file(cls, path, header, arrays):
         for key in ("params", "fitted", "extras"):
             require(isinstance(header.get(key, {}), dict), path, f"{key} is not a mapping")
-        fitted = header.get("fitted", {})
+        fitted = dict(header.get("fitted", {}))
+        for name in cls._CURVES:
+            if f"fitted/{name}" in arrays:
+                require(name not in fitted, path, f"fitted attribute {name} is stored twice")
+                try:
+                    fitted[name] = curve_list(arrays[f"fitted/{name}"], f"fitted attribute {name}")
+                except TypeError as error:
+                    raise ModelFileError(f"{path}: {error}") from None
         for name, value in fitted.items():
             require(name in cls._FITTED, path, f"unknown fitted attribute {name!r}")
             require(cls._FITTED[name](value), path, f"fitted attribute {name} has an invalid value")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+#: The per-epoch fields, stored in model files as float64 arrays (``gradient_norms`` 2-D), not as
+#: JSON: a history grows by one entry per epoch (or per ``partial_fit``) for as long as a model
+#: lives, and as text it would soon pass the cap on a file's metadata.
+CURVES = ("train_risk", "validation_error", "validation_loss", "epoch_time", "learning_rate",
+          "communication_time", "gradient_norms")
 
 
 @dataclass
@@ -64,6 +72,26 @@ class History:
         """The fields as plain lists and numbers (for JSON)."""
         return asdict(self)
 
+    def to_file(self, prefix: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        """(JSON-able scalars, arrays named ``prefix + field``) describing this history in a model file."""
+        values = self.to_dict()
+        arrays = {prefix + name: curve_array(values.pop(name)) for name in CURVES}
+        return values, arrays
+
+    @classmethod
+    def from_file(cls, values: Dict[str, Any], arrays: Mapping[str, np.ndarray], prefix: str) -> "History":
+        """The history :meth:`to_file` wrote; files of format version 1 hold the curves in ``values``."""
+        if not isinstance(values, dict):
+            raise TypeError(f"history must be a mapping, got {type(values).__name__}")
+        values = dict(values)
+        for name in CURVES:
+            if prefix + name in arrays:
+                if name in values:
+                    raise TypeError(f"history field {name!r} is stored twice (as a list and as an array)")
+                values[name] = curve_list(arrays[prefix + name], f"history field {name!r}",
+                                          dimensions=2 if name == "gradient_norms" else 1)
+        return cls.from_dict(values)
+
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "History":
         """The history :meth:`to_dict` described; unknown keys are ignored, known ones type-checked
@@ -92,3 +120,15 @@ class History:
             if name in checks and not checks[name](value):
                 raise TypeError(f"history field {name!r} has a value of the wrong type")
         return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def curve_array(values) -> np.ndarray:
+    """A curve (list of numbers, or of lists of numbers) as the float64 array a model file stores."""
+    return np.asarray(values, dtype=np.float64)
+
+
+def curve_list(array: np.ndarray, what: str, dimensions: int = 1) -> list:
+    """The list a stored curve stands for; a TypeError names `what` if the array is not a curve."""
+    if array.dtype != np.float64 or (array.ndim != dimensions and array.size):
+        raise TypeError(f"{what} must be a {dimensions}-D float64 array, got {array.ndim}-D {array.dtype}")
+    return array.tolist()

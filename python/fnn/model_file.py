@@ -22,8 +22,10 @@ import numpy as np
 from ._version import __version__
 
 FORMAT = "fnn-model"
-#: Version of the layout; a reader accepts files up to its own version.
-FORMAT_VERSION = 1
+#: Version of the layout; a reader accepts files up to its own version. Version 2 stores the
+#: per-epoch curves (a network's history, an estimator's ``loss_curve_`` …) as arrays; version 1
+#: held them in the metadata as JSON lists, and is still read.
+FORMAT_VERSION = 2
 _METADATA = "__metadata__"
 
 PathLike = Union[str, os.PathLike]
@@ -46,6 +48,9 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
         text = json.dumps(header, allow_nan=True, sort_keys=True)
     except TypeError as error:
         raise ModelFileError(f"cannot save {kind}: a setting is not a plain value ({error})") from None
+    if len(text) > MAX_METADATA_BYTES:  # (JSON is ASCII here: one byte a character)
+        raise ModelFileError(f"cannot save {kind}: its description takes {len(text):,} bytes, more than the "
+                             f"{MAX_METADATA_BYTES:,} a model file's metadata may hold")
     entries = {_METADATA: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
     for name, array in arrays.items():
         array = np.asarray(array)
@@ -87,9 +92,9 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
 
 
 #: Caps on what a model file may hold, checked before anything is allocated for it, each far above
-#: what any real model needs (a network's settings and a history of 100,000 epochs take ~5 MB of
-#: metadata; a pipeline stores two arrays per text column). With them, reading the metadata of any
-#: file costs at most about twice its size + 8 MiB, however it is crafted.
+#: what any real model needs (a network's settings take a few kB of metadata whatever its history,
+#: whose curves are arrays; a pipeline stores two arrays per text column). With them, reading the
+#: metadata of any file costs at most about twice its size + 8 MiB, however it is crafted.
 MAX_METADATA_BYTES = 16 << 20
 #: JSON values (numbers, strings, lists, objects) in the metadata, and lists/objects nested in each other.
 MAX_METADATA_VALUES = 1_000_000
@@ -125,29 +130,33 @@ class Entries(Mapping):
         return sorted(set(self._arrays) - self._taken)
 
 
-def _check_metadata_shape(path: Path, text: bytes) -> None:
-    """Refuse metadata that would cost far more memory than its size once parsed: too many JSON
-    values or too deep a nesting. Counted on the bytes (brackets inside strings are counted too,
-    which only errs on the side of refusing absurd files)."""
-    containers = text.count(b"[") + text.count(b"{")
-    values = text.count(b",") + containers + 1
+def _check_metadata_shape(path: Path, text: np.ndarray) -> None:
+    """Refuse metadata (UTF-8 bytes) that would cost far more memory than its size once parsed: too
+    many JSON values or too deep a nesting. Counted on the bytes 256 KiB at a time (a few MB of
+    counts whatever the size; brackets inside strings are counted too, which only errs on the side of
+    refusing absurd files)."""
+    commas = containers = depth = deepest = 0
+    for start in range(0, text.size, 1 << 18):
+        chunk = text[start:start + (1 << 18)]
+        opening = (chunk == ord("[")) | (chunk == ord("{"))
+        closing = (chunk == ord("]")) | (chunk == ord("}"))
+        commas += int(np.count_nonzero(chunk == ord(",")))
+        containers += int(np.count_nonzero(opening))
+        running = np.cumsum(opening.astype(np.int8) - closing, dtype=np.int64)
+        running += depth
+        if running.size:
+            deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    values = commas + containers + 1
     if values > MAX_METADATA_VALUES:
         raise ModelFileError(f"{path} has metadata of about {values:,} values, more than the {MAX_METADATA_VALUES:,} "
                              "a model file may hold")
     # Parsed, a number or short string costs ~32 bytes (object and pointer), a list or object ~64
     # more: refused when that would exceed twice the text plus 8 MiB (real metadata: ~1.6× its text).
     cost = 32 * values + 64 * containers
-    if cost > 2 * len(text) + (8 << 20):
-        raise ModelFileError(f"{path} has metadata of {len(text):,} bytes holding about {values:,} values, which "
+    if cost > 2 * text.size + (8 << 20):
+        raise ModelFileError(f"{path} has metadata of {text.size:,} bytes holding about {values:,} values, which "
                              f"would take ~{cost >> 20} MB to read: more than a model file's metadata may cost "
                              "(twice its size + 8 MiB)")
-    raw = np.frombuffer(text, dtype=np.uint8)
-    depth = deepest = 0
-    for start in range(0, raw.size, 1 << 20):  # a MiB at a time: a few MB of counts, whatever the size
-        chunk = raw[start:start + (1 << 20)]
-        steps = (chunk == ord("[")).astype(np.int8) + (chunk == ord("{")) - (chunk == ord("]")) - (chunk == ord("}"))
-        running = np.cumsum(steps, dtype=np.int64) + depth
-        deepest, depth = max(deepest, int(running.max())), int(running[-1])
     if deepest > MAX_METADATA_DEPTH:
         raise ModelFileError(f"{path} has metadata nested {deepest} levels deep, more than the {MAX_METADATA_DEPTH} "
                              "a model file may have")
@@ -222,8 +231,11 @@ def read_model(path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, np.ndarra
             if _METADATA not in headers:
                 raise ModelFileError(f"{path} is an .npz archive but not an fnn model file (no {_METADATA} entry)")
             shape, dtype, _ = headers[_METADATA]
-            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_METADATA_BYTES:
+            if dtype != np.uint8 or len(shape) != 1:
                 raise ModelFileError(f"{path} has metadata of shape {shape} and dtype {dtype}, not UTF-8 text")
+            if shape[0] > MAX_METADATA_BYTES:
+                raise ModelFileError(f"{path} has {shape[0]:,} bytes of metadata, more than the "
+                                     f"{MAX_METADATA_BYTES:,} a model file may hold")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in headers}  # reading checks each entry's CRC-32
     except ModelFileError:
@@ -231,10 +243,12 @@ def read_model(path: PathLike) -> Tuple[str, Dict[str, Any], Dict[str, np.ndarra
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError,
             NotImplementedError, RuntimeError) as error:
         raise ModelFileError(f"{path} is corrupted or truncated: {error}") from None
-    raw = arrays.pop(_METADATA).tobytes()
+    raw = arrays.pop(_METADATA)
     _check_metadata_shape(path, raw)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        text = str(raw.data, "utf-8")  # decoded in place; the bytes are let go before the parse
+        del raw
+        header = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         raise ModelFileError(f"{path} has unreadable metadata: {problem}") from None

@@ -302,10 +302,13 @@ class Network:
             "parameters": [prefix + name for name in self._parameters],
             "random_state": self._rng.bit_generator.state,
             "training_settings": self.training_settings_,
-            "history": None if self.history_ is None else self.history_.to_dict(),
+            "history": None,
             "optimiser": None if self._optimiser_state is None else self._optimiser_state.metadata(),
         }
         arrays = {prefix + name: array for name, array in self._parameters.items()}
+        if self.history_ is not None:
+            metadata["history"], curves = self.history_.to_file(prefix + "history/")
+            arrays.update(curves)
         if self._optimiser_state is not None:
             arrays.update(self._optimiser_state.file_arrays(prefix))
         return metadata, arrays
@@ -360,7 +363,7 @@ class Network:
                                                             fail)
         net.training_settings_ = dict(metadata.get("training_settings") or {})
         if metadata.get("history") is not None:
-            net.history_ = History.from_dict(metadata["history"])
+            net.history_ = History.from_file(metadata["history"], arrays, prefix + "history/")
         return net
 
     @serialised
