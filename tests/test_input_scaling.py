@@ -226,3 +226,31 @@ def test_chance_level_advice_names_input_scaling_only_when_it_is_off():
             fnn.FNNClassifier((4,), learning_rate=1e-9, max_epochs=2, early_stopping=False, random_state=0,
                               input_scaling=scaling).fit(X, y)
         assert any("input_scaling='auto'" in str(w.message) for w in caught) == advised
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_estimator_fit_checks_X_once_and_copies_it_at_most_once(monkeypatch, dtype):
+    # Issue 27: X was checked for finiteness 4 times and copied 2-3 times (StandardScaler.fit made
+    # a float64 copy of it, predict for the post-fit checks two more). Now: one finiteness check,
+    # one copy (the conversion to float32, or the scaled copy when none is needed).
+    import tracemalloc
+
+    import fnn.estimator_base as estimator_base
+    import fnn.validation
+
+    X = np.random.default_rng(0).normal(size=(20_000, 50)).astype(dtype) * 3 + 1  # (float32 copy: 4 MB)
+    y = (X[:, 0] > 1).astype(int)
+    looked_at = []
+    for module in (estimator_base, fnn.validation):
+        original = module.all_finite
+        monkeypatch.setattr(module, "all_finite",
+                            lambda a, *args, original=original: looked_at.append(a.shape) or original(a, *args))
+    tracemalloc.start()
+    try:
+        fnn.FNNClassifier((8,), max_epochs=1, random_state=0).fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert looked_at.count(X.shape) == 1, looked_at
+    copy = X.size * 4
+    assert peak < copy + (3 << 20), (peak, copy)  # the one copy, and a few MB of blocks and buffers

@@ -24,7 +24,8 @@ def test_network_fit_and_the_estimators_take_their_defaults_from_fnn_settings():
         if isinstance(estimator, fnn.FNNRegressor):
             expected["l2"] = settings.REGRESSOR_L2
         assert {name: params[name] for name in shared} == expected
-        assert set(ALL) - set(shared) == {"optimiser"}  # the estimators' `solver`, scikit-learn's name
+        # `solver` (scikit-learn's name) makes the optimiser; early_stopping=False the training-loss stop.
+        assert set(ALL) - set(shared) == {"optimiser", "stop_on_training_loss"}
         assert settings.optimiser_of_solver(params["solver"], params["momentum"], params["nesterovs_momentum"]) \
             == settings.ESTIMATOR.optimiser
 

@@ -286,7 +286,10 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Class labels (from ``classes_``), or a 0/1 indicator matrix for multi-label targets."""
-        p = self._forward(X)
+        return self._predictions(self._forward(X))
+
+    def _predictions(self, p: np.ndarray) -> np.ndarray:
+        """The labels the network's output `p` stands for."""
         if self._target_kind == "multilabel-indicator":
             return (p >= 0.5).astype(np.int64)
         if self._target_kind == "binary":

@@ -47,11 +47,11 @@ def killed_in_training(network, X: np.ndarray, before: Dict[str, np.ndarray]) ->
     return [l for l in dead if l not in dead_layers(network, X, parameters=before)] if dead else []
 
 
-def check_fit(estimator, X: np.ndarray, y, history) -> None:
+def check_fit(estimator, predictions: np.ndarray, y, history) -> None:
     """Warn (FitWarning) if the fit that produced `history` ended at chance level or at
-    max_epochs while its validation score was still improving."""
+    max_epochs while its validation score was still improving (`predictions`: the estimator's
+    predictions for the training rows, what ``predict`` would give)."""
     problems: List[str] = []
-    predictions = estimator.predict(X)
     chance = _chance_problem(estimator, predictions, y)
     if chance:
         problems.append(chance)

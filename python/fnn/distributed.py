@@ -36,7 +36,7 @@ from ._engine import core as _core
 from .history import History
 from .locking import lock_of
 from .network import default_threads
-from .settings import NETWORK_FIT, TrainingSettings
+from .settings import NETWORK_FIT, TrainingSettings, settings_from
 from .training_loop import EVALUATION_CHUNK, Epoch, Training, TrainingDiverged, split, train
 from .validation import check_features, check_positive_int, check_sample_weight
 
@@ -172,23 +172,29 @@ def fit(net, X, y, *, comm=None, learning_rate: float = NETWORK_FIT.learning_rat
         On every rank, with the last finite weights restored on all.
     """
     comm = world() if comm is None else comm
-    settings = (learning_rate, l2, batch_size, max_epochs, patience, validation_fraction, tol, optimiser, momentum,
-                beta_1, beta_2, epsilon, schedule, power_t, step_epochs, step_factor, shuffle, clip_norm)
+    values = dict(locals())  # the settings, by name: checked on every rank, their problems exchanged
     with lock_of(net):
         return _abort_on_local_error(
-            comm, lambda: _fit(net, X, y, comm, settings, verbose, sample_weight, average_every, callback,
-                               bool(stop_on_training_loss)))
+            comm, lambda: _fit(net, X, y, comm, values, verbose, sample_weight, average_every, callback))
 
 
-def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, callback,
-         stop_on_training_loss) -> History:
+def fit_settings(net, X, y, s: TrainingSettings, *, comm, sample_weight=None, verbose: bool = False,
+                 callback=None, average_every: int = 1024) -> History:
+    """:func:`fit` with settings checked already (the estimators' way in)."""
+    with lock_of(net):
+        return _abort_on_local_error(
+            comm, lambda: _fit(net, X, y, comm, s, verbose, sample_weight, average_every, callback))
+
+
+def _fit(net, X, y, comm, settings, verbose, sample_weight, average_every, callback) -> History:
+    """`settings`: a TrainingSettings, or the values to make one of (checked here, on every rank)."""
     from mpi4py import MPI
 
     size, rank = comm.Get_size(), comm.Get_rank()
     # The checks, exchanged: every rank raises the same CollectiveError naming each rank's problem.
     problem = None
     try:
-        s = TrainingSettings(*settings_args)
+        s = settings if isinstance(settings, TrainingSettings) else settings_from(settings)
         average_every = check_positive_int(average_every, "average_every")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
@@ -275,7 +281,7 @@ def _fit(net, X, y, comm, settings_args, verbose, sample_weight, average_every, 
     # Rank 0's callback decides for all (the other ranks' are not called, and may be None).
     has_callback = comm.bcast(callback is not None if rank == 0 else None, root=0)
     return train(net, s, training, run_epoch, validate, bool(verbose) and rank == 0,
-                 decided_by_rank_0 if has_callback else None, stop_on_training_loss=stop_on_training_loss,
+                 decided_by_rank_0 if has_callback else None,
                  where=" on every rank")
 
 

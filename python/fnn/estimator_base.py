@@ -19,7 +19,8 @@ from .model_file import ModelFileError, PathLike, require, write_model
 from .network import Network, TrainingDiverged
 from .validation import all_finite, check_positive_int, check_sample_weight, first_non_finite
 from .settings import (ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, TrainingSettings, auto_batch_size,
-                       check_batch_size, optimiser_of_solver)
+                       check_batch_size, optimiser_of_solver, settings_from)
+from .training_loop import fit_network
 
 #: input_scaling="auto" gives features one common scale when their standard deviations are within
 #: this factor of one another, and each its own scale otherwise.
@@ -124,10 +125,8 @@ class FNNEstimator(BaseEstimator):
         batch_size = check_batch_size(self.batch_size)
         if batch_size == "auto":
             batch_size = auto_batch_size(training_rows or 0, bfloat16=self._bfloat16())
-        settings = TrainingSettings(self.learning_rate, self.l2, batch_size, self.max_epochs, self.patience,
-                                    self.validation_fraction, self.tol, optimiser, self.momentum, self.beta_1,
-                                    self.beta_2, self.epsilon, self.schedule, self.power_t, self.step_epochs,
-                                    self.step_factor, self.shuffle, self.clip_norm)
+        # (The parameters are named as the settings they are, but for solver and the batch size.)
+        settings = settings_from(self.get_params(deep=False), optimiser=optimiser, batch_size=batch_size)
         if self.input_scaling not in (True, False, None, "auto", "standard", "none"):
             raise ValueError(f"input_scaling must be 'auto', 'standard', 'none', True or False, got "
                              f"{self.input_scaling!r}")
@@ -204,7 +203,9 @@ class FNNEstimator(BaseEstimator):
         statistics_weights = given_weights if comm is None else None
         scaler = getattr(self, "input_scaler_", None) if continuing else \
             self._new_input_scaler(X, comm, statistics_weights)
-        X = self._scaled(X, scaler)
+        # At most one copy of X: the conversion's (to the dtype, C order), then scaled in place.
+        own_copy = X is not given_X and X.flags.owndata and X.flags.writeable and X.flags.c_contiguous
+        X = self._scaled(X, scaler, in_place=own_copy)
         targets, n_outputs, output, target_state = self._encode_targets(y, first=not continuing, classes=classes,
                                                                         comm=comm, sample_weight=statistics_weights)
         weights = self._weights(y, given_weights, target_state)
@@ -225,20 +226,17 @@ class FNNEstimator(BaseEstimator):
             curves, first_epoch, seen = ([], [], []), 0, 0
         # (A copy of the weights costs less than the forward pass that would check them now.)
         before = {name: array.copy() for name, array in network.parameters().items()}
-        settings = dict(
-            learning_rate=s.learning_rate, l2=s.l2, batch_size=s.batch_size,
-            max_epochs=1 if incremental else s.max_epochs, patience=s.patience, validation_fraction=validation,
-            tol=s.tol, verbose=bool(self.verbose), sample_weight=weights, callback=callback, optimiser=s.optimiser,
-            momentum=s.momentum, beta_1=s.beta_1, beta_2=s.beta_2, epsilon=s.epsilon, schedule=s.schedule,
-            power_t=s.power_t, step_epochs=s.step_epochs, step_factor=s.step_factor, shuffle=s.shuffle,
-            clip_norm=s.clip_norm, stop_on_training_loss=not incremental and not self.early_stopping)
-        if comm is None:
-            history = network.fit(X, targets, **settings, _samples_seen=seen)
+        s = s.replace(max_epochs=1 if incremental else s.max_epochs, validation_fraction=validation,
+                      stop_on_training_loss=not incremental and not self.early_stopping)
+        if comm is None:  # X is checked, C-ordered and in the network's dtype: not checked again
+            history = fit_network(network, X, targets, s, sample_weight=weights, callback=callback,
+                                  verbose=bool(self.verbose), samples_seen=seen, X_checked=True)
             layers = killed_in_training(network, X, before)
         else:
-            from .distributed import fit as fit_on_every_rank
+            from .distributed import fit_settings as fit_on_every_rank
 
-            history = fit_on_every_rank(network, X, targets, comm=comm, **settings)
+            history = fit_on_every_rank(network, X, targets, s, comm=comm, sample_weight=weights,
+                                        verbose=bool(self.verbose), callback=callback)
             # Dead on every rank's rows (and not before training): one decision for all.
             layers = sorted(set.intersection(*map(set, comm.allgather(killed_in_training(network, X, before)))))
         if layers:
@@ -266,7 +264,8 @@ class FNNEstimator(BaseEstimator):
         self.best_loss_ = None if validation else min(self.loss_curve_)
         self.best_validation_score_ = self._best_validation(self.validation_scores_) if validation else None
         if not incremental and comm is None:  # (its checks look at this process's data)
-            check_fit(self, given_X, y, history)
+            # (From X as trained on, checked and scaled: predict(given_X) would check and copy it again.)
+            check_fit(self, self._predictions(network._forward(X).astype(np.float64, copy=False)), y, history)
         return self
 
     # ------------------------------------------------------------------ scikit-learn's MLP attributes
@@ -303,9 +302,7 @@ class FNNEstimator(BaseEstimator):
         how = "auto" if self.input_scaling is True else self.input_scaling  # checked by _check_settings
         if how in (False, None, "none"):
             return None
-        from sklearn.preprocessing import StandardScaler
-
-        scaler = StandardScaler().fit(X, sample_weight=sample_weight)
+        scaler = _standard_scaler(X, sample_weight)
         if comm is not None:
             from .shards import pool_scaler
 
@@ -330,13 +327,14 @@ class FNNEstimator(BaseEstimator):
         return scaler
 
     @staticmethod
-    def _scaled(X: np.ndarray, scaler) -> np.ndarray:
+    def _scaled(X: np.ndarray, scaler, in_place: bool = False) -> np.ndarray:
         """X as the network sees it: standardised by `scaler` (if any), in X's dtype, C-ordered:
         StandardScaler.transform's arithmetic (its mean and scale cast to X's dtype), done here
-        without its checks, which X has passed already, in training and in prediction alike."""
+        without its checks, which X has passed already, in training and in prediction alike.
+        `in_place`: X is a C-ordered copy of this fit's own (made by the conversion), scaled where it is."""
         if scaler is None:
             return X
-        scaled = np.array(X, order="C")  # a copy
+        scaled = X if in_place else np.array(X, order="C")  # a copy
         scaled -= scaler.mean_.astype(X.dtype)
         scaled /= scaler.scale_.astype(X.dtype)
         return scaled
@@ -622,11 +620,58 @@ def _unplain(value):
     return value
 
 
+#: Bytes of the float64 block of rows of X that the passes over it below take at a time: their
+#: temporaries stay about a MB however large X is (StandardScaler.fit makes a float64 copy of a
+#: float32 X whole).
+PASS_BYTES = 1 << 20
+
+
+def _pass_rows(X: np.ndarray) -> int:
+    return max(16, PASS_BYTES // (8 * max(1, X.shape[1])))
+
+
+def _standard_scaler(X: np.ndarray, sample_weight=None):
+    """A StandardScaler fitted on X (finite, checked) as StandardScaler.fit would fit it, with
+    (weighted) means and variances summed in float64 a block of rows at a time: two passes over
+    X and no copy of it."""
+    from sklearn.preprocessing import StandardScaler
+
+    n = X.shape[0]
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total = float(n) if w is None else float(w.sum())
+
+    rows = _pass_rows(X)
+
+    def blocks():
+        for first in range(0, n, rows):
+            yield X[first:first + rows].astype(np.float64), (None if w is None else w[first:first + rows, None])
+
+    mean = sum((b.sum(axis=0) if bw is None else (b * bw).sum(axis=0)) for b, bw in blocks()) / total
+    squares, correction = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for b, bw in blocks():  # Σ w(x − x̄)², less the rounding of x̄ (Σ w(x − x̄))² / Σ w, as scikit-learn does
+        b -= mean
+        correction += b.sum(axis=0) if bw is None else (b * bw).sum(axis=0)
+        b *= b
+        squares += b.sum(axis=0) if bw is None else (b * bw).sum(axis=0)
+    var = np.maximum((squares - correction ** 2 / total) / total, 0.0)
+    scaler = StandardScaler()
+    scaler.n_features_in_, scaler.n_samples_seen_ = X.shape[1], n if w is None else total
+    scaler.mean_, scaler.var_ = mean, var
+    # A feature whose variance is within rounding of 0 is constant: scale 1 (scikit-learn's rule).
+    eps = np.finfo(np.float64).eps
+    constant = var <= total * eps * var + (total * mean * eps) ** 2
+    scaler.scale_ = np.where(constant, 1.0, np.sqrt(var))
+    return scaler
+
+
 def _zero_one_columns(X: np.ndarray, comm=None) -> np.ndarray:
     """A mask of the columns of X holding nothing but 0 and 1 (on every rank, with an MPI
     communicator)."""
     X = np.asarray(X)
-    mask = ((X == 0) | (X == 1)).all(axis=0)
+    mask, rows = np.ones(X.shape[1], dtype=bool), _pass_rows(X)
+    for first in range(0, X.shape[0], rows):
+        block = X[first:first + rows]
+        mask &= ((block == 0) | (block == 1)).all(axis=0)
     if comm is not None:
         mask = np.logical_and.reduce(comm.allgather(mask))
     return mask

@@ -16,12 +16,12 @@ from .activations import (
 from .cpus import available_cpus, clamp_threads
 from .history import History
 from .initialisation import SCHEMES, initial_weights
-from .locking import lock_of, serialised
+from .locking import serialised
 from .model_file import ModelFileError, PathLike, register, require, write_model
 from .optimisers import OptimiserState
 from .outputs import OUTPUT_LAYERS, OutputLayer, output_layer
-from .settings import NETWORK_FIT, TrainingSettings
-from .training_loop import EVALUATION_CHUNK, Training, in_memory_epochs, in_memory_validation, prepare_fit, train
+from .settings import NETWORK_FIT, settings_from
+from .training_loop import EVALUATION_CHUNK, fit_network
 from .training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
 from .validation import (
     check_features, check_positive_int, check_real, check_sample_weight,
@@ -598,36 +598,11 @@ class Network:
         rejected call leaves the network, and its generator, as they were. Holds the network's
         lock: a second thread's fit, predict or save waits for this one.
         """
-        with lock_of(self):
-            rng_state = self._rng.bit_generator.state
-            try:
-                s = TrainingSettings(learning_rate, l2, batch_size, max_epochs, patience, validation_fraction, tol,
-                                     optimiser, momentum, beta_1, beta_2, epsilon, schedule, power_t, step_epochs,
-                                     step_factor, shuffle, clip_norm)
-                if not isinstance(stop_on_training_loss, (bool, np.bool_)):
-                    raise TypeError(f"stop_on_training_loss must be True or False, got {stop_on_training_loss!r}")
-                prepared = prepare_fit(self, X, y, s, validation_data, sample_weight, callback)
-            except BaseException:
-                self._rng.bit_generator.state = rng_state  # a rejected call draws nothing
-                raise
-            X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
-            self.training_settings_ = settings
-            training = Training(self, s)
-            run_epoch = in_memory_epochs(self, X, targets, weights, train_mask, s, training)
-            validate = (None if X_val is None
-                        else in_memory_validation(self, X_val, targets_val, weights, weights_val, val_rows))
-            gradient_norms = None
-            if record_gradient_norms:
-                # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
-                X_train, targets_train, weights_train = X, targets, weights
-                if train_mask is not None:
-                    X_train, targets_train = X[train_mask], targets[train_mask]
-                    weights_train = None if weights is None else weights[train_mask]
-
-                def gradient_norms():
-                    return self._gradient_norms(X_train, targets_train, s.l2, weights_train)
-            return train(self, s, training, run_epoch, validate, verbose, callback, gradient_norms,
-                         bool(stop_on_training_loss), _samples_seen)
+        # (The settings are checked before anything is drawn; the fit itself is fit_network's.)
+        s = settings_from(locals())
+        return fit_network(self, X, y, s, validation_data=validation_data, sample_weight=sample_weight,
+                           callback=callback, verbose=verbose, record_gradient_norms=record_gradient_norms,
+                           samples_seen=_samples_seen)
 
     def gradient_norms(self, X, y, l2: float = 0.0) -> List[float]:
         """‖∂R/∂W⁽ˡ⁾‖_F for l = 1 … L on (X, y): how much gradient reaches each layer (4.6.2)."""

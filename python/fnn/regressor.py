@@ -108,7 +108,10 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
 
     def predict(self, X) -> np.ndarray:
         """ŷ, shape (n_samples,) for a 1-D training target, else (n_samples, n_outputs)."""
-        y_hat = self._forward(X)
+        return self._predictions(self._forward(X))
+
+    def _predictions(self, y_hat: np.ndarray) -> np.ndarray:
+        """ŷ in the targets' units from the network's output (standardised units)."""
         y_hat = y_hat * self.target_scale_.astype(y_hat.dtype) + self.target_mean_.astype(y_hat.dtype)
         return y_hat[:, 0] if self._one_dimensional else y_hat
 

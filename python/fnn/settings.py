@@ -1,15 +1,18 @@
 """Algorithm 4.1's training settings: their defaults and their checks, in one place.
 
-`Network.fit`, the estimators, the TOML settings of ``fnn train`` and both command lines take
-their defaults from the instances below and check their values by constructing a
-:class:`TrainingSettings`, so a default or a rule changes here and nowhere else.
+`Network.fit`, the estimators, ``fnn.distributed.fit``, ``fnn.streaming.fit``, the TOML settings
+of ``fnn train`` and both command lines take their defaults from the instances below and check
+their values by constructing one :class:`TrainingSettings` (by name, :func:`settings_from`); that
+object then travels unchanged to the one fit loop (``fnn.training_loop.fit_network`` and
+``train``), so a default or a rule changes here and nowhere else.
 """
 
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
@@ -33,6 +36,8 @@ class TrainingSettings:
     step_epochs and 0 < step_factor <= 1 (step). shuffle: draw a new order of the samples every
     epoch (False: their order in X). clip_norm: None, or the largest Euclidean norm of a step's
     gradient of the loss (all parameters together; larger ones are scaled down to it).
+    stop_on_training_loss: without a validation set, stop after `patience` epochs that did not
+    lower the training risk by more than `tol` (scikit-learn's rule when its early stopping is off).
     A bad value raises ValueError or TypeError naming the setting.
     """
 
@@ -54,6 +59,7 @@ class TrainingSettings:
     step_factor: float = 0.5
     shuffle: bool = True
     clip_norm: Optional[float] = None
+    stop_on_training_loss: bool = False
 
     def __post_init__(self) -> None:
         checked = {
@@ -77,6 +83,7 @@ class TrainingSettings:
             "step_factor": check_real(self.step_factor, "step_factor", positive=True),
             "shuffle": _check_bool(self.shuffle, "shuffle"),
             "clip_norm": None if self.clip_norm is None else check_real(self.clip_norm, "clip_norm", positive=True),
+            "stop_on_training_loss": _check_bool(self.stop_on_training_loss, "stop_on_training_loss"),
         }
         if checked["step_factor"] > 1:
             raise ValueError(f"step_factor must be <= 1, got {checked['step_factor']}")
@@ -85,6 +92,20 @@ class TrainingSettings:
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
+
+    def replace(self, **changes) -> "TrainingSettings":
+        """These settings with `changes`, checked again."""
+        return dataclasses.replace(self, **changes)
+
+
+#: The names of the settings, in their order.
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(TrainingSettings))
+
+
+def settings_from(values: Mapping[str, Any], **overrides) -> TrainingSettings:
+    """The TrainingSettings named in `values` (e.g. a call's keyword arguments, or an estimator's
+    parameters: other names are ignored, missing ones take the class's defaults), with `overrides`."""
+    return TrainingSettings(**{**{name: values[name] for name in SETTING_NAMES if name in values}, **overrides})
 
 
 def _check_choice(value, what: str, choices) -> str:

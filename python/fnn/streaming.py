@@ -20,7 +20,7 @@ import numpy as np
 
 from .history import History
 from .locking import lock_of
-from .settings import NETWORK_FIT, TrainingSettings
+from .settings import NETWORK_FIT, TrainingSettings, settings_from
 from .training_loop import Epoch, Training, in_memory_validation, train
 from .validation import check_features, check_positive_int
 
@@ -136,8 +136,7 @@ def fit(net, source: Source, *, shuffle_buffer: int = 65536, validation_data=Non
     Returns the :class:`fnn.History` (also ``net.history_``).
     """
     with lock_of(net):
-        s = TrainingSettings(learning_rate, l2, batch_size, max_epochs, patience, 0.0, tol, optimiser, momentum,
-                             beta_1, beta_2, epsilon, schedule, power_t, step_epochs, step_factor, True, clip_norm)
+        s = settings_from(locals(), validation_fraction=0.0)
         capacity = check_positive_int(shuffle_buffer, "shuffle_buffer")
         if capacity < 2:
             raise ValueError(f"shuffle_buffer must be at least 2, got {capacity}")

@@ -18,6 +18,7 @@ from . import _bfloat16
 from ._engine import core as _core
 from .early_stopping import EarlyStopping
 from .history import History
+from .locking import lock_of
 from .optimisers import HYPER_PARAMETERS
 from .schedules import Schedule
 from .settings import TrainingSettings
@@ -31,7 +32,40 @@ class TrainingDiverged(FloatingPointError):
     """The training risk became NaN or infinite; the network holds the last finite weights."""
 
 
-def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, callback):
+def fit_network(net, X, y, s: TrainingSettings, *, validation_data=None, sample_weight=None, callback=None,
+                verbose: bool = False, record_gradient_norms: bool = False, samples_seen: int = 0,
+                X_checked: bool = False) -> History:
+    """The one in-memory fit, of :meth:`fnn.Network.fit` and the estimators: `net` trained on
+    (X, y) by Algorithm 4.1 with the checked settings `s` (see Network.fit for the rest).
+    `X_checked`: X is already a finite, C-ordered array of the network's dtype (the estimators
+    check and scale it), so it is neither checked nor copied again."""
+    with lock_of(net):
+        rng_state = net._rng.bit_generator.state
+        try:
+            prepared = prepare_fit(net, X, y, s, validation_data, sample_weight, callback, X_checked)
+        except BaseException:
+            net._rng.bit_generator.state = rng_state  # a rejected call draws nothing
+            raise
+        X, targets, weights, train_mask, val_rows, X_val, targets_val, weights_val, settings = prepared
+        net.training_settings_ = settings
+        training = Training(net, s)
+        run_epoch = in_memory_epochs(net, X, targets, weights, train_mask, s, training)
+        validate = (None if X_val is None
+                    else in_memory_validation(net, X_val, targets_val, weights, weights_val, val_rows))
+        gradient_norms = None
+        if record_gradient_norms:
+            # Gradients over the training rows (a gathered copy: this diagnostic's own cost).
+            X_train, targets_train, weights_train = X, targets, weights
+            if train_mask is not None:
+                X_train, targets_train = X[train_mask], targets[train_mask]
+                weights_train = None if weights is None else weights[train_mask]
+
+            def gradient_norms():
+                return net._gradient_norms(X_train, targets_train, s.l2, weights_train)
+        return train(net, s, training, run_epoch, validate, verbose, callback, gradient_norms, samples_seen)
+
+
+def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, callback, X_checked=False):
     """Every check of fit's arguments (the settings `s` are checked already), and the
     validation split as row indices."""
     validation_fraction = s.validation_fraction
@@ -49,7 +83,8 @@ def prepare_fit(net, X, y, s: TrainingSettings, validation_data, sample_weight, 
         raise TypeError(f"callback must be callable, got {callback!r}")
     if net.bfloat16:
         _bfloat16.check_fit(s.batch_size)
-    X = check_features(X, net.widths[0], net.dtype)
+    if not X_checked:
+        X = check_features(X, net.widths[0], net.dtype)
     targets = net._targets(y, X.shape[0])
     weights = check_sample_weight(sample_weight, X.shape[0], net.dtype)
     train_mask = val_rows = X_val = targets_val = weights_val = None
@@ -189,12 +224,11 @@ def in_memory_validation(net, X_val, targets_val, weights, weights_val, val_rows
 
 def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[float], Epoch],
           validate: Optional[Callable[[], Tuple[float, float]]] = None, verbose: bool = False, callback=None,
-          gradient_norms: Optional[Callable[[], List[float]]] = None, stop_on_training_loss=False,
-          samples_seen=0, where: str = "") -> History:
+          gradient_norms: Optional[Callable[[], List[float]]] = None, samples_seen=0, where: str = "") -> History:
     """Algorithm 4.1's loop around `run_epoch(learning_rate)`, one pass over the training
     samples: the schedule, divergence and its rollback, validation by `validate()` (None: no
     validation set) with early stopping and the restore of the best epoch, progress and the
-    callback. Without a validation set, `stop_on_training_loss` stops after `patience` epochs that
+    callback. Without a validation set, `s.stop_on_training_loss` stops after `patience` epochs that
     did not lower the training risk by more than `tol` (the weights are then the last epoch's).
     `gradient_norms()` (optional) is recorded before training and after every epoch. `where` ends
     the messages of a divergence (" on every rank")."""
@@ -205,7 +239,7 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
     trained = training.arrays  # the weights and the optimiser's state, rolled back together
     stopper = EarlyStopping(s.patience, s.tol) if validate is not None else None
     loss_stopper = None
-    if validate is None and (stop_on_training_loss or s.schedule == "adaptive"):
+    if validate is None and (s.stop_on_training_loss or s.schedule == "adaptive"):
         loss_stopper = EarlyStopping(s.patience, s.tol)
     last_finite = {name: p.copy() for name, p in trained.items()}
     if gradient_norms is not None:
