@@ -50,14 +50,27 @@ def make_network(workload: Workload, threads: int, dtype="float32") -> fnn.Netwo
     return fnn.Network(workload.widths, "relu", "softmax", dtype=dtype, seed=0, n_threads=threads)
 
 
+def engine_epoch(net: fnn.Network, learning_rate: float, l2: float, batch: int, threads: int):
+    """engine_epoch(...)(X, targets, order): one epoch of plain SGD through `net`'s engine, as
+    Network.fit calls it."""
+    from fnn import _engine
+
+    engine = net._core()
+    try:
+        settings = _engine.core.OptimiserSettings(learning_rate=learning_rate, l2=l2, batch_size=batch)
+    except TypeError:  # a build from before the settings crossed the binding as one struct
+        return lambda X, targets, order: engine.train_epoch(X, targets, order, learning_rate, l2, batch, threads)
+    return lambda X, targets, order: engine.train_epoch(X, targets, order, settings, threads)
+
+
 def fnn_epoch(net: fnn.Network, X: np.ndarray, y: np.ndarray, batch: int, threads: int):
     """A function running one fnn epoch over `order`: the engine call that Network.fit makes."""
-    engine = net._core()
+    epoch = engine_epoch(net, LEARNING_RATE, L2, batch, threads)
     targets = net._targets(y, X.shape[0])
     X = np.ascontiguousarray(X, dtype=net.dtype)
 
     def run(order):
-        result = engine.train_epoch(X, targets, order, LEARNING_RATE, L2, batch, threads)
+        result = epoch(X, targets, order)
         assert not result.diverged
 
     return run

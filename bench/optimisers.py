@@ -82,12 +82,12 @@ def fnn_trainer(net: fnn.Network, name: str, X, y, batch: int):
     first, second = state.lists(net._parameters)
     threads = net.n_threads
 
-    settings = core.OptimiserSettings(kind=getattr(core.Optimiser, name), momentum=HYPER["momentum"],
-                                      beta1=HYPER["beta_1"], beta2=HYPER["beta_2"], epsilon=HYPER["epsilon"])
+    settings = core.OptimiserSettings(kind=getattr(core.Optimiser, name), learning_rate=LEARNING_RATE[name], l2=L2,
+                                      batch_size=batch, momentum=HYPER["momentum"], beta1=HYPER["beta_1"],
+                                      beta2=HYPER["beta_2"], epsilon=HYPER["epsilon"])
 
     def run(order):
-        result = engine.train_epoch(X, targets, order, LEARNING_RATE[name], L2, batch, threads, None, settings,
-                                    first, second, state.arrays["step"])
+        result = engine.train_epoch(X, targets, order, settings, threads, None, first, second, state.arrays["step"])
         assert not result.diverged
 
     return run

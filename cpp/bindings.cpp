@@ -198,9 +198,8 @@ class Engine {
   // One update of the optimiser from gradient sums over `count` samples (`grads` as for
   // loss_and_gradient_sums, scaled to their mean in place): the step of data-parallel training.
   // The state and t as for train_epoch; t advances by one.
-  void apply_gradient_sums(const py::sequence& grads, double count, double learning_rate, double l2,
-                           OptimiserSettings optimiser, const py::object& first, const py::object& second,
-                           const py::object& step_count) {
+  void apply_gradient_sums(const py::sequence& grads, double count, OptimiserSettings optimiser,
+                           const py::object& first, const py::object& second, const py::object& step_count) {
     if (!(count > 0)) throw py::value_error("count must be positive");
     const std::vector<Layer<S>> g = gradient_views(grads);
     const auto state = optimiser_state(optimiser.kind, first, second);
@@ -208,7 +207,7 @@ class Engine {
     if (count_of_steps) optimiser.step = *count_of_steps;
     {
       py::gil_scoped_release release;
-      fnn::apply_gradient_sums<S>(net_, g, count, optimiser, state, static_cast<S>(learning_rate), static_cast<S>(l2));
+      fnn::apply_gradient_sums<S>(net_, g, count, optimiser, state);
     }
     if (count_of_steps) *count_of_steps += 1;
   }
@@ -217,16 +216,14 @@ class Engine {
   // loss stopped it before its update (diverged). Ctrl-C raises KeyboardInterrupt. With an
   // optimiser other than SGD, `first` and `second` hold its state arrays (those it keeps, else
   // None), in the order and shapes of the parameters: weights, biases[, slopes] per layer.
-  EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, double learning_rate,
-                          double l2, Index batch_size, int n_threads, const py::object& sample_weight,
-                          OptimiserSettings optimiser, const py::object& first, const py::object& second,
-                          const py::object& step_count) {
+  EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order,
+                          OptimiserSettings optimiser, int n_threads, const py::object& sample_weight,
+                          const py::object& first, const py::object& second, const py::object& step_count) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
     if (order.is_none()) throw py::type_error("order must be an int64 array of row indices");
     const auto [idx, n] = row_indices(order, x.rows(), "order");
-    if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
     check_threads(n_threads);
     const auto state = optimiser_state(optimiser.kind, first, second);
     // t lives in `step_count` (a 0-d int64 array) when given: read here, advanced by the updates
@@ -237,8 +234,7 @@ class Engine {
     {
       py::gil_scoped_release release;
       result = fnn::train_epoch<S>(
-          net_, x, t, w, idx, n, optimiser, state, static_cast<S>(learning_rate), static_cast<S>(l2), batch_size,
-          n_threads, policy_,
+          net_, x, t, w, idx, n, optimiser, state, n_threads, policy_,
           [] {
             py::gil_scoped_acquire acquire;
             return PyErr_CheckSignals() != 0;
@@ -353,11 +349,10 @@ void bind_engine(py::module_& m, const char* name) {
            py::arg("targets").noconvert(), py::arg("grads"), py::arg("chunk"), py::arg("n_threads"),
            py::arg("sample_weight") = py::none(), py::arg("rows") = py::none())
       .def("apply_gradient_sums", &Engine<S>::apply_gradient_sums, py::arg("grads"), py::arg("count"),
-           py::arg("learning_rate"), py::arg("l2"), py::arg("optimiser") = OptimiserSettings{},
-           py::arg("first") = py::none(), py::arg("second") = py::none(), py::arg("step_count") = py::none())
+           py::arg("optimiser"), py::arg("first") = py::none(), py::arg("second") = py::none(),
+           py::arg("step_count") = py::none())
       .def("train_epoch", &Engine<S>::train_epoch, py::arg("X").noconvert(), py::arg("targets").noconvert(),
-           py::arg("order"), py::arg("learning_rate"), py::arg("l2"), py::arg("batch_size"), py::arg("n_threads"),
-           py::arg("sample_weight") = py::none(), py::arg("optimiser") = OptimiserSettings{},
+           py::arg("order"), py::arg("optimiser"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
            py::arg("first") = py::none(), py::arg("second") = py::none(), py::arg("step_count") = py::none())
       .def("use_bfloat16", &Engine<S>::use_bfloat16, py::arg("on"), py::arg("library") = "",
            "Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`.")
@@ -465,16 +460,24 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
       .value("adamw", Optimiser::adamw)
       .value("adagrad", Optimiser::adagrad)
       .value("rmsprop", Optimiser::rmsprop);
-  py::class_<OptimiserSettings>(m, "OptimiserSettings", "An update rule, its hyper-parameters and its step count.",
+  py::class_<OptimiserSettings>(m, "OptimiserSettings",
+                                "One epoch's update: the rule, α, λ, the batch size, the rule's hyper-parameters and "
+                                "its step count.",
                                 py::module_local())
-      .def(py::init([](Optimiser kind, double momentum, double beta1, double beta2, double epsilon, std::int64_t step,
-                       double clip_norm) {
+      .def(py::init([](Optimiser kind, double learning_rate, double l2, Index batch_size, double momentum, double beta1,
+                       double beta2, double epsilon, std::int64_t step, double clip_norm) {
              if (!(clip_norm >= 0)) throw py::value_error("clip_norm must be >= 0 (0: no clipping)");
-             return OptimiserSettings{kind, momentum, beta1, beta2, epsilon, step, clip_norm};
+             if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
+             return OptimiserSettings{kind, learning_rate, l2, batch_size, momentum, beta1, beta2, epsilon, step,
+                                      clip_norm};
            }),
-           py::kw_only(), py::arg("kind") = Optimiser::sgd, py::arg("momentum") = 0.9, py::arg("beta1") = 0.9,
-           py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("step") = 0, py::arg("clip_norm") = 0.0)
+           py::kw_only(), py::arg("kind") = Optimiser::sgd, py::arg("learning_rate"), py::arg("l2") = 0.0,
+           py::arg("batch_size") = 1, py::arg("momentum") = 0.9, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
+           py::arg("epsilon") = 1e-8, py::arg("step") = 0, py::arg("clip_norm") = 0.0)
       .def_readonly("kind", &OptimiserSettings::kind)
+      .def_readonly("learning_rate", &OptimiserSettings::learning_rate)
+      .def_readonly("l2", &OptimiserSettings::l2)
+      .def_readonly("batch_size", &OptimiserSettings::batch_size)
       .def_readonly("momentum", &OptimiserSettings::momentum)
       .def_readonly("beta1", &OptimiserSettings::beta1)
       .def_readonly("beta2", &OptimiserSettings::beta2)

@@ -28,9 +28,13 @@ namespace fnn {
 
 enum class Optimiser { sgd, momentum, nesterov, adam, adamw, adagrad, rmsprop };
 
-// The optimiser and its hyper-parameters as Python sets them, and the updates applied so far.
+// One epoch's update as Python sets it (fnn.settings.TrainingSettings, the schedule's α for the
+// epoch): the rule, α, λ, the batch size, the rule's hyper-parameters and the updates applied so far.
 struct OptimiserSettings {
   Optimiser kind = Optimiser::sgd;
+  double learning_rate = 0.01;  // α of the epoch
+  double l2 = 0;                // λ of (4.39)
+  Index batch_size = 1;         // samples per update
   double momentum = 0.9;  // μ of momentum and Nesterov
   double beta1 = 0.9;     // β₁ of Adam(W)
   double beta2 = 0.999;   // β₂ of Adam(W), ρ of RMSprop
@@ -233,8 +237,8 @@ struct AdaptiveRule {
 
 // Calls f(rule) with the rule for `settings`, so that each kernel is compiled once per rule.
 template <class S, class F>
-decltype(auto) with_rule(const OptimiserSettings& o, S learning_rate, S l2, const std::vector<LayerState<S>>* state,
-                         F&& f) {
+decltype(auto) with_rule(const OptimiserSettings& o, const std::vector<LayerState<S>>* state, F&& f) {
+  const S learning_rate = static_cast<S>(o.learning_rate), l2 = static_cast<S>(o.l2);
   const S clip = static_cast<S>(o.clip_norm);
   switch (o.kind) {
     case Optimiser::momentum:

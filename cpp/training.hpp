@@ -140,12 +140,12 @@ EpochResult train_epoch_with(const Network<S>& net, const ConstMatrixMap<S>& X, 
 
 template <class S, class StopCheck>
 EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const ConstMatrixMap<S>& T,
-                        const S* sample_weight, const std::int64_t* order, Index n, const OptimiserSettings& optimiser,
-                        const std::vector<LayerState<S>>& state, S learning_rate, S l2, Index batch, int threads,
-                        ThreadPolicy& policy, StopCheck&& should_stop, bool bfloat16_products = false) {
-  return with_rule<S>(optimiser, learning_rate, l2, &state, [&](const auto& rule) {
-    return train_epoch_with(net, X, T, sample_weight, order, n, rule, batch, threads, policy, should_stop,
-                            bfloat16_products);
+                        const S* sample_weight, const std::int64_t* order, Index n, const OptimiserSettings& settings,
+                        const std::vector<LayerState<S>>& state, int threads, ThreadPolicy& policy,
+                        StopCheck&& should_stop, bool bfloat16_products = false) {
+  return with_rule<S>(settings, &state, [&](const auto& rule) {
+    return train_epoch_with(net, X, T, sample_weight, order, n, rule, settings.batch_size, threads, policy,
+                            should_stop, bfloat16_products);
   });
 }
 
@@ -246,15 +246,15 @@ void apply_gradient_step(const Network<S>& net, Rule rule, const std::vector<Lay
 
 template <class S>
 void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& grads, double count,
-                         const OptimiserSettings& optimiser, const std::vector<LayerState<S>>& state, S learning_rate,
-                         S l2) {
+                         const OptimiserSettings& settings, const std::vector<LayerState<S>>& state) {
+  const S learning_rate = static_cast<S>(settings.learning_rate), l2 = static_cast<S>(settings.l2);
   const S mean = static_cast<S>(1.0 / count);
   for (const Layer<S>& g : grads) {
     scale_block(mean, g.weights, 1, g.net_inputs() * g.fan_in, 0);
     scale_block(mean, g.biases, 1, g.net_inputs(), 0);
     if (g.slopes) scale_block(mean, g.slopes, 1, g.n_slopes, 0);
   }
-  with_rule<S>(optimiser, learning_rate, l2, &state, [&](const auto& rule) {
+  with_rule<S>(settings, &state, [&](const auto& rule) {
     if constexpr (std::decay_t<decltype(rule)>::plain)
       apply_gradient_step(net, GradientRule<S>{learning_rate, l2, &state, S(0)}, state, grads);
     else

@@ -161,3 +161,11 @@ def one_hot(y, C):
     T = np.zeros((len(y), C))
     T[np.arange(len(y)), y] = 1
     return T
+
+
+def sgd_settings(learning_rate, l2=0.0, batch_size=1, module=None):
+    """The engine's settings for an epoch of plain SGD (`engine.train_epoch`'s `optimiser`), from
+    `module`, the compiled engine (by default the one fnn picked for this CPU)."""
+    if module is None:
+        from fnn._engine import core as module
+    return module.OptimiserSettings(learning_rate=learning_rate, l2=l2, batch_size=batch_size)

@@ -9,6 +9,7 @@ import fnn
 from fnn import _core as baseline
 from fnn import _engine
 from fnn.network import engine_for
+from reference import sgd_settings
 
 VARIANTS = {"fnn._core": 1, "fnn._core_x86_64_v3": 3, "fnn._core_x86_64_v4": 4}
 
@@ -41,7 +42,7 @@ def test_every_build_trains_the_same_network(batch):
             continue  # this CPU cannot run it
         net = fnn.Network([12, 16, 3], "tanh", seed=0, n_threads=1)
         engine = engine_for(module, net)
-        engine.train_epoch(X, net._targets(y, 64), np.arange(64), 0.05, 0.0, batch, 1)
+        engine.train_epoch(X, net._targets(y, 64), np.arange(64), sgd_settings(0.05, 0.0, batch, module), 1)
         out = np.empty((64, 3), dtype=np.float32)
         engine.predict(X, out, 16, 1)
         results.append(out)
@@ -81,7 +82,7 @@ def test_every_build_matches_the_reference_in_per_sample_sgd(widths, dtype):
             net = start.astype(dtype)
             engine = engine_of(module, net)
             X_typed = X.astype(dtype)
-            engine.train_epoch(X_typed, net._targets(y, n), order, 0.05, 0.01, 1, threads)
+            engine.train_epoch(X_typed, net._targets(y, n), order, sgd_settings(0.05, 0.01, 1, module), threads)
             trained.append(net.parameters())
             for l, layer in enumerate(ref.layers, start=1):
                 np.testing.assert_allclose(net.parameters()[f"weights_{l}"], layer["W"], **tolerance,

@@ -23,11 +23,12 @@ def data(n, features, classes=3, seed=0):
 def engine_epoch(net, state, X, y, order, lr, l2, batch, threads, hyper=None, weights=None, clip_norm=0.0):
     """One epoch through the engine with `state` (an OptimiserState), as fit runs it."""
     hyper = hyper or {}
-    settings = core.OptimiserSettings(kind=getattr(core.Optimiser, state.name), momentum=hyper.get("momentum", 0.9),
+    settings = core.OptimiserSettings(kind=getattr(core.Optimiser, state.name), learning_rate=lr, l2=l2,
+                                      batch_size=batch, momentum=hyper.get("momentum", 0.9),
                                       beta1=hyper.get("beta_1", 0.9), beta2=hyper.get("beta_2", 0.999),
                                       epsilon=hyper.get("epsilon", 1e-8), clip_norm=clip_norm)
     first, second = state.lists(net._parameters)
-    return net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, batch, threads, weights, settings,
+    return net._core().train_epoch(X, net._targets(y, len(X)), order, settings, threads, weights,
                                    first, second, state.arrays["step"])
 
 
@@ -122,7 +123,9 @@ def test_clip_norm_through_fit_and_its_check():
     with pytest.raises(ValueError, match="clip_norm must be > 0"):
         nets[0].fit(X, y, clip_norm=0.0)
     with pytest.raises(ValueError, match="clip_norm must be >= 0"):
-        core.OptimiserSettings(clip_norm=-1.0)
+        core.OptimiserSettings(learning_rate=0.1, clip_norm=-1.0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        core.OptimiserSettings(learning_rate=0.1, batch_size=0)
 
 
 @pytest.mark.parametrize("name", RULES)
@@ -258,21 +261,21 @@ def test_the_engine_refuses_missing_or_misshapen_state():
     engine = net._core()
     targets = net._targets(y, 10)
     order = np.arange(10)
-    adam = core.OptimiserSettings(kind=core.Optimiser.adam)
+    adam = core.OptimiserSettings(kind=core.Optimiser.adam, learning_rate=0.01)
     state = OptimiserState("adam", net._parameters)
     first, second = state.lists(net._parameters)
     with pytest.raises(ValueError, match="needs its second state arrays"):
-        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam, first, None)
+        engine.train_epoch(X.astype(np.float32), targets, order, adam, 1, None, first, None)
     with pytest.raises(ValueError, match="too few first state arrays"):
-        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam, first[:-1], second)
+        engine.train_epoch(X.astype(np.float32), targets, order, adam, 1, None, first[:-1], second)
     with pytest.raises(ValueError, match="first state has 4 elements, expected 5"):
-        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
+        engine.train_epoch(X.astype(np.float32), targets, order, adam, 1, None,
                            [first[0], first[0][:1], *first[2:]], second)
     with pytest.raises(TypeError, match="step_count must be a 0-d int64 array"):
-        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam, first, second,
+        engine.train_epoch(X.astype(np.float32), targets, order, adam, 1, None, first, second,
                            np.zeros(1))
     with pytest.raises(TypeError, match="dtype float64"):
-        engine.train_epoch(X.astype(np.float32), targets, order, 0.01, 0.0, 1, 1, None, adam,
+        engine.train_epoch(X.astype(np.float32), targets, order, adam, 1, None,
                            [a.astype(np.float64) for a in first], second)
 
 
@@ -368,17 +371,18 @@ def test_a_step_from_summed_gradients_is_the_mini_batch_kernel_s_step(optimiser,
                     optimiser=optimiser, clip_norm=clip_norm)
     for _ in range(2):  # two steps: the optimiser's state carries over
         kernel.fit(X[rows], y[rows], **settings)
-    s = TrainingSettings(0.05, 0.01, 16, 1, 10, 0.0, 0.0, optimiser, clip_norm=clip_norm)
+    s = TrainingSettings(learning_rate=0.05, l2=0.01, batch_size=16, max_epochs=1, validation_fraction=0.0,
+                         optimiser=optimiser, clip_norm=clip_norm)
     training = Training(summed, s)
     engine = summed._core()
     targets = summed._targets(y, 40)
     for _ in range(2):
         grads = [np.empty_like(p) for p in summed.parameters().values()]
         loss = engine.loss_and_gradient_sums(X, targets, grads, 7, 1, None, rows)  # chunks of 7 rows
-        engine.apply_gradient_sums(grads, 16, 0.05, 0.01, training.optimiser, training.first, training.second,
+        engine.apply_gradient_sums(grads, 16, training.update(0.05), training.first, training.second,
                                    training.step_count)
     assert np.isfinite(loss) and training.step_count == 2
     for name, array in kernel.parameters().items():
         np.testing.assert_allclose(summed.parameters()[name], array, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="count must be positive"):
-        engine.apply_gradient_sums(grads, 0, 0.05, 0.01, training.optimiser, training.first, training.second)
+        engine.apply_gradient_sums(grads, 0, training.update(0.05), training.first, training.second)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from reference import Reference, one_hot
+from reference import Reference, one_hot, sgd_settings
 
 import fnn
 
@@ -62,7 +62,7 @@ def test_one_epoch_of_sgd(hidden, output, batch):
     order = np.random.default_rng(9).permutation(len(X))
     engine = net._core()
     targets = net._targets(y, len(X))
-    result = engine.train_epoch(X, targets, order, 0.05, 0.01, batch, 1)
+    result = engine.train_epoch(X, targets, order, sgd_settings(0.05, 0.01, batch), 1)
     assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=0.05, l2=0.01, batch=batch)
     assert_parameters_match(net, ref, rtol=1e-10, atol=1e-12)
@@ -120,7 +120,7 @@ def test_weight_decay_paths_of_the_mini_batch_update(learning_rate, l2):
     net = fnn.Network([5, 6, 4, m], "tanh", "softmax", dtype="float64", seed=5)
     ref = Reference.of(net)
     order = np.random.default_rng(1).permutation(len(X))
-    net._core().train_epoch(X, net._targets(y, len(X)), order, learning_rate, l2, 2, 1)
+    net._core().train_epoch(X, net._targets(y, len(X)), order, sgd_settings(learning_rate, l2, 2), 1)
     ref.sgd_epoch(X, T, order, lr=learning_rate, l2=l2, batch=2)
     assert_parameters_match(net, ref, rtol=1e-10, atol=1e-13)
 
@@ -136,7 +136,7 @@ def test_mini_batch_epoch_on_two_threads(hidden, output, l2, batch):
     net = fnn.Network([20, 40, 24, 3], hidden, output, dtype="float64", seed=6)
     ref = Reference.of(net)
     order = rng.permutation(45)
-    result = net._core().train_epoch(X, net._targets(y, 45), order, 0.1, l2, batch, 2)
+    result = net._core().train_epoch(X, net._targets(y, 45), order, sgd_settings(0.1, l2, batch), 2)
     assert (result.samples, result.diverged) == (45, False)
     ref.sgd_epoch(X, T, order, lr=0.1, l2=l2, batch=batch)
     assert_parameters_match(net, ref, rtol=1e-10, atol=1e-13)
@@ -163,7 +163,7 @@ def test_sample_weights_scale_each_sample_loss_and_step(output, batch, threads, 
         np.testing.assert_allclose(grads[f"biases_{l}"], g["b"], rtol=1e-10, atol=1e-12)
     order = rng.permutation(30)
     lr = 0.05 if hidden == "tanh" else 0.01  # (unbounded units with weights up to 3 diverge at 0.05)
-    result = net._core().train_epoch(X, net._targets(y, 30), order, lr, 0.01, batch, threads, w)
+    result = net._core().train_epoch(X, net._targets(y, 30), order, sgd_settings(lr, 0.01, batch), threads, w)
     assert (result.samples, result.diverged) == (30, False)
     ref.sgd_epoch(X, T, order, lr=lr, l2=0.01, batch=batch, w=w)
     assert_parameters_match(net, ref, rtol=1e-10, atol=1e-12)
@@ -191,7 +191,7 @@ def test_per_sample_weight_decay_of_any_strength(lr, l2):
     net = fnn.Network([5, 6, 4, m], "tanh", "softmax", dtype="float64", seed=4)
     ref = Reference.of(net)
     order = np.random.default_rng(9).permutation(len(X))
-    result = net._core().train_epoch(X, net._targets(y, len(X)), order, lr, l2, 1, 1)
+    result = net._core().train_epoch(X, net._targets(y, len(X)), order, sgd_settings(lr, l2, 1), 1)
     assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=lr, l2=l2, batch=1)
     assert_parameters_match(net, ref, rtol=1e-9, atol=1e-12)
@@ -209,7 +209,7 @@ def test_a_long_step_in_blocks_of_rows_matches_the_reference(threads, lr, l2):
     engine = net._core()
     engine._mini_batch_block_rows = 16
     order = rng.permutation(300)
-    result = engine.train_epoch(X, net._targets(y, 300), order, lr, l2, 100, threads)
+    result = engine.train_epoch(X, net._targets(y, 300), order, sgd_settings(lr, l2, 100), threads)
     assert (result.samples, result.diverged) == (300, False)
     ref.sgd_epoch(X, one_hot(y, 3), order, lr=lr, l2=l2, batch=100)
     assert_parameters_match(net, ref, rtol=1e-10, atol=1e-12)
@@ -227,7 +227,7 @@ def test_any_prelu_or_maxout_network_trains_as_the_reference(hidden_widths, kind
     net = fnn.Network([7, *hidden_widths, m], hidden, "softmax", dtype="float64", seed=seed)
     ref = Reference.of(net)
     order = np.random.default_rng(seed).permutation(len(X))
-    result = net._core().train_epoch(X, net._targets(y, len(X)), order, 0.02, 0.01, batch, 1)
+    result = net._core().train_epoch(X, net._targets(y, len(X)), order, sgd_settings(0.02, 0.01, batch), 1)
     assert (result.samples, result.diverged) == (len(X), False)
     ref.sgd_epoch(X, T, order, lr=0.02, l2=0.01, batch=batch)
     assert_parameters_match(net, ref, rtol=1e-9, atol=1e-12)

@@ -89,12 +89,19 @@ class Optimiser(enum.Enum):
     rmsprop = ...
 
 class OptimiserSettings:
-    """An update rule, its hyper-parameters and its step count."""
+    """One epoch's update: the rule, α, λ, the batch size, the rule's hyper-parameters and its step count."""
 
-    def __init__(self, *, kind: Optimiser = ..., momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, step: int = 0, clip_norm: float = 0.0) -> None: ...
+    def __init__(self, *, kind: Optimiser = ..., learning_rate: float, l2: float = 0.0, batch_size: int = 1,
+                 momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                 step: int = 0, clip_norm: float = 0.0) -> None: ...
     @property
     def kind(self) -> Optimiser: ...
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def l2(self) -> float: ...
+    @property
+    def batch_size(self) -> int: ...
     @property
     def momentum(self) -> float: ...
     @property
@@ -152,15 +159,13 @@ class Engine32:
                                grads: Sequence[npt.NDArray[np.float32]], chunk: int, n_threads: int,
                                sample_weight: Optional[npt.NDArray[np.float32]] = None,
                                rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
-    def apply_gradient_sums(self, grads: Sequence[npt.NDArray[np.float32]], count: float, learning_rate: float,
-                            l2: float, optimiser: OptimiserSettings = ...,
+    def apply_gradient_sums(self, grads: Sequence[npt.NDArray[np.float32]], count: float, optimiser: OptimiserSettings,
                             first: Optional[Sequence[npt.NDArray[np.float32]]] = None,
                             second: Optional[Sequence[npt.NDArray[np.float32]]] = None,
                             step_count: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def train_epoch(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], order: npt.NDArray[np.int64],
-                    learning_rate: float, l2: float, batch_size: int, n_threads: int,
+                    optimiser: OptimiserSettings, n_threads: int,
                     sample_weight: Optional[npt.NDArray[np.float32]] = None,
-                    optimiser: OptimiserSettings = ...,
                     first: Optional[Sequence[npt.NDArray[np.float32]]] = None,
                     second: Optional[Sequence[npt.NDArray[np.float32]]] = None,
                     step_count: Optional[npt.NDArray[np.int64]] = None) -> EpochResult:
@@ -194,15 +199,13 @@ class Engine64:
                                grads: Sequence[npt.NDArray[np.float64]], chunk: int, n_threads: int,
                                sample_weight: Optional[npt.NDArray[np.float64]] = None,
                                rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
-    def apply_gradient_sums(self, grads: Sequence[npt.NDArray[np.float64]], count: float, learning_rate: float,
-                            l2: float, optimiser: OptimiserSettings = ...,
+    def apply_gradient_sums(self, grads: Sequence[npt.NDArray[np.float64]], count: float, optimiser: OptimiserSettings,
                             first: Optional[Sequence[npt.NDArray[np.float64]]] = None,
                             second: Optional[Sequence[npt.NDArray[np.float64]]] = None,
                             step_count: Optional[npt.NDArray[np.int64]] = None) -> None: ...
     def train_epoch(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], order: npt.NDArray[np.int64],
-                    learning_rate: float, l2: float, batch_size: int, n_threads: int,
+                    optimiser: OptimiserSettings, n_threads: int,
                     sample_weight: Optional[npt.NDArray[np.float64]] = None,
-                    optimiser: OptimiserSettings = ...,
                     first: Optional[Sequence[npt.NDArray[np.float64]]] = None,
                     second: Optional[Sequence[npt.NDArray[np.float64]]] = None,
                     step_count: Optional[npt.NDArray[np.int64]] = None) -> EpochResult:

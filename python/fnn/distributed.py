@@ -308,7 +308,7 @@ def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_tota
         if not math.isfinite(loss):
             return math.nan  # every rank sees the same sum, so every rank stops here
         loss_sum += loss
-        engine.apply_gradient_sums(grads, min(batch, n_total - k * batch), learning_rate, s.l2, training.optimiser,
+        engine.apply_gradient_sums(grads, min(batch, n_total - k * batch), training.update(learning_rate),
                                    training.first, training.second, training.step_count)
     return loss_sum
 
@@ -323,8 +323,7 @@ def _local_sgd_epoch(engine, comm, X, targets, weights, mine, counts, average_ev
     for r in range(rounds):
         order = mine[cuts[r]:cuts[r + 1]]
         if order.size:
-            result = engine.train_epoch(X, targets, order, learning_rate, s.l2, 1, threads, weights,
-                                        training.optimiser, training.first, training.second, training.step_count)
+            result = training.epoch(engine, X, targets, order, learning_rate, threads, weights, batch_size=1)
             loss_sum += math.nan if result.diverged else result.loss_sum
         waited = time.perf_counter()
         averaged.average()

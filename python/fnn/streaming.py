@@ -188,9 +188,7 @@ class _ShuffleBuffer:
         """Train on `rows` random rows of the buffer and drop them; False if the loss diverged."""
         order = self.net._rng.permutation(self.filled)
         kept = order[rows:]
-        result = self.engine.train_epoch(self.X, self.targets, order[:rows], learning_rate, self.s.l2,
-                                         self.s.batch_size, self.threads, None, self.training.optimiser,
-                                         self.training.first, self.training.second, self.training.step_count)
+        result = self.training.epoch(self.engine, self.X, self.targets, order[:rows], learning_rate, self.threads)
         epoch[0] += result.loss_sum
         epoch[1] += result.samples
         # The rows not trained on move to the front (a copy of at most half the buffer).

@@ -171,10 +171,8 @@ class Training:
     """The optimiser of one fit and what rolls back together: the weights and the state."""
 
     def __init__(self, net, s: TrainingSettings):
+        self.s = s
         self.state = net._optimiser_state_for(s.optimiser)
-        self.optimiser = _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), momentum=s.momentum,
-                                                 beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon,
-                                                 clip_norm=0.0 if s.clip_norm is None else s.clip_norm)
         # The engine reads t from the state's "step" array and advances it, also when Ctrl-C cuts
         # an epoch short.
         self.first, self.second = (None, None) if self.state is None else self.state.lists(net._parameters)
@@ -182,6 +180,21 @@ class Training:
         self.arrays = dict(net._parameters)
         if self.state is not None:
             self.arrays.update({"optimiser." + name: array for name, array in self.state.arrays.items()})
+
+    def update(self, learning_rate: float, batch_size: Optional[int] = None):
+        """The engine's settings of an epoch's updates (one struct across the binding): the
+        settings' rule, λ and batch size (or `batch_size`), with the schedule's α for the epoch."""
+        s = self.s
+        return _core.OptimiserSettings(kind=getattr(_core.Optimiser, s.optimiser), learning_rate=learning_rate,
+                                       l2=s.l2, batch_size=s.batch_size if batch_size is None else batch_size,
+                                       momentum=s.momentum, beta1=s.beta_1, beta2=s.beta_2, epsilon=s.epsilon,
+                                       clip_norm=0.0 if s.clip_norm is None else s.clip_norm)
+
+    def epoch(self, engine, X, targets, order, learning_rate: float, threads: int, weights=None,
+              batch_size: Optional[int] = None):
+        """One call of the engine's epoch over the rows `order`, the state carried in and out."""
+        return engine.train_epoch(X, targets, order, self.update(learning_rate, batch_size), threads, weights,
+                                  self.first, self.second, self.step_count)
 
 
 def in_memory_epochs(net, X, targets, weights, train_mask, s: TrainingSettings, training: Training):
@@ -197,8 +210,7 @@ def in_memory_epochs(net, X, targets, weights, train_mask, s: TrainingSettings, 
             order = np.flatnonzero(train_mask)
             if s.shuffle:
                 net._rng.shuffle(order)
-        result = engine.train_epoch(X, targets, order, learning_rate, s.l2, s.batch_size, threads, weights,
-                                    training.optimiser, training.first, training.second, training.step_count)
+        result = training.epoch(engine, X, targets, order, learning_rate, threads, weights)
         return Epoch(result.loss_sum, result.samples, result.diverged)
 
     return run
