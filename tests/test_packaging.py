@@ -70,3 +70,50 @@ def test_import_fnn_does_not_import_scikit_learn_and_loads_estimators_on_demand(
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "FNNClassifier"
+
+
+def fnn_imports() -> dict:
+    """{module: the fnn modules it imports}, from the package's sources: every relative import,
+    at the top of a module or inside a function (a lazy import still makes a circle)."""
+    root = Path(fnn.__file__).parent
+    graph = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        package = parts if path.name == "__init__.py" else parts[:-1]
+        module = ".".join(parts[:-1] if path.name == "__init__.py" else parts)
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[:len(package) - node.level + 1]
+                if node.module:
+                    found.add(".".join(base + node.module.split(".")))
+                else:
+                    found.update(".".join(base + [alias.name]) for alias in node.names)
+        graph[module] = {name for name in found if name != module}
+    return graph
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    # Issue 27: estimator_base -> distributed -> classifier -> estimator_base was a circle.
+    graph = fnn_imports()
+    graph.pop("fnn", None)  # the package's __init__ re-exports the public names (lazily)
+    modules = set(graph)
+    state, path = {}, []
+
+    def visit(module):
+        state[module] = "open"
+        path.append(module)
+        for imported in sorted(graph.get(module, ())):
+            if imported not in modules or imported == "fnn":
+                continue
+            circle = path[path.index(imported):] + [imported] if state.get(imported) == "open" else []
+            assert not circle, "import circle: " + " -> ".join(circle)
+            if imported not in state:
+                visit(imported)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    assert len(state) > 30
