@@ -1,4 +1,8 @@
-"""The benchmark code, on tiny sizes so it cannot rot. Asserts correctness, never timing."""
+"""The benchmark code, on tiny sizes so it cannot rot. Asserts correctness, never timing.
+
+Private: ``fnn._bfloat16.instructions()`` (whether to run the bfloat16 bench) and the tabular
+bench's ``_rows_of_table``.
+"""
 
 import re
 

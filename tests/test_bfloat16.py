@@ -4,7 +4,11 @@ float32 accumulation, everything else float32 (see fnn/_bfloat16.py and cpp/oned
 The reference is NumPy: the same step with every product's operands rounded to bfloat16 (round to
 nearest even) and the products summed in float64. fnn must match it up to float32 accumulation,
 which shows exactly which operands are rounded; against the float64 gradient without rounding,
-the error must be within the bound bfloat16's rounding implies (test_gradient_error_bound)."""
+the error must be within the bound bfloat16's rounding implies (test_gradient_error_bound).
+
+Private pieces: the engine's hooks (``_core()``: hand-over, blocks of rows) and the generator
+(``_rng``), unchanged by a rejected call.
+"""
 
 import os
 import pickle

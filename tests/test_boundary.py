@@ -1,4 +1,8 @@
-"""The C++/Python boundary: shared memory, no silent copies, clear errors, nothing changed."""
+"""The C++/Python boundary: shared memory, no silent copies, clear errors, nothing changed.
+
+The boundary is private: the engine (``_core``) and the generator (``_rng``), whose untouched state
+is what a rejected call promises.
+"""
 
 import numpy as np
 import pytest

@@ -1,5 +1,8 @@
 """The command line at its defaults on every built-in data set, and the mistakes a user makes
-with flags and output paths: each is named by its flag, before any training."""
+with flags and output paths: each is named by its flag, before any training.
+
+Private: the optimiser state (``_optimiser_state``) that the command line's settings made.
+"""
 
 import pytest
 

@@ -1,5 +1,8 @@
 """Many fits across a Dask cluster: scikit-learn's searches over fnn estimators through joblib's
-"dask" backend, on a LocalCluster of two worker processes."""
+"dask" backend, on a LocalCluster of two worker processes.
+
+Private: the thread count a network picks inside a worker (``_threads()``).
+"""
 
 import joblib
 import numpy as np

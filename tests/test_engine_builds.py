@@ -1,5 +1,8 @@
 """The engine is compiled for several instruction sets; the best one this CPU supports is used,
-and every build computes the same network."""
+and every build computes the same network.
+
+The engine builds (``fnn._engine``, ``fnn._core*``) are the piece under test.
+"""
 
 
 import numpy as np

@@ -1,5 +1,9 @@
 """FNNClassifier and FNNRegressor in scikit-learn's conventions: its own estimator checks, and
-the tools people combine them with."""
+the tools people combine them with.
+
+Private names: ``network_._threads()`` (the thread count an estimator hands down) and
+``_checked_array`` (predict's fast path, switched off to compare with the full checks).
+"""
 
 import pickle
 

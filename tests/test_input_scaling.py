@@ -1,5 +1,9 @@
 """Inputs standardised inside the estimators (issue 11, part): raw data of any scale trains at
-the defaults; the scaling is learned once, applied everywhere, and saved exactly."""
+the defaults; the scaling is learned once, applied everywhere, and saved exactly.
+
+Private pieces: the validation split (``training_loop.split``, with the targets' encoding
+``_targets``) and the finiteness check (``all_finite``), counted.
+"""
 
 import io
 import warnings

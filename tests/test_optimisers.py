@@ -1,6 +1,11 @@
 """The optimisers (fnn.optimisers) in every kernel against a NumPy float64 reference, step by
 step, and against PyTorch's torch.optim when it is installed; their state across epochs, fits,
-threads and model files."""
+threads and model files.
+
+Private pieces under test: the engine's epoch (``net._core().train_epoch``), the optimiser state
+a network keeps (``_optimiser_state``, which has no public face) and the targets' encoding
+(``_targets``) those calls take.
+"""
 
 import numpy as np
 import pytest
@@ -27,7 +32,7 @@ def engine_epoch(net, state, X, y, order, lr, l2, batch, threads, hyper=None, we
                                       batch_size=batch, momentum=hyper.get("momentum", 0.9),
                                       beta1=hyper.get("beta_1", 0.9), beta2=hyper.get("beta_2", 0.999),
                                       epsilon=hyper.get("epsilon", 1e-8), clip_norm=clip_norm)
-    first, second = state.lists(net._parameters)
+    first, second = state.lists(net.parameters())
     return net._core().train_epoch(X, net._targets(y, len(X)), order, settings, threads, weights,
                                    first, second, state.arrays["step"])
 
@@ -75,7 +80,7 @@ def test_two_epochs_match_the_reference_step_by_step(name, widths, hidden, batch
     factor = 0.05 if per_sample_unbounded else 0.2 if unbounded or wide else 1
     lr, l2 = LEARNING_RATE[name] * factor, 0.01
     reference = ReferenceOptimiser(name, lr, l2)
-    state = OptimiserState(name, net._parameters)
+    state = OptimiserState(name, net.parameters())
     rng = np.random.default_rng(5)
     for _ in range(2):  # the second epoch continues the state (Adam's t, the moments)
         order = rng.permutation(len(X))
@@ -102,7 +107,7 @@ def test_gradient_clipping_in_every_kernel(name, widths, hidden, batch, threads)
     ref = Reference.of(net)
     lr = {"sgd": 0.05, "adam": 0.01, "nesterov": 0.02}[name]
     reference = ReferenceOptimiser(name, lr, 0.01, clip_norm=0.5)
-    state = OptimiserState(name, net._parameters)
+    state = OptimiserState(name, net.parameters())
     order = np.random.default_rng(4).permutation(60)
     result = engine_epoch(net, state, X, y, order, lr, 0.01, batch, threads, clip_norm=0.5)
     assert (result.samples, result.diverged) == (60, False)
@@ -138,7 +143,7 @@ def test_hyper_parameters_and_sample_weights_reach_the_kernels(name):
         net = fnn.Network([5, 7, 3], "tanh", dtype="float64", seed=4)
         ref = Reference.of(net)
         reference = ReferenceOptimiser(name, LEARNING_RATE[name], 0.05, **hyper)
-        state = OptimiserState(name, net._parameters)
+        state = OptimiserState(name, net.parameters())
         order = np.random.default_rng(0).permutation(40)
         engine_epoch(net, state, X, y, order, LEARNING_RATE[name], 0.05, batch, 1, hyper, w)
         reference.epoch(ref, X, one_hot(y, 3), order, batch, w)
@@ -151,7 +156,7 @@ def test_float32_follows_the_float64_reference(name):
     net = fnn.Network([5, 16, 3], "relu", seed=1)
     ref = Reference.of(net)
     reference = ReferenceOptimiser(name, LEARNING_RATE[name], 1e-3)
-    state = OptimiserState(name, net._parameters)
+    state = OptimiserState(name, net.parameters())
     order = np.random.default_rng(1).permutation(100)
     engine_epoch(net, state, X.astype(np.float32), y, order, LEARNING_RATE[name], 1e-3, 1, 1)
     reference.epoch(ref, X, one_hot(y, 3), order, 1)
@@ -262,8 +267,8 @@ def test_the_engine_refuses_missing_or_misshapen_state():
     targets = net._targets(y, 10)
     order = np.arange(10)
     adam = core.OptimiserSettings(kind=core.Optimiser.adam, learning_rate=0.01)
-    state = OptimiserState("adam", net._parameters)
-    first, second = state.lists(net._parameters)
+    state = OptimiserState("adam", net.parameters())
+    first, second = state.lists(net.parameters())
     with pytest.raises(ValueError, match="needs its second state arrays"):
         engine.train_epoch(X.astype(np.float32), targets, order, adam, 1, None, first, None)
     with pytest.raises(ValueError, match="too few first state arrays"):
@@ -325,7 +330,7 @@ def test_torch_optim_takes_the_same_steps(name, batch):
         if clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimiser.step()
-    state = OptimiserState(name, net._parameters)
+    state = OptimiserState(name, net.parameters())
     engine_epoch(net, state, X, y, order, lr, l2, batch, 1, hyper, clip_norm=clip)
     p = net.parameters()
     for l, layer in enumerate(layers, start=1):

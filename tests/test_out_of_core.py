@@ -1,5 +1,8 @@
 """Data larger than memory: memory-mapped arrays without a copy, and sources of blocks trained
-through a shuffle buffer (fnn.streaming)."""
+through a shuffle buffer (fnn.streaming).
+
+Private: ``streaming._split_target``, the target column of a block.
+"""
 
 import tracemalloc
 

@@ -1,4 +1,7 @@
-"""What the installed package ships: one version, the typing marker, stubs that match the engine."""
+"""What the installed package ships: one version, the typing marker, stubs that match the engine.
+
+Private: the engine module (``fnn._engine.core``), whose stubs are checked.
+"""
 
 import ast
 import inspect

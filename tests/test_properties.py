@@ -1,5 +1,8 @@
 """Property-based checks of the public API: any array layout or dtype of the same numbers gives
-the same answer, and bad arguments raise TypeError or ValueError, never anything else."""
+the same answer, and bad arguments raise TypeError or ValueError, never anything else.
+
+Private: the generator's state (``_rng``), which a rejected call leaves untouched.
+"""
 
 import numpy as np
 import pytest

@@ -1,4 +1,8 @@
-"""The C++ engine against the NumPy float64 reference: forward, gradients, one epoch of SGD."""
+"""The C++ engine against the NumPy float64 reference: forward, gradients, one epoch of SGD.
+
+The engine (``net._core()``, with the targets' encoding ``_targets``) is the piece under test,
+so it is called directly.
+"""
 
 import numpy as np
 import pytest

@@ -1,4 +1,8 @@
-"""Learning-rate schedules, and the estimators' scikit-learn names, attributes and errors."""
+"""Learning-rate schedules, and the estimators' scikit-learn names, attributes and errors.
+
+Private pieces: the optimiser state a network keeps (``_optimiser_state``), which warm starts
+continue, and its generator (``_rng``).
+"""
 
 import math
 

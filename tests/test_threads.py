@@ -1,6 +1,10 @@
 """Threads as the system gives them: fewer than asked, lost to another process, or none after a
 fork; one network used from several Python threads. Every scenario that could hang runs in a
-subprocess with a timeout, so a regression fails instead of stopping the suite."""
+subprocess with a timeout, so a regression fails instead of stopping the suite.
+
+Private pieces under test: how many threads run (``_threads()``, the engine's ``_last_team``
+and its hand-over hook ``_switch_to_one_thread_at``), which nothing public shows.
+"""
 
 import os
 import subprocess

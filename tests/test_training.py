@@ -1,4 +1,7 @@
-"""Algorithm 4.1 end to end: learning, early stopping, precision, determinism, failure modes."""
+"""Algorithm 4.1 end to end: learning, early stopping, precision, determinism, failure modes.
+
+Private: the generator (``_rng``) of copied networks, equal but not shared.
+"""
 
 import os
 import signal
