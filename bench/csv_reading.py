@@ -2,7 +2,7 @@
 
 Writes a CSV of N rows × 20 numeric columns and a text label (about 36.6 MiB at the default
 N), then in fresh processes, alternating, `rounds` times each: fnn's reader
-(``fnn.data_files.read_table``: pandas' C parser plus fnn's column typing) and plain
+(``fnn.io.data_files.read_table``: pandas' C parser plus fnn's column typing) and plain
 ``pandas.read_csv`` as the baseline it builds on. Before timing, one run of each checks that both
 read the same numbers. Prints the median wall time and the peak resident memory above the
 process before reading, as a multiple of the file's size."""
@@ -20,7 +20,7 @@ import numpy as np
 def rss(field):
     return int(open('/proc/self/status').read().split(field + ':')[1].split()[0]) * 1024
 import pandas as pd
-from fnn.data_files import read_table
+from fnn.io.data_files import read_table
 before = rss('VmRSS')
 start = time.perf_counter()
 if sys.argv[2] == 'fnn':

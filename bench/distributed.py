@@ -4,7 +4,7 @@
 For each workload (784-256-256-10 at global batch 128, 784-1024-1024-10 at 256) and R = 1, 2, 3
 ranks of one thread each, runs ``mpiexec -n R`` on this module's worker, which first checks that
 the ranks' weights after one float64 epoch equal one process's (relative difference < 1e-5), then
-times float32 epochs of ``fnn.distributed.fit``, each step split (rank 0's view) into computing,
+times float32 epochs of ``fnn.scale.distributed.fit``, each step split (rank 0's view) into computing,
 the Allreduce itself (timed alone after a barrier, same buffer) and waiting for the other ranks.
 Rounds of the three rank counts take turns; medians are reported with the speed-up over one rank.
 The goal (issue 13): at least 1.7x at 2 ranks on both workloads.
@@ -36,7 +36,7 @@ WORKLOADS = ("P4", "P5")
 
 def worker(workload_id: str, scale: float, epochs: int) -> None:
     import fnn
-    import fnn.distributed as distributed
+    import fnn.scale.distributed as distributed
 
     comm = distributed.world()
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -95,7 +95,7 @@ def local_sgd_worker(average_every: int, seeds: int) -> None:
     from sklearn.preprocessing import StandardScaler
 
     import fnn
-    import fnn.distributed as distributed
+    import fnn.scale.distributed as distributed
 
     comm = distributed.world()
     rank, size = comm.Get_rank(), comm.Get_size()

@@ -1,6 +1,6 @@
 """Optimisers side by side: `python -m bench.optimisers` (or `python -m bench.run --optimisers`).
 
-For every optimiser of fnn.optimisers and the workloads of bench/workloads.py, training samples/s
+For every optimiser of fnn.training.optimisers and the workloads of bench/workloads.py, training samples/s
 of fnn and of PyTorch's torch.optim on the same network (float32, ReLU, softmax, λ = 1e-4 on the
 weights only), each timing in a fresh process, the two taking turns for `rounds` rounds (median).
 Before timing, each pair trains one epoch from the same weights in the same sample order and must
@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 import fnn
-from fnn.optimisers import OPTIMISERS
+from fnn.training.optimisers import OPTIMISERS
 
 from .measure import make_network, median_rate, numpy_params
 from .workloads import BY_ID, L2, WORKLOADS, Workload, scaled, synthetic_data
@@ -75,7 +75,7 @@ def torch_model(name: str, weights, biases, threads: int):
 def fnn_trainer(net: fnn.Network, name: str, X, y, batch: int):
     """One epoch over `order` as Network.fit runs it: the engine call with the optimiser's state."""
     from fnn._engine import core
-    from fnn.optimisers import OptimiserState
+    from fnn.training.optimisers import OptimiserState
 
     engine, targets = net._core(), net._targets(y, X.shape[0])
     state = OptimiserState(name, net._parameters)

@@ -2,7 +2,7 @@
 
 Writes a synthetic data set (default 3M rows of 64 float32 features and a class label) as a
 Parquet file and as ``.npy`` files, then measures, each in a fresh process, the peak resident
-memory of one epoch of ``fnn.streaming.fit`` from the Parquet file and from the
+memory of one epoch of ``fnn.scale.streaming.fit`` from the Parquet file and from the
 memory-mapped ``.npy`` files with a buffer of 65,536 rows, against loading the whole ``.npy`` into
 memory and calling ``Network.fit`` (peak resident memory: VmHWM of /proc/self/status, Linux). The
 baselines of a process that only imported fnn, and fnn and pyarrow, are given too.
@@ -56,7 +56,7 @@ def peak_rss_mb() -> float:
 
 def child(kind: str, folder: str, buffer: int) -> None:
     import fnn
-    import fnn.streaming as streaming
+    import fnn.scale.streaming as streaming
 
     folder = Path(folder)
     if kind == "import-pyarrow":

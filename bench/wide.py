@@ -50,7 +50,7 @@ def write(path: Path, columns: int, rows: int) -> None:
 
 def same_either_way(path: Path) -> None:
     """The wide reader and pandas' give the same table (else the timing would mean nothing)."""
-    import fnn.data_files as data_files
+    import fnn.io.data_files as data_files
 
     fast = data_files.read_table(str(path), "c0")
     saved = data_files.WIDE_COLUMNS

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import fnn
-import fnn.distributed as distributed
+import fnn.scale.distributed as distributed
 
 comm = distributed.world()
 X, y = load_digits(return_X_y=True)

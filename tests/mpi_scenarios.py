@@ -14,7 +14,7 @@ import numpy as np
 from mpi4py import MPI
 
 import fnn
-import fnn.distributed as distributed
+import fnn.scale.distributed as distributed
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()

@@ -1,4 +1,4 @@
-"""The optimisers of fnn.optimisers in plain NumPy float64, written from their formulas (PyTorch's
+"""The optimisers of fnn.training.optimisers in plain NumPy float64, written from their formulas (PyTorch's
 torch.optim), independently of the engine: one step at a time over a Reference network."""
 
 import numpy as np

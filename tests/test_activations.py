@@ -69,13 +69,13 @@ def test_extreme_inputs_stay_finite():
 
 
 def test_resolve_names_and_errors():
-    assert fnn.activations.resolve_activation("ReLU") == fnn.ReLU()
-    assert fnn.activations.resolve_activation("sigmoid") == fnn.Logistic()
-    assert fnn.activations.resolve_activation("leaky-relu") == fnn.LeakyReLU()
+    assert fnn.core.activations.resolve_activation("ReLU") == fnn.ReLU()
+    assert fnn.core.activations.resolve_activation("sigmoid") == fnn.Logistic()
+    assert fnn.core.activations.resolve_activation("leaky-relu") == fnn.LeakyReLU()
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
-        fnn.activations.resolve_activation("swish")
+        fnn.core.activations.resolve_activation("swish")
     with pytest.raises(TypeError):
-        fnn.activations.resolve_activation(3)
+        fnn.core.activations.resolve_activation(3)
     with pytest.raises(ValueError, match="gamma must be >= 0"):
         fnn.ELU(gamma=-1)
     with pytest.raises(ValueError, match="pieces"):

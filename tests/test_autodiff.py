@@ -1,4 +1,4 @@
-"""fnn.autodiff against section 4.5: the worked example, both modes, numerical differentiation,
+"""fnn.chapter.autodiff against section 4.5: the worked example, both modes, numerical differentiation,
 and reverse mode = backpropagation = central differences on a small network."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fnn
-from fnn import autodiff as ad
+from fnn.chapter import autodiff as ad
 
 
 def test_chapter_example_values_and_table_4_1():

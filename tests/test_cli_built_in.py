@@ -7,7 +7,7 @@ Private: the optimiser state (``_optimiser_state``) that the command line's sett
 import pytest
 
 from fnn.cli import main
-from fnn.data_files import BUILT_IN
+from fnn.io.data_files import BUILT_IN
 
 
 def run(capsys, *argv):

@@ -155,7 +155,7 @@ def test_console_entry_point_reports_errors_without_a_traceback(tmp_path):
 def test_progress_redraws_one_line_on_a_terminal_and_prints_lines_otherwise():
     import io
 
-    from fnn.progress import EpochProgress
+    from fnn.cli.progress import EpochProgress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -175,7 +175,7 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_lines_otherwise():
 def test_the_eta_counts_the_epochs_early_stopping_would_still_run():
     import io
 
-    from fnn.progress import EpochProgress
+    from fnn.cli.progress import EpochProgress
 
     # Best at epoch 2 (epoch 3 ties its error with a higher loss): with patience 3, training stops
     # after epoch 5 unless the score improves, so 2 more epochs of 0.1 s; at most 97 more (max 100).

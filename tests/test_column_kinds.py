@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fnn
 from fnn.cli import main
-from fnn.column_kinds import AsNumbers, Categories, ColumnWarning, as_text
+from fnn.sklearn.column_kinds import AsNumbers, Categories, ColumnWarning, as_text
 
 
 def table(n=240, seed=0):

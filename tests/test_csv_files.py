@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fnn
-from fnn.column_kinds import ColumnWarning
+from fnn.sklearn.column_kinds import ColumnWarning
 from fnn.cli import main
-from fnn.data_files import CsvOptions, DataError, read_features, read_table
+from fnn.io.data_files import CsvOptions, DataError, read_features, read_table
 
 
 def run(capsys, *argv):
@@ -184,7 +184,7 @@ def test_a_semicolon_file_is_not_mistaken_for_one_column(tmp_path, capsys):
 # ---------------------------------------------------------------------------------- errors
 
 def test_an_unexpected_exception_keeps_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
-    import fnn.cli as cli
+    import fnn.cli.commands as cli
 
     def broken(args):
         raise KeyError("a bug")
@@ -243,7 +243,7 @@ def test_tables_written_by_pandas_read_back(tmp_path, data):
 @given(data=st.data())
 def test_a_wide_file_of_numbers_reads_the_same_by_either_parser(tmp_path, monkeypatch, data):
     # NumPy's parser reads wide all-number files; anything else in them sends the file to pandas.
-    import fnn.data_files
+    import fnn.io.data_files
 
     width = data.draw(st.integers(2, 12))
     rows = data.draw(st.integers(1, 6))
@@ -259,7 +259,7 @@ def test_a_wide_file_of_numbers_reads_the_same_by_either_parser(tmp_path, monkey
     path.write_text(text)
     results = []
     for wide in (2, 10 ** 9):
-        monkeypatch.setattr(fnn.data_files, "WIDE_COLUMNS", wide)
+        monkeypatch.setattr(fnn.io.data_files, "WIDE_COLUMNS", wide)
         try:
             table = read_table(str(path))
         except DataError as error:

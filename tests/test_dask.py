@@ -11,7 +11,7 @@ from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 import fnn
-from fnn.cpus import _affinity
+from fnn.core.cpus import _affinity
 
 distributed = pytest.importorskip("dask.distributed", reason="the dask extra (dask, distributed) is not installed")
 
@@ -54,9 +54,9 @@ def test_a_worker_thread_shares_the_cpus_of_its_process():
     # threads gets half the CPUs.
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0")
     with cluster, distributed.Client(cluster) as client:
-        inside = client.submit(fnn.cpus.available_cpus, pure=False).result()
+        inside = client.submit(fnn.core.cpus.available_cpus, pure=False).result()
     assert inside == max(1, _affinity() // 2)
-    assert fnn.cpus.available_cpus() == _affinity() or fnn.cpus.cgroup_cpu_quota() is not None
+    assert fnn.core.cpus.available_cpus() == _affinity() or fnn.core.cpus.cgroup_cpu_quota() is not None
 
 
 def test_the_readme_example_searches_on_a_local_cluster():

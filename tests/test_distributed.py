@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI (fnn.distributed), run under ``mpiexec -n 2`` and ``-n 3`` from
+"""Data-parallel training over MPI (fnn.scale.distributed), run under ``mpiexec -n 2`` and ``-n 3`` from
 the MPI wheel of the ``mpi`` extra; the scenarios are in tests/mpi_scenarios.py."""
 
 import json

@@ -119,7 +119,7 @@ def _quotes(written: str, value: float) -> bool:
 
 @pytest.fixture(scope="module")
 def experiment_reports(tmp_path_factory):
-    from fnn.experiments import EXPERIMENTS, run_experiment
+    from fnn.chapter.experiments import EXPERIMENTS, run_experiment
 
     folder = tmp_path_factory.mktemp("figures")
     return {name: "\n".join(run_experiment(name, folder / f"{name}.png").report()) for name in EXPERIMENTS}

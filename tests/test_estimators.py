@@ -253,7 +253,7 @@ def test_predicting_an_array_skips_no_check_and_changes_nothing(input_scaling):
     or an array that fails a check, goes through scikit-learn's checks and their messages."""
     from sklearn.datasets import load_digits
 
-    from fnn.estimator_base import FNNEstimator
+    from fnn.sklearn.estimator_base import FNNEstimator
 
     X, y = load_digits(return_X_y=True)
     model = fnn.FNNClassifier((16,), max_epochs=3, random_state=0, input_scaling=input_scaling,

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from fnn.cli import main
-from fnn.experiments import EXPERIMENTS, run_experiment
+from fnn.chapter.experiments import EXPERIMENTS, run_experiment
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.model_selection import train_test_split
 
 import fnn
-from fnn.early_stopping import EarlyStopping
-from fnn.model_file import ModelFileError
-from fnn.training_loop import split
+from fnn.training.early_stopping import EarlyStopping
+from fnn.io.model_file import ModelFileError
+from fnn.training.training_loop import split
 
 #: The chapter's per-sample SGD (the estimators' solver before Adam): the failures below are its own.
 PLAIN_SGD = {"solver": "sgd", "momentum": 0.0, "learning_rate": 0.01, "batch_size": 1}
@@ -239,13 +239,13 @@ def test_an_estimator_fit_checks_X_once_and_copies_it_at_most_once(monkeypatch, 
     # one copy (the conversion to float32, or the scaled copy when none is needed).
     import tracemalloc
 
-    import fnn.estimator_base as estimator_base
-    import fnn.validation
+    import fnn.sklearn.estimator_base as estimator_base
+    import fnn.core.validation
 
     X = np.random.default_rng(0).normal(size=(20_000, 50)).astype(dtype) * 3 + 1  # (float32 copy: 4 MB)
     y = (X[:, 0] > 1).astype(int)
     looked_at = []
-    for module in (estimator_base, fnn.validation):
+    for module in (estimator_base, fnn.core.validation):
         original = module.all_finite
         monkeypatch.setattr(module, "all_finite",
                             lambda a, *args, original=original: looked_at.append(a.shape) or original(a, *args))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import fnn
-from fnn.model_file import ModelFileError
+from fnn.io.model_file import ModelFileError
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(50, 3))

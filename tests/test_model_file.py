@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import fnn
-from fnn import model_file
+from fnn.io import model_file
 
 
 @pytest.fixture

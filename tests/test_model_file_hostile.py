@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fnn
-from fnn.model_file import ModelFileError
+from fnn.io.model_file import ModelFileError
 
 X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
 y = np.arange(60) % 3
@@ -289,9 +289,9 @@ def test_an_array_the_model_does_not_use_is_refused(saved, tmp_path, kind):
 
 
 def test_too_many_entries_are_refused_before_reading_any(saved, tmp_path, monkeypatch):
-    import fnn.model_file
+    import fnn.io.model_file
 
-    monkeypatch.setattr(fnn.model_file, "MAX_ARRAYS", 50)
+    monkeypatch.setattr(fnn.io.model_file, "MAX_ARRAYS", 50)
     extra = {f"x/{i}.npy": b"" for i in range(60)}  # not even arrays: refused on the count alone
     assert_refused(rebuild(tmp_path / "m.npz", saved["net"], replace=extra), "entries, more than the 50")
 
@@ -299,7 +299,7 @@ def test_too_many_entries_are_refused_before_reading_any(saved, tmp_path, monkey
 def test_metadata_that_would_cost_far_more_than_its_size_is_refused(saved, tmp_path):
     import tracemalloc
 
-    from fnn.model_file import MAX_METADATA_BYTES
+    from fnn.io.model_file import MAX_METADATA_BYTES
 
     path = tmp_path / "m.npz"
     for text in (b"[" + b"[]," * 2_000_000 + b"[]]",    # 6 MB: 2 million empty lists, ~130 MB as Python lists
@@ -327,7 +327,7 @@ param_names = st.sampled_from(["copy", "with_mean", "with_std", "n_jobs", "dtype
 @FUZZ
 @given(data=st.data())
 def test_any_parameters_in_a_file_load_within_the_allow_list_or_are_refused(saved, tmp_path, data):
-    from fnn.transformer_file import PARAMETERS
+    from fnn.sklearn.transformer_file import PARAMETERS
 
     meta, columns, encoder = pipeline_meta(saved)
     target = data.draw(st.sampled_from([columns, encoder, meta["steps"][1]["step"],

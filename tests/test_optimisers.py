@@ -1,4 +1,4 @@
-"""The optimisers (fnn.optimisers) in every kernel against a NumPy float64 reference, step by
+"""The optimisers (fnn.training.optimisers) in every kernel against a NumPy float64 reference, step by
 step, and against PyTorch's torch.optim when it is installed; their state across epochs, fits,
 threads and model files.
 
@@ -14,7 +14,7 @@ from reference import Reference, one_hot
 
 import fnn
 from fnn._engine import core
-from fnn.optimisers import OPTIMISERS, OptimiserState
+from fnn.training.optimisers import OPTIMISERS, OptimiserState
 
 RULES = [name for name in OPTIMISERS if name != "sgd"]
 LEARNING_RATE = {"momentum": 0.05, "nesterov": 0.05, "adam": 0.01, "adamw": 0.01, "adagrad": 0.1, "rmsprop": 0.005}
@@ -364,8 +364,8 @@ def test_ctrl_c_mid_epoch_keeps_t_in_step_with_the_updates_applied():
 def test_a_step_from_summed_gradients_is_the_mini_batch_kernel_s_step(optimiser, clip_norm):
     """The engine calls of data-parallel training (gradient sums over chosen rows, then one
     optimiser step from them) make the step the mini-batch kernel makes on those rows."""
-    from fnn.training_loop import Training
-    from fnn.settings import TrainingSettings
+    from fnn.training.training_loop import Training
+    from fnn.training.settings import TrainingSettings
 
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(40, 6)), rng.integers(0, 3, size=40)

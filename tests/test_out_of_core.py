@@ -1,5 +1,5 @@
 """Data larger than memory: memory-mapped arrays without a copy, and sources of blocks trained
-through a shuffle buffer (fnn.streaming).
+through a shuffle buffer (fnn.scale.streaming).
 
 Private: ``streaming._split_target``, the target column of a block.
 """
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 import fnn
-import fnn.streaming as streaming
+import fnn.scale.streaming as streaming
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X_DIGITS = (X_DIGITS / 16).astype(np.float32)

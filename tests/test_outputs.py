@@ -1,10 +1,10 @@
-"""The output layers as objects (fnn.outputs): targets, decisions, scores and strata per kind."""
+"""The output layers as objects (fnn.core.outputs): targets, decisions, scores and strata per kind."""
 
 import numpy as np
 import pytest
 
 import fnn
-from fnn.outputs import OUTPUT_LAYERS, output_layer
+from fnn.core.outputs import OUTPUT_LAYERS, output_layer
 
 
 def test_each_network_output_is_its_layer_object_and_unknown_names_are_refused():

@@ -120,3 +120,25 @@ def test_no_two_modules_import_each_other_even_through_others():
         if module not in state:
             visit(module)
     assert len(state) > 30
+
+
+#: fnn's layers, bottom up (docs/architecture.md): a module imports only from its own layer and
+#: those below it. (The model-file registry names its readers' modules as strings, by kind.)
+LAYERS = ["fnn._", "fnn.core", "fnn.io", "fnn.training", "fnn.network", "fnn.chapter", "fnn.scale", "fnn.sklearn",
+          "fnn.cli", "fnn"]
+
+
+def layer_of(module: str) -> int:
+    if module == "fnn.__main__":
+        return len(LAYERS) - 1
+    for number, prefix in enumerate(LAYERS):
+        if module == prefix or module.startswith(prefix if prefix.endswith("_") else prefix + "."):
+            return number
+    return len(LAYERS) - 1  # the package itself: the top
+
+
+def test_every_import_points_down_the_layers():
+    upward = [f"{module} imports {imported}" for module, imports in fnn_imports().items() for imported in imports
+              if layer_of(imported) > layer_of(module)]
+    assert not upward, upward
+    assert layer_of("fnn._engine") == 0 and layer_of("fnn.network") == 4 and layer_of("fnn.__main__") == 9

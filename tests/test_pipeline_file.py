@@ -11,7 +11,7 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncod
 
 import fnn
 from fnn.cli import main
-from fnn.model_file import ModelFileError, read_model, write_model
+from fnn.io.model_file import ModelFileError, read_model, write_model
 
 
 def mixed_frame(n=200, seed=0):

@@ -1,13 +1,13 @@
-"""One place for the training settings' defaults and checks (fnn.settings), used everywhere."""
+"""One place for the training settings' defaults and checks (fnn.training.settings), used everywhere."""
 
 import inspect
 
 import pytest
 
 import fnn
-from fnn import settings
-from fnn.cli import _main_job_parser
-from fnn.config import DEFAULTS
+from fnn.training import settings
+from fnn.cli.commands import _main_job_parser
+from fnn.cli.config import DEFAULTS
 
 NAMES = ["learning_rate", "l2", "batch_size", "max_epochs", "patience", "validation_fraction", "tol"]
 ALL = list(settings.TrainingSettings.__dataclass_fields__)
@@ -94,7 +94,7 @@ def test_estimators_choose_the_batch_size_from_the_training_rows():
     import numpy as np
 
     import fnn
-    from fnn.settings import auto_batch_size
+    from fnn.training.settings import auto_batch_size
 
     assert fnn.FNNClassifier().batch_size == "auto" and fnn.FNNRegressor().batch_size == "auto"
     assert [auto_batch_size(n) for n in (0, 150, 199, 200, 2700, 54000)] == [1, 1, 1, 2, 27, 200]
@@ -112,6 +112,6 @@ def test_estimators_choose_the_batch_size_from_the_training_rows():
 
 def test_the_regressor_defaults_to_a_stronger_l2_than_the_classifier():
     import fnn
-    from fnn.settings import ESTIMATOR, REGRESSOR_L2
+    from fnn.training.settings import ESTIMATOR, REGRESSOR_L2
 
     assert fnn.FNNRegressor().l2 == REGRESSOR_L2 == 0.025 and fnn.FNNClassifier().l2 == ESTIMATOR.l2 == 1e-4

@@ -19,7 +19,7 @@ import pytest
 
 import fnn
 from fnn import _blas
-from fnn.cpus import ThreadCountWarning, cgroup_cpu_quota
+from fnn.core.cpus import ThreadCountWarning, cgroup_cpu_quota
 
 # CI runs these again with OPENBLAS_CORETYPE=Haswell (AVX2-only CPUs' kernels).
 pytestmark = pytest.mark.determinism
@@ -463,7 +463,7 @@ def test_ctrl_c_during_one_long_mini_batch_step_leaves_the_weights_before_it(thr
 def test_the_cpu_limits_are_read_at_most_once_a_second_and_again_after_a_fork(monkeypatch):
     """A one-row prediction asks for the thread count on every call; the cgroup files behind it
     cost about 90 µs to read, so they are read again only after a second (or in a new process)."""
-    import fnn.cpus as cpus
+    import fnn.core.cpus as cpus
 
     reads = []
     monkeypatch.setattr(cpus, "cgroup_cpu_quota", lambda: reads.append(1) or 1.5)

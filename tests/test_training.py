@@ -21,7 +21,7 @@ def blobs(n=300, seed=0, classes=3, features=4):
 
 
 def test_exercise_4_2_xor_with_two_relu_units():
-    X, y = fnn.datasets.make_xor()
+    X, y = fnn.io.datasets.make_xor()
     # A hand-constructed solution: h = ReLU(x₁ + x₂, x₁ + x₂ − 1), z = 10(h₁ − 2h₂) − 5.
     exact = fnn.Network([2, 2, 1], "relu", "logistic", dtype="float64", init="zeros")
     p = exact.parameters()
@@ -39,7 +39,7 @@ def test_exercise_4_2_xor_with_two_relu_units():
 
 
 def test_learns_digits():
-    X, y = fnn.datasets.load_digits()
+    X, y = fnn.io.datasets.load_digits()
     net = fnn.Network([64, 32, 10], "relu", seed=0)
     history = net.fit(X[:1500], y[:1500], learning_rate=0.05, max_epochs=30)
     assert net.score(X[1500:], y[1500:]) > 0.9

@@ -1,21 +1,21 @@
 """fnn: feedforward neural networks trained on the CPU by a C++/Eigen core, exactly as chapter 4
 of Qiu Xipeng's *Neural Networks and Deep Learning* describes them."""
 
-from . import datasets
+from .io import datasets
 from ._bfloat16 import bfloat16_available
 from ._version import __version__
-from .activations import (
+from .core.activations import (
     ELU, Activation, HardLogistic, HardTanh, Identity, LeakyReLU, Logistic, Maxout, PReLU, ReLU, Softplus, Tanh,
 )
-from .cpus import ThreadCountWarning
-from .gradient_check import check_gradients
-from .history import History
-from .model_file import ModelFileError, load, save
+from .core.cpus import ThreadCountWarning
+from .chapter.gradient_check import check_gradients
+from .core.history import History
+from .io.model_file import ModelFileError, load, save
 from .network import Network, TrainingDiverged
 
 # The estimators import scikit-learn (most of a second): load them on first use only.
-_LAZY = {"FNNClassifier": ".classifier", "FNNRegressor": ".regressor", "FitWarning": ".convergence",
-         "with_preprocessing": ".preprocessing"}
+_LAZY = {"FNNClassifier": ".sklearn.classifier", "FNNRegressor": ".sklearn.regressor",
+         "FitWarning": ".training.convergence", "with_preprocessing": ".sklearn.preprocessing"}
 
 
 def __getattr__(name):

@@ -1,5 +1,5 @@
 """The feedforward network of section 4.3: its parameters, forward pass, risk and gradients, model
-files, and ``fit`` (Algorithm 4.1, whose loop is in :mod:`fnn.training_loop`)."""
+files, and ``fit`` (Algorithm 4.1, whose loop is in :mod:`fnn.training.training_loop`)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ import numpy as np
 from . import _bfloat16
 from ._engine import core as _core
 from ._memory import aligned_copy
-from .activations import (
+from .core.activations import (
     Activation, ActivationLike, Identity, PReLU, activation_from_dict, activation_to_dict, resolve_activation,
 )
-from .cpus import available_cpus, clamp_threads
-from .history import History
-from .initialisation import SCHEMES, initial_weights
-from .locking import serialised
-from .model_file import ModelFileError, PathLike, register, require, write_model
-from .optimisers import OptimiserState
-from .outputs import OUTPUT_LAYERS, OutputLayer, output_layer
-from .settings import NETWORK_FIT, settings_from
-from .training_loop import EVALUATION_CHUNK, fit_network
-from .training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
-from .validation import (
+from .core.cpus import available_cpus, clamp_threads
+from .core.history import History
+from .core.initialisation import SCHEMES, initial_weights
+from .core.locking import serialised
+from .io.model_file import ModelFileError, PathLike, register, require, write_model
+from .training.optimisers import OptimiserState
+from .core.outputs import OUTPUT_LAYERS, OutputLayer, output_layer
+from .training.settings import NETWORK_FIT, settings_from
+from .training.training_loop import EVALUATION_CHUNK, fit_network
+from .training.training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
+from .core.validation import (
     check_features, check_positive_int, check_real, check_sample_weight,
 )
 
@@ -46,7 +46,7 @@ def engine_for(core, network: "Network"):
 
 def default_threads() -> int:
     """The number of CPUs this process may run on: its affinity mask, capped by a container's
-    CPU quota (see :mod:`fnn.cpus`)."""
+    CPU quota (see :mod:`fnn.core.cpus`)."""
     return available_cpus()
 
 
@@ -147,7 +147,7 @@ class Network:
         self.training_settings_: Dict[str, object] = {}
         self._rng = np.random.default_rng(seed)
         self._parameters: Dict[str, np.ndarray] = {}
-        self._optimiser_state: Optional[OptimiserState] = None  # kept between fits; see fnn.optimisers
+        self._optimiser_state: Optional[OptimiserState] = None  # kept between fits; see fnn.training.optimisers
         self._engine = None
         self._initialise()
 
@@ -516,7 +516,7 @@ class Network:
         batch_size : int, default 1
             Samples per update. 1 is the chapter's per-sample SGD; B > 1 averages the B
             gradients (4.43), (4.45).
-        max_epochs : int, default 100 (the defaults are fnn.settings.NETWORK_FIT)
+        max_epochs : int, default 100 (the defaults are fnn.training.settings.NETWORK_FIT)
             Upper bound on the number of passes over the training set.
         patience : int or math.inf, default 10
             Stop after this many epochs without a lower validation error rate (validation
@@ -546,7 +546,7 @@ class Network:
         optimiser : str, default "sgd"
             The update rule: "sgd" (Algorithm 4.1), "momentum", "nesterov", "adam", "adamw",
             "adagrad" or "rmsprop", as PyTorch's ``torch.optim`` computes them (see
-            :mod:`fnn.optimisers`). λ (`l2`) enters the gradient, except for "adamw", which
+            :mod:`fnn.training.optimisers`). λ (`l2`) enters the gradient, except for "adamw", which
             decays the weights apart from its step.
         momentum : float, default 0.9
             μ ≥ 0 of "momentum" and "nesterov".
@@ -559,7 +559,7 @@ class Network:
             samples trained on so far), "step" (α·step_factor^⌊epoch/step_epochs⌋), "cosine"
             (α·½(1+cos(π·epoch/max_epochs))) or "adaptive" (α/5 each time `patience` epochs
             bring no improvement, instead of stopping; stops once α < 1e-6). See
-            :mod:`fnn.schedules`; ``history.learning_rate`` records each epoch's.
+            :mod:`fnn.training.schedules`; ``history.learning_rate`` records each epoch's.
         power_t, step_epochs, step_factor : default 0.5, 10, 0.5
             Parameters of the "invscaling" and "step" schedules.
         shuffle : bool, default True
