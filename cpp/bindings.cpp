@@ -216,9 +216,9 @@ class Engine {
   // loss stopped it before its update (diverged). Ctrl-C raises KeyboardInterrupt. With an
   // optimiser other than SGD, `first` and `second` hold its state arrays (those it keeps, else
   // None), in the order and shapes of the parameters: weights, biases[, slopes] per layer.
-  EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order,
-                          OptimiserSettings optimiser, int n_threads, const py::object& sample_weight,
-                          const py::object& first, const py::object& second, const py::object& step_count) {
+  EpochResult train_epoch(const CArray<S>& X, const CArray<S>& T, const py::object& order, OptimiserSettings optimiser,
+                          int n_threads, const py::object& sample_weight, const py::object& first,
+                          const py::object& second, const py::object& step_count) {
     auto x = matrix_view(X, net_.inputs(), "X");
     auto t = targets(T, x.rows());
     const S* w = sample_weights<S>(sample_weight, x.rows());
@@ -468,8 +468,8 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
                        double beta2, double epsilon, std::int64_t step, double clip_norm) {
              if (!(clip_norm >= 0)) throw py::value_error("clip_norm must be >= 0 (0: no clipping)");
              if (batch_size < 1) throw py::value_error("batch_size must be at least 1");
-             return OptimiserSettings{kind, learning_rate, l2, batch_size, momentum, beta1, beta2, epsilon, step,
-                                      clip_norm};
+             return OptimiserSettings{kind,  learning_rate, l2,      batch_size, momentum,
+                                      beta1, beta2,         epsilon, step,       clip_norm};
            }),
            py::kw_only(), py::arg("kind") = Optimiser::sgd, py::arg("learning_rate"), py::arg("l2") = 0.0,
            py::arg("batch_size") = 1, py::arg("momentum") = 0.9, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,

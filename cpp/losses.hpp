@@ -3,8 +3,6 @@
 #pragma once
 
 #include <cmath>
-#include <stdexcept>
-#include <string>
 
 #include "types.hpp"
 #include "vector_kernels.hpp"
@@ -12,13 +10,6 @@
 namespace fnn {
 
 enum class Output { softmax, logistic, identity };
-
-inline Output output_from_name(const std::string& name) {
-  if (name == "softmax") return Output::softmax;
-  if (name == "logistic") return Output::logistic;
-  if (name == "identity") return Output::identity;
-  throw std::invalid_argument("unknown output '" + name + "'");
-}
 
 // Softmax of every row, for prediction: the exponentials are taken over the whole contiguous
 // block in one vectorised pass, so that, with the block a whole number of SIMD packets (predict

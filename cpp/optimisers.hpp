@@ -35,9 +35,9 @@ struct OptimiserSettings {
   double learning_rate = 0.01;  // α of the epoch
   double l2 = 0;                // λ of (4.39)
   Index batch_size = 1;         // samples per update
-  double momentum = 0.9;  // μ of momentum and Nesterov
-  double beta1 = 0.9;     // β₁ of Adam(W)
-  double beta2 = 0.999;   // β₂ of Adam(W), ρ of RMSprop
+  double momentum = 0.9;        // μ of momentum and Nesterov
+  double beta1 = 0.9;           // β₁ of Adam(W)
+  double beta2 = 0.999;         // β₂ of Adam(W), ρ of RMSprop
   double epsilon = 1e-8;
   std::int64_t step = 0;  // t: updates applied before this epoch
   double clip_norm = 0;   // > 0: a step's gradient of the loss is scaled down to at most this norm

@@ -144,8 +144,8 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
                         const std::vector<LayerState<S>>& state, int threads, ThreadPolicy& policy,
                         StopCheck&& should_stop, bool bfloat16_products = false) {
   return with_rule<S>(settings, &state, [&](const auto& rule) {
-    return train_epoch_with(net, X, T, sample_weight, order, n, rule, settings.batch_size, threads, policy,
-                            should_stop, bfloat16_products);
+    return train_epoch_with(net, X, T, sample_weight, order, n, rule, settings.batch_size, threads, policy, should_stop,
+                            bfloat16_products);
   });
 }
 
