@@ -59,6 +59,28 @@ def assert_same_where_blas_allows(a, b):
         assert float(np.abs(a[name] - b[name]).max()) <= 1e-5 * scale, name
 
 
+#: Code for the scenarios below: waits (up to 3 s) until no thread of another process is runnable,
+#: as /proc/loadavg counts them (this one's own thread aside), and prints "busy" if none came.
+#: The scenarios that expect the whole team need the machine to themselves: beside anything else
+#: running (another build, a second test job) fnn rightly cuts its team, and they skip.
+WAIT_FOR_AN_IDLE_MACHINE = """
+def machine_idle():
+    import time
+    for _ in range(60):
+        if int(open("/proc/loadavg").read().split()[3].split("/")[0]) <= 1:
+            return True
+        time.sleep(0.05)
+    print("busy")
+    return False
+"""
+
+
+def skip_if_busy(output: str) -> str:
+    if "busy" in output.split():
+        pytest.skip("another process kept the machine busy: fnn's team is rightly cut beside it")
+    return output
+
+
 def run_python(code, timeout=120, env=None):
     """Runs `code` in a fresh interpreter; a hang fails the test after `timeout` seconds."""
     full_env = dict(os.environ, **(env or {}))
@@ -161,12 +183,15 @@ def test_numpy_blas_work_just_before_a_fit_does_not_take_its_team():
         net = fnn.Network([784, 256, 256, 10], seed=0, n_threads=2)
         teams = []
         for _ in range(3):
+            if not machine_idle():
+                break
             a = rng.random((800, 800)); a @ a  # wakes NumPy's BLAS threads
             net.fit(X, y, batch_size=32, max_epochs=1, validation_fraction=0)  # ~0.3 s: several windows
             teams.append((net._core()._last_team, net._core().contended))
         print(teams)
     """
-    assert run_python(code).strip() == "[(2, False), (2, False), (2, False)]"
+    output = skip_if_busy(run_python(WAIT_FOR_AN_IDLE_MACHINE + textwrap.dedent(code)))
+    assert output.strip() == "[(2, False), (2, False), (2, False)]"
 
 
 @pytest.mark.skipif(not 2 <= (os.cpu_count() or 1) <= 16, reason="needs 2 to 16 CPUs")
@@ -185,10 +210,11 @@ def test_a_team_starts_on_the_processors_other_processes_leave_free():
         for process in busy:
             process.kill(); process.wait()
         time.sleep(0.2)
-        net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)
-        print(beside, net._core()._last_team)
+        if machine_idle():
+            net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)
+            print(beside, net._core()._last_team)
     """ % (WIDE, os.cpu_count())
-    assert run_python(code).split() == ["1", "2"]
+    assert skip_if_busy(run_python(WAIT_FOR_AN_IDLE_MACHINE + textwrap.dedent(code))).split() == ["1", "2"]
 
 
 # ---------------------------------------------------------------------- fewer threads than asked
