@@ -17,15 +17,15 @@ from .core.cpus import available_cpus, clamp_threads
 from .core.history import History
 from .core.initialisation import SCHEMES, initial_weights
 from .core.locking import serialised
-from .io.model_file import ModelFileError, PathLike, register, require, write_model
-from .training.optimisers import OptimiserState
 from .core.outputs import OUTPUT_LAYERS, OutputLayer, output_layer
-from .training.settings import NETWORK_FIT, settings_from
-from .training.training_loop import EVALUATION_CHUNK, fit_network
-from .training.training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
 from .core.validation import (
     check_features, check_positive_int, check_real, check_sample_weight,
 )
+from .io.model_file import ModelFileError, PathLike, register, require, write_model
+from .training.optimisers import OptimiserState
+from .training.settings import NETWORK_FIT, settings_from
+from .training.training_loop import EVALUATION_CHUNK, fit_network
+from .training.training_loop import TrainingDiverged as TrainingDiverged  # raised by fit, and imported from here
 
 OUTPUTS = tuple(OUTPUT_LAYERS)
 _CHUNK = EVALUATION_CHUNK

@@ -35,10 +35,10 @@ import numpy as np
 from .._engine import core as _core
 from ..core.history import History
 from ..core.locking import lock_of
+from ..core.validation import check_features, check_positive_int, check_sample_weight
 from ..network import default_threads
 from ..training.settings import NETWORK_FIT, TrainingSettings, settings_from
 from ..training.training_loop import EVALUATION_CHUNK, Epoch, Training, TrainingDiverged, split, train
-from ..core.validation import check_features, check_positive_int, check_sample_weight
 
 __all__ = ["fit", "fit_estimator", "shard", "load_npy_shard", "world", "CollectiveError"]
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..core.history import History
 from ..core.locking import lock_of
+from ..core.validation import check_features, check_positive_int
 from ..training.settings import NETWORK_FIT, TrainingSettings, settings_from
 from ..training.training_loop import Epoch, Training, in_memory_validation, train
-from ..core.validation import check_features, check_positive_int
 
 Block = Tuple[np.ndarray, np.ndarray]
 Source = Callable[[], Iterable[Block]]

@@ -10,9 +10,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from .estimator_base import FNNEstimator
 from ..io.model_file import ModelFileError, register, require
 from ..training.settings import ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER
+from .estimator_base import FNNEstimator
 
 
 class FNNClassifier(ClassifierMixin, FNNEstimator):

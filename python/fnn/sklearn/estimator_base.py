@@ -12,14 +12,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _bfloat16
 from ..core.activations import Activation, activation_from_dict, activation_to_dict, resolve_activation
-from ..training.convergence import check_fit, killed_in_training
-from ..core.locking import serialised
 from ..core.history import curve_array, curve_list
+from ..core.locking import serialised
+from ..core.validation import all_finite, check_positive_int, check_sample_weight, first_non_finite
 from ..io.model_file import ModelFileError, PathLike, require, write_model
 from ..network import Network, TrainingDiverged
-from ..core.validation import all_finite, check_positive_int, check_sample_weight, first_non_finite
-from ..training.settings import (ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, TrainingSettings, auto_batch_size,
-                       check_batch_size, optimiser_of_solver, settings_from)
+from ..training.convergence import check_fit, killed_in_training
+from ..training.settings import (
+    ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, TrainingSettings, auto_batch_size, check_batch_size,
+    optimiser_of_solver, settings_from,
+)
 from ..training.training_loop import fit_network
 
 #: input_scaling="auto" gives features one common scale when their standard deviations are within

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin
 
-from .estimator_base import FNNEstimator
 from ..io.model_file import register, require
 from ..training.settings import ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, REGRESSOR_L2
+from .estimator_base import FNNEstimator
 
 
 class FNNRegressor(RegressorMixin, FNNEstimator):

@@ -16,9 +16,9 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
+from ..core.validation import check_positive_int, check_real
 from .optimisers import OPTIMISERS
 from .schedules import SCHEDULES
-from ..core.validation import check_positive_int, check_real
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ import numpy as np
 
 from .. import _bfloat16
 from .._engine import core as _core
-from .early_stopping import EarlyStopping
 from ..core.history import History
 from ..core.locking import lock_of
+from ..core.validation import check_features, check_sample_weight, mean_one
+from .early_stopping import EarlyStopping
 from .optimisers import HYPER_PARAMETERS
 from .schedules import Schedule
 from .settings import TrainingSettings
-from ..core.validation import check_features, check_sample_weight, mean_one
 
 #: Rows per forward pass when evaluating: bounds memory on large inputs.
 EVALUATION_CHUNK = 512
