@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -189,11 +189,27 @@ class FNNEstimator(BaseEstimator):
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes, callback=None, comm=None):
         """The fit: on (X, y), or with an MPI communicator `comm` on this rank's shard of the data
         of every rank (fnn.scale.distributed; the input scaling and the targets' standardisation then
-        pooled over all ranks, the classifier's `classes` the union of all ranks' labels)."""
+        pooled over all ranks, the classifier's `classes` the union of all ranks' labels). Three
+        steps: the data and settings checked and prepared, the network trained, the fit recorded;
+        the fitted attributes change only in the last, so a rejected or failed fit leaves them as
+        they were (but for n_features_in_ and feature_names_in_, which scikit-learn's
+        validate_data records first)."""
+        plan = self._plan_fit(X, y, sample_weight, incremental=incremental, classes=classes, comm=comm)
+        history = self._train_network(plan, callback, comm)
+        self._record_fit(plan, history)
+        if not incremental and comm is None:  # (its checks look at this process's data)
+            # (From X as trained on, checked and scaled: predict(X) would check and copy it again.)
+            predictions = self._predictions(plan.network._forward(plan.X).astype(np.float64, copy=False))
+            check_fit(self, predictions, plan.y, history)
+        return self
+
+    def _plan_fit(self, X, y, sample_weight, *, incremental: bool, classes, comm) -> "_FitPlan":
+        """Everything a fit needs, checked: X once (and copied at most once), the settings, the
+        weights, the input scaler, the encoded targets and the network to train."""
         s = self._check_settings()
         continuing = (self.warm_start or incremental) and hasattr(self, "network_")
         target_name = getattr(y, "name", None)  # a pandas Series' name: the command line stores it
-        given_X = X  # as given (a DataFrame keeps its column names for the checks after the fit)
+        given_X = X
         X, y = self._validate_X_y(X, y, reset=not continuing)
         if self.batch_size == "auto":  # chosen for the rows trained on (every rank's, with MPI)
             rows = X.shape[0] if comm is None else sum(comm.allgather(X.shape[0]))
@@ -226,18 +242,26 @@ class FNNEstimator(BaseEstimator):
         else:
             network = self._new_network(X.shape[1], n_outputs, output)
             curves, first_epoch, seen = ([], [], []), 0, 0
-        # (A copy of the weights costs less than the forward pass that would check them now.)
-        before = {name: array.copy() for name, array in network.parameters().items()}
         s = s.replace(max_epochs=1 if incremental else s.max_epochs, validation_fraction=validation,
                       stop_on_training_loss=not incremental and not self.early_stopping)
+        return _FitPlan(X, y, targets, weights, s, scaler, target_state, target_name, continuing, network, curves,
+                        first_epoch, seen)
+
+    def _train_network(self, plan: "_FitPlan", callback, comm):
+        """The planned network trained (on every rank's rows, with MPI); TrainingDiverged if every
+        ReLU unit of a hidden layer died in training."""
+        network, X = plan.network, plan.X
+        # (A copy of the weights costs less than the forward pass that would check them now.)
+        before = {name: array.copy() for name, array in network.parameters().items()}
         if comm is None:  # X is checked, C-ordered and in the network's dtype: not checked again
-            history = fit_network(network, X, targets, s, sample_weight=weights, callback=callback,
-                                  verbose=bool(self.verbose), samples_seen=seen, X_checked=True)
+            history = fit_network(network, X, plan.targets, plan.settings, sample_weight=plan.weights,
+                                  callback=callback, verbose=bool(self.verbose), samples_seen=plan.seen,
+                                  X_checked=True)
             layers = killed_in_training(network, X, before)
         else:
             from ..scale.distributed import fit_settings as fit_on_every_rank
 
-            history = fit_on_every_rank(network, X, targets, s, comm=comm, sample_weight=weights,
+            history = fit_on_every_rank(network, X, plan.targets, plan.settings, comm=comm, sample_weight=plan.weights,
                                         verbose=bool(self.verbose), callback=callback)
             # Dead on every rank's rows (and not before training): one decision for all.
             layers = sorted(set.intersection(*map(set, comm.allgather(killed_in_training(network, X, before)))))
@@ -246,15 +270,20 @@ class FNNEstimator(BaseEstimator):
                 f"every ReLU unit of hidden layer(s) {layers} died in training (learning_rate={self.learning_rate}): "
                 "they output 0 for every sample, so the network computes a constant. Try a smaller learning_rate "
                 "or activation='leaky_relu'; the estimator was left as it was.")
-        for name, value in target_state.items():
+        return history
+
+    def _record_fit(self, plan: "_FitPlan", history) -> None:
+        """The fitted attributes, scikit-learn's MLP's among them, after a successful fit."""
+        for name, value in plan.target_state.items():
             setattr(self, name, value)
-        self.input_scaler_ = scaler
-        if isinstance(target_name, str):
-            self.target_name_ = target_name
-        elif not continuing and hasattr(self, "target_name_"):
+        self.input_scaler_ = plan.scaler
+        if isinstance(plan.target_name, str):
+            self.target_name_ = plan.target_name
+        elif not plan.continuing and hasattr(self, "target_name_"):
             del self.target_name_
-        self.network_ = network
+        self.network_ = plan.network
         self.history_ = history
+        curves, first_epoch, validation = plan.curves, plan.first_epoch, plan.settings.validation_fraction
         self.loss_curve_ = curves[0] + list(history.train_risk)
         self.validation_loss_curve_ = curves[1] + list(history.validation_loss)
         # None without a validation set, as scikit-learn has it.
@@ -262,13 +291,9 @@ class FNNEstimator(BaseEstimator):
         self.validation_scores_ = scores if scores else None
         self.n_iter_ = first_epoch + history.n_epochs
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
-        self.t_ = seen + X.shape[0] * history.n_epochs
+        self.t_ = plan.seen + plan.X.shape[0] * history.n_epochs
         self.best_loss_ = None if validation else min(self.loss_curve_)
         self.best_validation_score_ = self._best_validation(self.validation_scores_) if validation else None
-        if not incremental and comm is None:  # (its checks look at this process's data)
-            # (From X as trained on, checked and scaled: predict(given_X) would check and copy it again.)
-            check_fit(self, self._predictions(network._forward(X).astype(np.float64, copy=False)), y, history)
-        return self
 
     # ------------------------------------------------------------------ scikit-learn's MLP attributes
 
@@ -493,6 +518,24 @@ class FNNEstimator(BaseEstimator):
         history = estimator.network_.history_
         estimator.history_ = history
         return estimator
+
+
+class _FitPlan(NamedTuple):
+    """What FNNEstimator._plan_fit prepared for one fit."""
+
+    X: np.ndarray  # checked, scaled, C-ordered, in the network's dtype
+    y: Any  # as checked (labels or numbers), for the post-fit checks
+    targets: np.ndarray  # encoded for the network
+    weights: Optional[np.ndarray]
+    settings: TrainingSettings
+    scaler: Any
+    target_state: Dict[str, Any]
+    target_name: Any
+    continuing: bool
+    network: Network
+    curves: Tuple[list, list, Optional[list]]
+    first_epoch: int
+    seen: int
 
 
 #: Targets beyond this magnitude have squares beyond float64's range (R², squared errors).

@@ -244,7 +244,6 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
     did not lower the training risk by more than `tol` (the weights are then the last epoch's).
     `gradient_norms()` (optional) is recorded before training and after every epoch. `where` ends
     the messages of a divergence (" on every rank")."""
-    l2 = s.l2
     history = History()
     net.history_ = history
     schedule = Schedule(s)
@@ -253,16 +252,10 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
     loss_stopper = None
     if validate is None and (s.stop_on_training_loss or s.schedule == "adaptive"):
         loss_stopper = EarlyStopping(s.patience, s.tol)
-    last_finite = {name: p.copy() for name, p in trained.items()}
+    last_finite = _LastFinite(trained)
     if gradient_norms is not None:
         history.gradient_norms.append(gradient_norms())
-    train_seconds = 0.0
-    trained_samples = 0
-
-    def roll_back():
-        for name, p in trained.items():
-            np.copyto(p, last_finite[name])
-
+    train_seconds, trained_samples = 0.0, 0
     for epoch in range(1, s.max_epochs + 1):
         start = time.perf_counter()
         recorded = [(record, len(record)) for record in (history.train_risk, history.learning_rate,
@@ -272,34 +265,14 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
         samples_seen += result.samples
         trained_samples += result.samples
         train_seconds += time.perf_counter() - start
-        risk = result.loss_sum / max(result.samples, 1) + net._penalty(l2)
+        risk = result.loss_sum / max(result.samples, 1) + net._penalty(s.l2)
         if result.diverged or not math.isfinite(risk) or not parameters_finite(net):
-            roll_back()
-            raise TrainingDiverged(
-                f"the training risk became NaN or infinite in epoch {epoch} (learning_rate={learning_rate}); "
-                f"the weights from before that epoch were restored{where}. Try a smaller learning_rate, "
-                "or scale the inputs (e.g. sklearn.preprocessing.StandardScaler).")
-        history.train_risk.append(risk)
-        history.learning_rate.append(learning_rate)
-        if result.communication is not None:
-            history.communication_time.append(result.communication)
+            last_finite.restore()
+            raise _diverged("the training risk became NaN or infinite", epoch, learning_rate, where)
+        _record_epoch(history, risk, learning_rate, result, gradient_norms)
         stop = False
-        if gradient_norms is not None:
-            history.gradient_norms.append(gradient_norms())
         if validate is not None:
-            try:
-                val_loss, val_error = validate()
-                if not (math.isfinite(val_loss) and math.isfinite(val_error)):
-                    raise FloatingPointError
-            except FloatingPointError:  # finite weights whose outputs overflow: diverged all the same
-                roll_back()
-                for record, length in recorded:  # the epoch did not happen
-                    del record[length:]
-                raise TrainingDiverged(
-                    f"the network's outputs on the validation samples overflowed in epoch {epoch} "
-                    f"(learning_rate={learning_rate}); the weights from before that epoch were restored{where}. "
-                    "Try a smaller learning_rate, or scale the inputs (e.g. sklearn.preprocessing.StandardScaler)."
-                ) from None
+            val_loss, val_error = _validated(validate, epoch, learning_rate, where, last_finite, recorded)
             history.validation_loss.append(val_loss)
             history.validation_error.append(val_error)
             stop = stopper.update(val_error, epoch, trained, val_loss)
@@ -308,15 +281,10 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
         if stop and schedule.plateau():  # adaptive: α / 5, and a new count of epochs
             stop = False
             (stopper or loss_stopper).epochs_without_improvement = 0
-        for name, p in trained.items():
-            np.copyto(last_finite[name], p)
+        last_finite.keep()
         history.epoch_time.append(time.perf_counter() - start)
         if verbose:
-            line = f"epoch {epoch:4d}  risk {risk:.6f}"
-            if validate is not None:
-                line += (f"  val_error {history.validation_error[-1]:.4f}  "
-                         f"val_loss {history.validation_loss[-1]:.6f}")
-            print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms", flush=True)
+            _print_progress(epoch, risk, history, validate is not None)
         stopped_by_callback = callback is not None and bool(callback(history))
         if stop:
             history.stopped_early = True
@@ -330,6 +298,62 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
         history.best_epoch = history.n_epochs
     history.samples_per_second = trained_samples / train_seconds if train_seconds > 0 else float("inf")
     return history
+
+
+class _LastFinite:
+    """The weights and optimiser state after the last epoch that stayed finite, to roll back to."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+        self.saved = {name: p.copy() for name, p in arrays.items()}
+
+    def keep(self):
+        for name, p in self.arrays.items():
+            np.copyto(self.saved[name], p)
+
+    def restore(self):
+        for name, p in self.arrays.items():
+            np.copyto(p, self.saved[name])
+
+
+def _diverged(what: str, epoch: int, learning_rate: float, where: str) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"{what} in epoch {epoch} (learning_rate={learning_rate}); the weights from before that epoch were "
+        f"restored{where}. Try a smaller learning_rate, or scale the inputs "
+        "(e.g. sklearn.preprocessing.StandardScaler).")
+
+
+def _record_epoch(history: History, risk: float, learning_rate: float, result: Epoch, gradient_norms) -> None:
+    history.train_risk.append(risk)
+    history.learning_rate.append(learning_rate)
+    if result.communication is not None:
+        history.communication_time.append(result.communication)
+    if gradient_norms is not None:
+        history.gradient_norms.append(gradient_norms())
+
+
+def _validated(validate, epoch: int, learning_rate: float, where: str, last_finite: _LastFinite,
+               recorded) -> Tuple[float, float]:
+    """(validation loss, error) of the epoch; on outputs that overflow (finite weights, diverged all
+    the same) the epoch is undone, weights and records, and TrainingDiverged raised."""
+    try:
+        val_loss, val_error = validate()
+        if not (math.isfinite(val_loss) and math.isfinite(val_error)):
+            raise FloatingPointError
+    except FloatingPointError:
+        last_finite.restore()
+        for record, length in recorded:  # the epoch did not happen
+            del record[length:]
+        raise _diverged("the network's outputs on the validation samples overflowed", epoch, learning_rate,
+                        where) from None
+    return val_loss, val_error
+
+
+def _print_progress(epoch: int, risk: float, history: History, validated: bool) -> None:
+    line = f"epoch {epoch:4d}  risk {risk:.6f}"
+    if validated:
+        line += f"  val_error {history.validation_error[-1]:.4f}  val_loss {history.validation_loss[-1]:.6f}"
+    print(line + f"  {history.epoch_time[-1] * 1e3:.1f} ms", flush=True)
 
 
 def parameters_finite(net) -> bool:
