@@ -254,9 +254,9 @@ def _check_writable(path: Optional[Path], flag: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import merge, read_config
     from ..io.data_files import read_table, task_of
     from ..sklearn.preprocessing import with_preprocessing
+    from .config import merge, read_config
     from .progress import EpochProgress
 
     if args.hidden is not None:  # --hidden 64 32 and --hidden 64,32 alike
@@ -277,38 +277,72 @@ def _train(args: argparse.Namespace) -> int:
     import pandas as pd
 
     X, y = table.X, pd.Series(table.y, name=table.target_name) if table.y.ndim == 1 else table.y
-    X_test = y_test = None
-    if args.test_fraction:
-        from sklearn.model_selection import train_test_split
-
-        stratify = y if task == "classification" and y.ndim == 1 else None
-        X, X_test, y, y_test = train_test_split(X, y, test_size=args.test_fraction, random_state=settings["seed"],
-                                                stratify=stratify)
-    validation = settings["validation_fraction"]
-    n_val = int(round(validation * X.shape[0]))
-    if validation > 0 and (n_val < 1 or X.shape[0] - n_val < 1):
-        given = args.validation_fraction is not None or (args.config is not None and "validation_fraction" in
-                                                         read_config(args.config))
-        if given:
-            raise CommandError(f"--validation-fraction {validation} of {X.shape[0]} samples leaves an empty training "
-                               "or validation set; use a larger fraction, or --validation-fraction 0")
-        print(f"{X.shape[0]} samples are too few to hold some out for early stopping: training for --max-epochs "
-              "without it (as --validation-fraction 0)")
-        validation = 0.0
+    X, y, X_test, y_test = _held_out_test(X, y, task, args.test_fraction, settings["seed"])
+    validation = _validation_fraction(args, settings, X.shape[0])
     estimator = _estimator_of(settings, task, validation)
     numeric, text = _column_kinds(table, args.categorical, args.numeric)
     model = with_preprocessing(estimator, numeric, text)
+    _describe_training(table, X, task, settings, text, args.numeric)
+    n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
+    progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train,
+                                                     patience=settings["patience"] if validation > 0 else None)
+    _fit_in_flags(model, X, y, progress)
+    history = estimator.history_
+    _report_training(estimator, settings, task)
+    score_name = "accuracy" if task == "classification" else "R²"
+    print(f"training {score_name}: {_score_text(model, X, y, task)}")
+    if X_test is not None:
+        print(f"test {score_name}: {_score_text(model, X_test, y_test, task)} ({len(X_test)} held-out samples)")
+    _save_and_plot(model, history, task, args, f"fnn train {table.source}")
+    return 0
+
+
+def _held_out_test(X, y, task: str, fraction, seed):
+    """(X, y, X_test, y_test): the test part split off by --test-fraction (stratified for
+    classification), or none."""
+    if not fraction:
+        return X, y, None, None
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if task == "classification" and y.ndim == 1 else None
+    X, X_test, y, y_test = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=stratify)
+    return X, y, X_test, y_test
+
+
+def _validation_fraction(args: argparse.Namespace, settings, rows: int) -> float:
+    """The validation fraction to train with: the setting's, or 0 (said) when the rows are too few
+    to hold some out and the fraction was the default; a given fraction that leaves an empty part
+    is an error naming the flag."""
+    from .config import read_config
+
+    validation = settings["validation_fraction"]
+    n_val = int(round(validation * rows))
+    if validation > 0 and (n_val < 1 or rows - n_val < 1):
+        given = args.validation_fraction is not None or (args.config is not None and "validation_fraction" in
+                                                         read_config(args.config))
+        if given:
+            raise CommandError(f"--validation-fraction {validation} of {rows} samples leaves an empty training "
+                               "or validation set; use a larger fraction, or --validation-fraction 0")
+        print(f"{rows} samples are too few to hold some out for early stopping: training for --max-epochs "
+              "without it (as --validation-fraction 0)")
+        validation = 0.0
+    return validation
+
+
+def _describe_training(table, X, task: str, settings, text, numeric) -> None:
     print(f"fnn {__version__}: {table.source}, {X.shape[0]} samples × {X.shape[1]} features, {task}"
           + (f", target column {table.target_name!r}" if table.target_name else "")
           + (" (the last column; name another with --target)" if table.target_name and settings["target"] is None
              else ""))
     if text:
         print(f"categorical columns, one-hot encoded: {', '.join(text)}")
-    if args.numeric:
-        print(f"declared numeric: {', '.join(args.numeric)} (values that are not numbers are read as missing)")
-    n_train = X.shape[0] - (int(round(validation * X.shape[0])) if validation > 0 else 0)
-    progress = None if args.quiet else EpochProgress(settings["max_epochs"], n_train,
-                                                     patience=settings["patience"] if validation > 0 else None)
+    if numeric:
+        print(f"declared numeric: {', '.join(numeric)} (values that are not numbers are read as missing)")
+
+
+def _fit_in_flags(model, X, y, progress) -> None:
+    """model.fit with the progress bar; its errors and warnings said in the command line's terms
+    (flags, not parameters), the warnings one line each after the progress line."""
     import warnings
 
     from ..network import TrainingDiverged
@@ -322,9 +356,12 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    for warning in caught:  # after the progress line, one line each, naming the flag to change
+    for warning in caught:
         if issubclass(warning.category, (UserWarning, RuntimeWarning)):
             _warning_line(_in_flags(str(warning.message)))
+
+
+def _report_training(estimator, settings, task: str) -> None:
     net, history = estimator.network_, estimator.history_
     print(f"network {net.widths} ({settings['activation']} hidden, {net.output} output), {net.n_parameters} "
           f"parameters, {net.dtype_name}")
@@ -335,12 +372,7 @@ def _train(args: argparse.Namespace) -> int:
         what = "validation error rate" if task == "classification" else "validation loss"
         line += f", {what} {history.validation_error[history.best_epoch - 1]:.4f}"
     print(line)
-    score_name = "accuracy" if task == "classification" else "R²"
-    print(f"training {score_name}: {_score_text(model, X, y, task)}")
-    if X_test is not None:
-        print(f"test {score_name}: {_score_text(model, X_test, y_test, task)} ({len(X_test)} held-out samples)")
-    _save_and_plot(model, history, task, args, f"fnn train {table.source}")
-    return 0
+
 
 
 def _score_text(model, X, y, task: str) -> str:
