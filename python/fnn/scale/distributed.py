@@ -188,71 +188,25 @@ def fit_settings(net, X, y, s: TrainingSettings, *, comm, sample_weight=None, ve
 
 def _fit(net, X, y, comm, settings, verbose, sample_weight, average_every, callback) -> History:
     """`settings`: a TrainingSettings, or the values to make one of (checked here, on every rank)."""
-    from mpi4py import MPI
-
     size, rank = comm.Get_size(), comm.Get_rank()
-    # The checks, exchanged: every rank raises the same CollectiveError naming each rank's problem.
-    problem = None
-    try:
-        s = settings if isinstance(settings, TrainingSettings) else settings_from(settings)
-        average_every = check_positive_int(average_every, "average_every")
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {callback!r}")
-        X = check_features(X, net.widths[0], net.dtype)
-        targets = net._targets(y, X.shape[0])
-        weights = check_sample_weight(sample_weight, X.shape[0], net.dtype)
-    except (ValueError, TypeError) as error:
-        problem = f"{type(error).__name__}: {error}"
-    _agree(comm, problem, "the checks of fit's arguments")
-    shapes = comm.allgather((tuple(net.widths), [a.shape for a in net._parameters.values()],
-                             net.dtype.name, weights is not None))
-    _agree(comm, None if all(x == shapes[0] for x in shapes) else
-           f"networks or sample weights differ between ranks: {shapes}", "the network check")
-
-    # Rank 0's weights, optimiser state (kept from an earlier fit) and generator everywhere.
-    training = Training(net, s)
-    for array in training.arrays.values():
-        comm.Bcast(array, root=0)
-    net._rng.bit_generator.state = comm.bcast(net._rng.bit_generator.state, root=0)
-
-    # The validation split of each shard, from a generator of each rank's own, seeded from the
-    # shared one (one draw on every rank, so the shared generators stay together; none without a
-    # split, so that the permutations are those one process would draw).
-    train_rows = np.arange(X.shape[0], dtype=np.int64)
-    val_rows = None
-    problem = None
-    if s.validation_fraction > 0:
-        split_seed = int(net._rng.integers(2**62))
-        try:
-            is_val = split(net, targets, s.validation_fraction, np.random.default_rng([split_seed, rank]))
-            train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
-        except ValueError as error:
-            problem = str(error)
-    _agree(comm, problem, "the validation split")
+    s, average_every, X, targets, weights = _checked_arguments(net, X, y, comm, settings, sample_weight,
+                                                               average_every, callback)
+    training = _start_alike(net, comm, s)
+    train_rows, val_rows = _shard_split(net, targets, s, comm)
     counts = np.array(comm.allgather(train_rows.size), dtype=np.int64)
     n_total = int(counts.sum())
     _agree(comm, None if n_total >= size else f"{size} ranks for {n_total} training samples",
            "the sample count")
     offset = int(counts[:rank].sum())
+    if weights is not None:
+        weights = _mean_one_over_all_ranks(weights, train_rows, n_total, comm, net.dtype)
 
-    if weights is not None:  # mean 1 over all ranks' training rows, as one process makes them
-        local = np.array([weights[train_rows].astype(np.float64).sum()])
-        comm.Allreduce(MPI.IN_PLACE, local)
-        if local[0] <= 0:
-            raise CollectiveError("sample_weight is 0 on all training rows")
-        weights = weights.copy()
-        weights[train_rows] = (weights[train_rows] * (n_total / local[0])).astype(net.dtype)
+    from mpi4py import MPI
 
     local_ranks = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
     threads = net.n_threads or max(1, min(default_threads(), _core.openmp_thread_limit()) // local_ranks)
     engine = net._core()
-    # One buffer for a step's gradient sums and its loss: one Allreduce per step.
-    parameter_sizes = [a.size for a in net._parameters.values()]
-    flat = np.zeros(sum(parameter_sizes) + 1, dtype=np.float64 if net.dtype == np.float64 else np.float32)
-    grads, start = [], 0
-    for array, n_entries in zip(net._parameters.values(), parameter_sizes):
-        grads.append(flat[start:start + n_entries].reshape(array.shape))
-        start += n_entries
+    flat, grads = _gradient_buffer(net)
     averager = _Averager([a for name, a in training.arrays.items() if name != "optimiser.step"],
                          training.step_count, comm)
 
@@ -283,6 +237,81 @@ def _fit(net, X, y, comm, settings, verbose, sample_weight, average_every, callb
     return train(net, s, training, run_epoch, validate, bool(verbose) and rank == 0,
                  decided_by_rank_0 if has_callback else None,
                  where=" on every rank")
+
+
+def _checked_arguments(net, X, y, comm, settings, sample_weight, average_every, callback):
+    """The checks, exchanged: every rank raises the same CollectiveError naming each rank's problem.
+    (settings, average_every, X, targets, weights) as checked."""
+    problem = None
+    try:
+        s = settings if isinstance(settings, TrainingSettings) else settings_from(settings)
+        average_every = check_positive_int(average_every, "average_every")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        X = check_features(X, net.widths[0], net.dtype)
+        targets = net._targets(y, X.shape[0])
+        weights = check_sample_weight(sample_weight, X.shape[0], net.dtype)
+    except (ValueError, TypeError) as error:
+        problem = f"{type(error).__name__}: {error}"
+    _agree(comm, problem, "the checks of fit's arguments")
+    shapes = comm.allgather((tuple(net.widths), [a.shape for a in net._parameters.values()],
+                             net.dtype.name, weights is not None))
+    _agree(comm, None if all(x == shapes[0] for x in shapes) else
+           f"networks or sample weights differ between ranks: {shapes}", "the network check")
+    return s, average_every, X, targets, weights
+
+
+def _start_alike(net, comm, s: TrainingSettings) -> Training:
+    """Rank 0's weights, optimiser state (kept from an earlier fit) and generator everywhere."""
+    training = Training(net, s)
+    for array in training.arrays.values():
+        comm.Bcast(array, root=0)
+    net._rng.bit_generator.state = comm.bcast(net._rng.bit_generator.state, root=0)
+    return training
+
+
+def _shard_split(net, targets, s: TrainingSettings, comm):
+    """(training rows, validation rows or None) of this rank's shard: each shard split by a
+    generator of its own rank, seeded from the shared one (one draw on every rank, so the shared
+    generators stay together; none without a split, so that the permutations are those one
+    process would draw)."""
+    train_rows = np.arange(targets.shape[0], dtype=np.int64)
+    val_rows = None
+    problem = None
+    if s.validation_fraction > 0:
+        split_seed = int(net._rng.integers(2**62))
+        try:
+            is_val = split(net, targets, s.validation_fraction, np.random.default_rng([split_seed, comm.Get_rank()]))
+            train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        except ValueError as error:
+            problem = str(error)
+    _agree(comm, problem, "the validation split")
+    return train_rows, val_rows
+
+
+def _mean_one_over_all_ranks(weights, train_rows, n_total: int, comm, dtype):
+    """The sample weights rescaled to mean 1 over all ranks' training rows, as one process makes them."""
+    from mpi4py import MPI
+
+    local = np.array([weights[train_rows].astype(np.float64).sum()])
+    comm.Allreduce(MPI.IN_PLACE, local)
+    if local[0] <= 0:
+        raise CollectiveError("sample_weight is 0 on all training rows")
+    weights = weights.copy()
+    weights[train_rows] = (weights[train_rows] * (n_total / local[0])).astype(dtype)
+    return weights
+
+
+def _gradient_buffer(net):
+    """One buffer for a step's gradient sums and its loss (one Allreduce per step), and views of it
+    shaped like the parameters."""
+    parameter_sizes = [a.size for a in net._parameters.values()]
+    flat = np.zeros(sum(parameter_sizes) + 1, dtype=np.float64 if net.dtype == np.float64 else np.float32)
+    grads, start = [], 0
+    for array, n_entries in zip(net._parameters.values(), parameter_sizes):
+        grads.append(flat[start:start + n_entries].reshape(array.shape))
+        start += n_entries
+    return flat, grads
 
 
 def _mini_batch_epoch(engine, comm, X, targets, weights, mine, positions, n_total, s, learning_rate, threads,
