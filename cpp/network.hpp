@@ -71,6 +71,35 @@ Index maxout_winner(const S* z, Index K) {
   return k;
 }
 
+// a_i = max_k z_{i,k} (4.27) on a block of rows of a maxout layer's units, z holding their K net
+// inputs each: the winner's value, so the forward pass and δ's route agree on every tie.
+template <class Z, class A>
+void maxout_block(Index K, const Z& z, A&& a) {
+  for (Index r = 0; r < a.rows(); ++r)
+    for (Index i = 0; i < a.cols(); ++i) a(r, i) = z(r, i * K + maxout_winner(&z(r, i * K), K));
+}
+
+// a = f(z) (4.31) on a block of a hidden layer: some rows (samples) × the units from unit `first`
+// on, z holding their net inputs (K per unit for maxout). Every forward pass ends its layer here.
+template <class S, class Z, class A>
+void activate(const Layer<S>& layer, Index first, const Z& z, A&& a) {
+  switch (layer.activation) {
+    case Activation::prelu: return prelu_block(layer, first, z, a);
+    case Activation::maxout: return maxout_block(layer.pieces, z, a);
+    default:
+      with_elementwise(layer.activation, [&](auto f) { a = decltype(f)::value(z.array(), layer.gamma).matrix(); });
+  }
+}
+
+// z = a Wᵀ + b (4.30) for the net inputs [first, first + z.cols()) of a layer, with W⁽ˡ⁾ taken as
+// `scale`·W (the lazily decayed W⁽¹⁾ of plain SGD). The bias rows go in first and the product adds
+// to them (β = 1), which replaces both BLAS's zeroing of z and a separate pass adding b.
+template <class S, class A, class Z>
+void net_input(const Layer<S>& layer, Index first, const A& a, Z&& z, S scale = S(1)) {
+  z.rowwise() = layer.b().segment(first, z.cols());
+  gemm<S>(false, true, scale, a, layer.W().middleRows(first, z.cols()), S(1), z);
+}
+
 struct EpochResult {
   double loss_sum = 0;  // Σ of the per-sample loss, each measured just before its update
   Index samples = 0;    // samples whose update was applied
@@ -114,16 +143,12 @@ struct Network {
   void forward_from(const Input& input, Workspace<S>& ws, bool for_prediction = false) const {
     const Index rows = input.rows();
     for (std::size_t l = 0; l < layers.size(); ++l) {
-      const Layer<S>& layer = layers[l];
       auto z = ws.net_input[l].topRows(rows);
-      // z = a Wᵀ + b: the bias rows go in first and the product adds to them (β = 1), which
-      // replaces both BLAS's zeroing of z and a separate pass adding b.
-      z.rowwise() = layer.b();
       if (l == 0)
-        gemm<S>(false, true, S(1), input, layer.W(), S(1), z);
+        net_input(layers[l], 0, input, z);
       else
-        gemm<S>(false, true, S(1), ws.activation[l - 1].topRows(rows), layer.W(), S(1), z);
-      if (l + 1 < layers.size()) activate(layer, z, ws.activation[l].topRows(rows));
+        net_input(layers[l], 0, ws.activation[l - 1].topRows(rows), z);
+      if (l + 1 < layers.size()) activate(layers[l], 0, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);
     output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat, for_prediction);
@@ -159,29 +184,6 @@ struct Network {
         backprop_activation(layers[l - 1], ws, l - 1, rows, visit);
       }
       visit.layer(l, layer, delta, a_prev, ws.scratch);
-    }
-  }
-
-  // a = f(z) for a hidden layer.
-  template <class Z, class A>
-  static void activate(const Layer<S>& layer, const Z& z, A&& a) {
-    switch (layer.activation) {
-      case Activation::prelu:
-        // (4.22): max(0, z) + γᵢ min(0, z)
-        if (layer.n_slopes == 1) {
-          a = z.cwiseMax(S(0)) + layer.slopes[0] * z.cwiseMin(S(0));
-        } else {
-          a = z.cwiseMax(S(0));
-          a.array() += z.cwiseMin(S(0)).array().rowwise() * layer.gamma_i().array();
-        }
-        return;
-      case Activation::maxout:
-        // (4.27): a_i = max_k z_{i,k}, for the units of the block (all, or a slice's)
-        for (Index r = 0; r < z.rows(); ++r)
-          for (Index i = 0; i < a.cols(); ++i) a(r, i) = z.row(r).segment(i * layer.pieces, layer.pieces).maxCoeff();
-        return;
-      default:
-        with_elementwise(layer.activation, [&](auto f) { a = decltype(f)::value(z.array(), layer.gamma).matrix(); });
     }
   }
 

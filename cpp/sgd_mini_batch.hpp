@@ -388,15 +388,11 @@ class SliceThread {
       Epoch::gemm_low(false, true, S(1), (l == 0 ? lo_.input : lo_.activation[l - 1]).middleRows(r0, count),
                       lo_.weights[l].middleRows(n0, n1 - n0), S(0), z, layer.biases + n0);
     } else {
-      z.rowwise() = layer.b().segment(n0, n1 - n0);
-      gemm<S>(false, true, scale_[l], a_prev, layer.W().middleRows(n0, n1 - n0), S(1), z);
+      net_input(layer, n0, a_prev, z, scale_[l]);
     }
     if (l + 1 < e_.L) {
       auto a = ws_.activation[l].block(r0, c0, count, c1 - c0);
-      if (layer.activation == Activation::prelu)
-        prelu_block(layer, c0, z, a);
-      else
-        Network<S>::activate(layer, z, a);  // (maxout (4.27): the block's units whole)
+      activate(layer, c0, z, a);  // (maxout (4.27): the block's units whole)
       if (e_.low) Epoch::to_low(a, lo_.activation[l].block(r0, c0, count, c1 - c0));
     }
   }

@@ -112,16 +112,15 @@ struct PerSampleBuffers {
   }
 };
 
-// a⁽ˡ⁾ = f(z⁽ˡ⁾) for units [begin, end) of one sample: element-wise activations a cache line at
-// a time (the vectors are padded), PReLU (4.22) with its slopes, maxout (4.27) over K pieces.
+// a⁽ˡ⁾ = f(z⁽ˡ⁾) for units [begin, end) of one sample: `activate` of every forward pass, except
+// that element-wise activations go a cache line at a time (the vectors are padded): fixed-size
+// code, without the set-up a dynamic block costs at every layer of every sample.
 template <class S>
-void activate(const Layer<S>& layer, RowVector<S>& z, RowVector<S>& a, Index begin, Index end) {
+void activate_sample(const Layer<S>& layer, RowVector<S>& z, RowVector<S>& a, Index begin, Index end) {
   if (end <= begin) return;
-  if (layer.activation == Activation::prelu) {
-    prelu_block(layer, begin, z.segment(begin, end - begin), a.segment(begin, end - begin));
-  } else if (layer.activation == Activation::maxout) {
-    const Index K = layer.pieces;
-    for (Index i = begin; i < end; ++i) a[i] = z[i * K + maxout_winner(z.data() + i * K, K)];
+  const Index K = layer.pieces;
+  if (layer.activation == Activation::prelu || layer.activation == Activation::maxout) {
+    activate(layer, begin, z.segment(begin * K, (end - begin) * K), a.segment(begin, end - begin));
   } else {
     with_elementwise(layer.activation, [&](auto f) {
       for (Index i = begin; i < end; i += PerSampleBuffers<S>::per_line)
@@ -426,7 +425,7 @@ class SampleThread {
                  buf_.activation[l - 1].data(), layer.fan_in, layer.biases + begin * K,
                  buf_.net_input[l].data() + begin * K);
       }
-      if (l + 1 < L_) activate(seen(l), buf_.net_input[l], buf_.activation[l], begin, end);
+      if (l + 1 < L_) activate_sample(seen(l), buf_.net_input[l], buf_.activation[l], begin, end);
       e_.barrier.wait();
     }
   }

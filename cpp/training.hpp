@@ -307,7 +307,7 @@ inline void predict_bfloat16(const Network<float>& net, const ConstMatrixMap<flo
           onednn::gemm_bfloat16(false, true, 1.0f, a_low, weights[l], 0.0f, z, layer.biases);
           if (l + 1 < L) {
             auto a = ws.activation[l].topRows(count);
-            Network<float>::activate(layer, z, a);
+            activate(layer, 0, z, a);
             a_low.resize(count, layer.units);
             round_to_bfloat16(a, a_low);
           }
