@@ -15,7 +15,9 @@ from .network import Network, TrainingDiverged
 
 # The estimators import scikit-learn (most of a second): load them on first use only.
 _LAZY = {"FNNClassifier": ".sklearn.classifier", "FNNRegressor": ".sklearn.regressor",
-         "FitWarning": ".training.convergence", "with_preprocessing": ".sklearn.preprocessing"}
+         "FitWarning": ".training.convergence", "with_preprocessing": ".sklearn.preprocessing",
+         "to_onnx": ".deploy.onnx_export", "onnx_inputs": ".deploy.onnx_export",
+         "register_onnx_converters": ".deploy.onnx_export"}
 
 
 def __getattr__(name):
@@ -34,7 +36,7 @@ def __dir__():
 __all__ = [
     "__version__", "Network", "bfloat16_available", "History", "TrainingDiverged", "check_gradients", "datasets",
     "FNNClassifier", "FNNRegressor", "with_preprocessing", "load", "save", "ModelFileError", "ThreadCountWarning",
-    "FitWarning",
+    "FitWarning", "to_onnx", "onnx_inputs", "register_onnx_converters",
     "Activation", "Identity", "Logistic", "Tanh", "HardLogistic", "HardTanh", "ReLU", "LeakyReLU", "PReLU",
     "ELU", "Softplus", "Maxout",
 ]

@@ -740,6 +740,14 @@ def _subcommand_parser() -> argparse.ArgumentParser:
                                description="Architecture, parameter count and training settings of MODEL.")
     info.add_argument("model", metavar="MODEL", type=Path)
 
+    export = commands.add_parser("export", help="write a saved model as ONNX",
+                                 description="Write MODEL as an ONNX model (checked by onnx.checker) that predicts as "
+                                             "fnn does, for onnxruntime and other ONNX runtimes: a table model takes "
+                                             "one input per column; needs pip install 'fnn[onnx]'.")
+    export.add_argument("model", metavar="MODEL", type=Path)
+    export.add_argument("output", metavar="OUTPUT.onnx", type=Path)
+    export.add_argument("--opset", type=int, help="ONNX operator set (default: 17)")
+
     experiment = commands.add_parser("experiment", help="run one of the chapter's experiments",
                                      description="Run an experiment of chapter 4: writes a PNG and prints its key "
                                                  "numbers. --list shows them all.")
@@ -764,8 +772,26 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from ..deploy.onnx_export import to_onnx
+
+    model = _load_model(args.model)
+    try:
+        proto = to_onnx(model, args.output, opset=args.opset)
+    except (ValueError, ImportError) as error:  # what ONNX cannot express, a bad opset, no onnx package
+        raise CommandError(f"cannot export {args.model}: {error}") from error
+
+    def described(values) -> str:
+        return ", ".join(v.name for v in values[:8]) + (f" … ({len(values)} in all)" if len(values) > 8 else "")
+
+    print(f"wrote {args.output} (ONNX opset {proto.opset_import[0].version}, {args.output.stat().st_size:,} bytes): "
+          f"inputs {described(proto.graph.input)}; outputs {described(proto.graph.output)}")
+    return 0
+
+
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": _train, "predict": _predict, "evaluate": _evaluate, "info": _info, "experiment": _experiment,
+    "train": _train, "predict": _predict, "evaluate": _evaluate, "info": _info, "export": _export,
+    "experiment": _experiment,
 }
 
 
