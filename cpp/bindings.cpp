@@ -420,6 +420,22 @@ int cpu_level() {
 #endif
 }
 
+// Whether every entry of a C-ordered array is finite: Σ x·0 is 0 unless some x is NaN or infinite
+// (then NaN), a vectorised sum with no mask allocated (NumPy's isfinite(x).all() makes one, and
+// costs a one-row prediction more than its network).
+template <class S>
+void bind_all_finite(py::module_& m) {
+  m.def(
+      "all_finite",
+      [](const CArray<S>& a) {
+        const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> values(a.data(), a.size());
+        if (a.size() < (Index(1) << 16)) return (values * S(0)).sum() == S(0);
+        py::gil_scoped_release release;
+        return (values * S(0)).sum() == S(0);
+      },
+      py::arg("a").noconvert(), "Whether every entry of a C-ordered float32 or float64 array is finite.");
+}
+
 PYBIND11_MODULE(FNN_MODULE_NAME, m) {
   m.doc() = "fnn's C++ engine: forward propagation, backpropagation and SGD on row-major NumPy arrays.";
   // module_local: the baseline, x86-64-v3 and v4 builds are loaded together and register these
@@ -503,6 +519,8 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
         return activation_apply(name, gamma, z, true);
       },
       py::arg("name"), py::arg("gamma"), py::arg("z"));
+  bind_all_finite<float>(m);
+  bind_all_finite<double>(m);
   m.attr("openblas") = gemm_uses_openblas();
   m.def("cpu_level", &cpu_level, "Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1.");
   m.attr("simd") = Eigen::SimdInstructionSetsInUse();

@@ -13,6 +13,7 @@
 #include "network.hpp"
 #include "optimisers.hpp"
 #include "sgd_mini_batch.hpp"
+#include "sample_forward.hpp"
 #include "sgd_per_sample.hpp"
 #include "stop_poller.hpp"
 #include "threads.hpp"
@@ -149,41 +150,47 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
   });
 }
 
-// Rows per block of an evaluation product. OpenBLAS picks its kernels by the product's size, and
-// they round a row's sums differently: the same sample's prediction can differ in the last bit
-// with the number of rows predicted with it. For networks of up to kExactEvaluationParameters
-// parameters (scikit-learn's checks, most tabular models), predict therefore computes a call of up
-// to one chunk of rows as products of exactly this many rows each, the rows past the data being
-// zeros, so a sample's prediction is the same in every such call; larger calls use whole chunks,
-// their last one padded likewise. Bigger networks are left as they were: there, padding one row
-// to 16 costs several times its latency, and 16-row products are slower on wide layers.
-inline constexpr Index kEvaluationRowBlock = 16;
+// OpenBLAS picks its kernels by a product's size, and they round a row's sums differently: the
+// same sample's prediction could differ in the last bit with the number of rows predicted with it.
+// Networks of up to kExactEvaluationParameters parameters (scikit-learn's checks, most tabular
+// models, served one row at a time) are therefore evaluated one sample at a time by the
+// per-sample kernel's products (SampleForward), whose sums do not depend on the other rows; bigger
+// networks by BLAS products of a chunk of rows, where one row's latency is the products' own.
 inline constexpr Index kExactEvaluationParameters = Index(1) << 13;
-
-inline Index round_up(Index rows, Index block) { return (rows + block - 1) / block * block; }
 
 // Runs body(workspace, first row, rows) over the chunks of `n` rows, the chunks shared among up to
 // `threads` OpenMP threads, each with its own workspace and single-threaded matrix products:
 // evaluation then leaves no BLAS worker spinning against the per-sample kernel's threads. Each
 // thread gets at least about a million multiply-adds, or starting it costs more than it saves.
 // Each workspace holds a chunk's rows rounded up to a multiple of `row_block` (see predict).
-template <class S, class Body>
+// `make_state()` makes each thread's state (a workspace of a chunk's rows, by default).
+template <class S, class Body, class MakeState>
 void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, const ThreadPolicy& policy, Body&& body,
-                    Index row_block = 1) {
+                    MakeState&& make_state) {
   const Index chunks = (n + chunk - 1) / chunk;
   const Index worth = std::max<Index>(1, n * parameter_count(net) / (Index(1) << 20));
   threads = policy.team(static_cast<int>(std::max<Index>(1, std::min<Index>({Index(threads), chunks, worth}))));
   set_gemm_threads(1);
-#pragma omp parallel num_threads(threads) if (threads > 1)
+  if (threads == 1) {  // no OpenMP region: even a team of one costs a one-row prediction a futex call
+    auto state = make_state();
+    for (Index c = 0; c < chunks; ++c) body(state, c * chunk, std::min(chunk, n - c * chunk));
+    return;
+  }
+#pragma omp parallel num_threads(threads)
   {
     team_size();
-    auto ws = net.make_workspace(round_up(std::min(chunk, n), row_block));
+    auto state = make_state();
 #pragma omp for schedule(static)
     for (Index c = 0; c < chunks; ++c) {
       const Index first = c * chunk;
-      body(ws, first, std::min(chunk, n - first));
+      body(state, first, std::min(chunk, n - first));
     }
   }
+}
+
+template <class S, class Body>
+void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, const ThreadPolicy& policy, Body&& body) {
+  for_each_chunk(net, n, chunk, threads, policy, body, [&] { return net.make_workspace(std::min(chunk, n)); });
 }
 
 // Σ of the loss over the rows `rows[0 … n)` of X (all rows if null), with no regularisation term.
@@ -266,22 +273,27 @@ void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& gra
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy) {
-  const Index block = parameter_count(net) <= kExactEvaluationParameters ? kEvaluationRowBlock : 1;
-  if (block > 1 && n <= chunk) chunk = block;
-  for_each_chunk(
-      net, n, chunk, threads, policy,
-      [&](Workspace<S>& ws, Index first, Index count) {
-        const Index padded = round_up(count, block);
-        if (!rows && padded == count) {  // consecutive rows, no padding: read them where they are
-          net.forward_from(X.middleRows(first, count), ws, block > 1);
-        } else {
-          gather<S>(ws, X, nullptr, nullptr, rows, first, count);
-          ws.input.middleRows(count, padded - count).setZero();
-          net.forward(ws, padded, block > 1);
-        }
-        out.middleRows(first, count) = ws.activation.back().topRows(count);
-      },
-      block);
+  if (parameter_count(net) <= kExactEvaluationParameters) {  // one sample at a time (see SampleForward)
+    // (Rows are independent here: any chunks give the same results, so each thread gets one.)
+    chunk = std::min(chunk, std::max<Index>(64, (n + threads - 1) / std::max(threads, 1)));
+    for_each_chunk(
+        net, n, chunk, threads, policy,
+        [&](SampleForward<S>& forward, Index first, Index count) {
+          for (Index i = first; i < first + count; ++i)
+            forward(X.data() + (rows ? rows[i] : i) * X.outerStride(), out.row(i));
+        },
+        [&] { return SampleForward<S>(net); });
+    return;
+  }
+  for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
+    if (!rows) {  // consecutive rows: read them where they are
+      net.forward_from(X.middleRows(first, count), ws);
+    } else {
+      gather<S>(ws, X, nullptr, nullptr, rows, first, count);
+      net.forward(ws, count);
+    }
+    out.middleRows(first, count) = ws.activation.back().topRows(count);
+  });
 }
 
 // predict with bfloat16 products: W⁽ˡ⁾ rounded once per call, each chunk's a⁽ˡ⁻¹⁾ as it is made;
@@ -295,28 +307,25 @@ inline void predict_bfloat16(const Network<float>& net, const ConstMatrixMap<flo
     weights.emplace_back(layer.net_inputs(), layer.fan_in);
     round_to_bfloat16(layer.W(), weights.back());
   }
-  for_each_chunk(
-      net, n, chunk, threads, policy,
-      [&](Workspace<float>& ws, Index first, Index count) {
-        gather<float>(ws, X, nullptr, nullptr, rows, first, count);
-        RowMatrix<bfloat16> a_low(count, net.inputs());
-        round_to_bfloat16(ws.input.topRows(count), a_low);
-        for (std::size_t l = 0; l < L; ++l) {
-          const Layer<float>& layer = net.layers[l];
-          auto z = ws.net_input[l].topRows(count);
-          onednn::gemm_bfloat16(false, true, 1.0f, a_low, weights[l], 0.0f, z, layer.biases);
-          if (l + 1 < L) {
-            auto a = ws.activation[l].topRows(count);
-            activate(layer, 0, z, a);
-            a_low.resize(count, layer.units);
-            round_to_bfloat16(a, a_low);
-          }
-        }
-        auto y_hat = ws.activation.back().topRows(count);
-        output_activation<float>(net.output, ws.net_input.back().topRows(count), y_hat, true);
-        out.middleRows(first, count) = y_hat;
-      },
-      1);
+  for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<float>& ws, Index first, Index count) {
+    gather<float>(ws, X, nullptr, nullptr, rows, first, count);
+    RowMatrix<bfloat16> a_low(count, net.inputs());
+    round_to_bfloat16(ws.input.topRows(count), a_low);
+    for (std::size_t l = 0; l < L; ++l) {
+      const Layer<float>& layer = net.layers[l];
+      auto z = ws.net_input[l].topRows(count);
+      onednn::gemm_bfloat16(false, true, 1.0f, a_low, weights[l], 0.0f, z, layer.biases);
+      if (l + 1 < L) {
+        auto a = ws.activation[l].topRows(count);
+        activate(layer, 0, z, a);
+        a_low.resize(count, layer.units);
+        round_to_bfloat16(a, a_low);
+      }
+    }
+    auto y_hat = ws.activation.back().topRows(count);
+    output_activation<float>(net.output, ws.net_input.back().topRows(count), y_hat, true);
+    out.middleRows(first, count) = y_hat;
+  });
 }
 
 }  // namespace fnn

@@ -19,7 +19,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fnn
-from fnn import _blas
 
 # Scikit-learn's checks that cannot pass, with the reason. SGD visits each sample once per epoch
 # in shuffled order and holds out a validation split, so a sample of weight 2 is not the same as
@@ -224,9 +223,9 @@ def test_a_rejected_or_failed_fit_leaves_the_fitted_estimator_unchanged():
 @pytest.mark.determinism
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(dtype):
-    """A call of up to 512 rows runs every product on exactly 16 rows, so a sample's prediction is
-    the same alone, in a batch of any such size, or among all of them (scikit-learn's subset
-    invariance)."""
+    """A network of up to 8,192 parameters is evaluated one sample at a time by the per-sample
+    kernel's products, so a sample's prediction is the same alone, in a batch of any size, or among
+    all of them (scikit-learn's subset invariance), bit for bit, on every CPU and BLAS kernel."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 7)).astype(dtype)
     reg = fnn.FNNRegressor((50, 20), activation="tanh", max_epochs=3, random_state=0, dtype=dtype)
@@ -235,15 +234,30 @@ def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(d
     clf = fnn.FNNClassifier((30, 20), max_epochs=3, random_state=0, dtype=dtype)
     clf.fit(X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0))
     probabilities = clf.predict_proba(X)
-    # OpenBLAS's AVX2 kernels round a float32 row's sums by its place in the 16-row block: there the
-    # predictions agree to float32 rounding only (README, "Determinism").
-    close = dtype == "float32" and _blas.products_round_by_position()
     for batch in (1, 2, 3, 17, 100, 499):
         parts = np.concatenate([reg.predict(X[i:i + batch]) for i in range(0, len(X), batch)])
-        assert np.allclose(parts, full, rtol=1e-5, atol=1e-6) if close else np.array_equal(parts, full), batch
+        assert np.array_equal(parts, full), batch
         parts = np.concatenate([clf.predict_proba(X[i:i + batch]) for i in range(0, len(X), batch)])
-        assert (np.allclose(parts, probabilities, rtol=1e-5, atol=1e-6) if close
-                else np.array_equal(parts, probabilities)), batch
+        assert np.array_equal(parts, probabilities), batch
+
+
+@pytest.mark.determinism
+@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus", fnn.PReLU(), fnn.Maxout(3), fnn.ELU()], ids=repr)
+@pytest.mark.parametrize("output,width", [("softmax", 5), ("logistic", 3), ("identity", 2)])
+def test_a_small_networks_output_for_a_row_is_the_same_in_every_call(activation, output, width):
+    """The same for every activation and output, on 1 and 2 threads, for rows read in place or
+    picked by index (the validation split's path), in float32 and float64."""
+    rng = np.random.default_rng(1)
+    for dtype in ("float32", "float64"):
+        X = rng.normal(size=(3000, 9)).astype(dtype)
+        net = fnn.Network([9, 40, 30, width], activation, output, seed=0, dtype=dtype, n_threads=2)
+        full = net.forward(X)
+        one_thread = fnn.Network([9, 40, 30, width], activation, output, seed=0, dtype=dtype, n_threads=1)
+        assert np.array_equal(one_thread.forward(X), full)
+        for i in (0, 1, 777, 2999):
+            assert np.array_equal(net.forward(X[i:i + 1]), full[i:i + 1])
+        picked = rng.permutation(3000)[:1234]
+        assert np.array_equal(net._forward(X, picked), full[picked])
 
 
 @pytest.mark.parametrize("input_scaling", ["auto", None])

@@ -204,11 +204,13 @@ def test_a_team_starts_on_the_processors_other_processes_leave_free():
         X = rng.normal(size=(400, 100)).astype(np.float32); y = rng.integers(0, 10, 400)
         net = fnn.Network(%s, seed=0, n_threads=2)
         busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(%d)]
-        time.sleep(0.5)
-        net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)
-        beside = net._core()._last_team
-        for process in busy:
-            process.kill(); process.wait()
+        try:  # (the busy processes must not outlive a failing fit)
+            time.sleep(0.5)
+            net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)
+            beside = net._core()._last_team
+        finally:
+            for process in busy:
+                process.kill(); process.wait()
         time.sleep(0.2)
         if machine_idle():
             net.fit(X, y, batch_size=1, max_epochs=1, validation_fraction=0)

@@ -19,6 +19,9 @@ max_threads: int
 def openmp_thread_limit() -> int:
     """OpenMP's current limit on threads (OMP_NUM_THREADS, OMP_THREAD_LIMIT, threadpoolctl); 1 in a forked child."""
 
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every entry of a C-ordered float32 or float64 array is finite."""
+
 def forked_child() -> bool:
     """Whether this process was forked after the engine ran a team of threads (it then uses one)."""
 

@@ -19,7 +19,7 @@ from .core.initialisation import SCHEMES, initial_weights
 from .core.locking import serialised
 from .core.outputs import OUTPUT_LAYERS, OutputLayer, output_layer
 from .core.validation import (
-    check_features, check_positive_int, check_real, check_sample_weight,
+    all_finite, check_features, check_positive_int, check_real, check_sample_weight,
 )
 from .io.model_file import ModelFileError, PathLike, register, require, write_model
 from .training.optimisers import OptimiserState
@@ -29,6 +29,9 @@ from .training.training_loop import TrainingDiverged as TrainingDiverged  # rais
 
 OUTPUTS = tuple(OUTPUT_LAYERS)
 _CHUNK = EVALUATION_CHUNK
+#: Work (rows × parameters) below which the engine's evaluation runs on one thread (training.hpp,
+#: for_each_chunk: n · parameter_count / 2²⁰ threads at most).
+_ONE_THREAD_WORK = 1 << 20
 
 
 def engine_for(core, network: "Network"):
@@ -394,9 +397,13 @@ class Network:
     @serialised
     def _forward(self, X: np.ndarray, rows: Optional[np.ndarray] = None) -> np.ndarray:
         """a⁽ᴸ⁾ for the rows of X (those indexed by `rows`, if given); overflow is an error."""
-        out = np.empty((X.shape[0] if rows is None else rows.shape[0], self.widths[-1]), dtype=self.dtype)
-        self._core().predict(X, out, _CHUNK, self._threads(), rows)
-        if not np.isfinite(out).all():
+        n = X.shape[0] if rows is None else rows.shape[0]
+        out = np.empty((n, self.widths[-1]), dtype=self.dtype)
+        # The engine runs fewer than 2²⁰ multiply-adds on one thread whatever it is offered: no
+        # need to ask the machine (which costs more than a small network's one-row prediction).
+        threads = 1 if n * self.n_parameters < _ONE_THREAD_WORK else self._threads()
+        self._core().predict(X, out, _CHUNK, threads, rows)
+        if not all_finite(out):
             bad = int((~np.isfinite(out).all(axis=1)).sum())
             raise FloatingPointError(
                 f"the network's output is NaN or infinite for {bad} of {out.shape[0]} samples: a net input "

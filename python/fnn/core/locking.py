@@ -33,6 +33,9 @@ if hasattr(os, "register_at_fork"):
 
 def lock_of(owner: object) -> threading.RLock:
     """The lock of `owner`, made on first use."""
+    lock = _locks.get(owner)  # (a dictionary read, atomic under the GIL: the common case, unguarded)
+    if lock is not None:
+        return lock
     with _guard:
         lock = _locks.get(owner)
         if lock is None:

@@ -402,7 +402,7 @@ class FNNEstimator(BaseEstimator):
             converted = np.ascontiguousarray(X, dtype=self.network_.dtype)
         # (NaN and infinity survive the conversion; a finite value too large for the dtype becomes
         # infinite: one check of the converted array sees all three.)
-        return converted if np.isfinite(converted).all() else None
+        return converted if all_finite(converted) else None
 
     # ------------------------------------------------------------------ scikit-learn plumbing
 
