@@ -18,23 +18,26 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--widths", nargs="+", default=["64,64,10", "64,100,10", "100,100,10", "784,256,256,10"])
     parser.add_argument("--rows", nargs="+", type=int, default=[1, 8, 32, 500, 20000])
+    parser.add_argument("--threads", nargs="+", type=int, default=[1], help="n_threads of the networks (default 1)")
     parser.add_argument("--estimators", action="store_true", help="also one-row predict of fitted estimators")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    print("| widths | parameters | rows | µs per call |")
-    print("|---|---|---|---|")
+    print("| widths | parameters | threads | rows | µs per call |")
+    print("|---|---|---|---|---|")
     for text in args.widths:
         widths = [int(w) for w in text.split(",")]
-        net = fnn.Network(widths, "relu", "softmax", seed=0, n_threads=1)
-        for n in args.rows:
-            X = rng.normal(size=(n, widths[0])).astype(np.float32)
-            net.forward(X)
-            times = []
-            for _ in range(300 if n < 100 else 50 if n < 1000 else 7):
-                start = time.perf_counter()
+        for threads in args.threads:
+            net = fnn.Network(widths, "relu", "softmax", seed=0, n_threads=threads)
+            for n in args.rows:
+                X = rng.normal(size=(n, widths[0])).astype(np.float32)
                 net.forward(X)
-                times.append(time.perf_counter() - start)
-            print(f"| {text} | {net.n_parameters} | {n} | {statistics.median(times) * 1e6:.1f} |", flush=True)
+                times = []
+                for _ in range(300 if n < 100 else 50 if n < 1000 else 7):
+                    start = time.perf_counter()
+                    net.forward(X)
+                    times.append(time.perf_counter() - start)
+                print(f"| {text} | {net.n_parameters} | {threads} | {n} | {statistics.median(times) * 1e6:.1f} |",
+                      flush=True)
     if args.estimators:
         estimators()
     return 0

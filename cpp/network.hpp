@@ -131,13 +131,16 @@ struct Network {
     return Workspace<S>(capacity, inputs(), outputs(), net_input_widths(), activation_widths());
   }
 
-  // Forward pass for the first `rows` rows of ws.input: fills z⁽ˡ⁾, a⁽ˡ⁾ and ŷ.
-  void forward(Workspace<S>& ws, Index rows) const { forward_from(ws.input.topRows(rows), ws); }
+  // Forward pass for the first `rows` rows of ws.input: fills z⁽ˡ⁾, a⁽ˡ⁾ and ŷ (`for_prediction`:
+  // a softmax output's exponentials in one pass over the block, see softmax_whole_block).
+  void forward(Workspace<S>& ws, Index rows, bool for_prediction = false) const {
+    forward_from(ws.input.topRows(rows), ws, for_prediction);
+  }
 
   // The same from a⁽⁰⁾ = `input` (row-major, rows × m⁽⁰⁾) wherever it lies: prediction reads the
   // rows of X in place instead of copying them into ws.input first.
   template <class Input>
-  void forward_from(const Input& input, Workspace<S>& ws) const {
+  void forward_from(const Input& input, Workspace<S>& ws, bool for_prediction = false) const {
     const Index rows = input.rows();
     for (std::size_t l = 0; l < layers.size(); ++l) {
       auto z = ws.net_input[l].topRows(rows);
@@ -148,7 +151,7 @@ struct Network {
       if (l + 1 < layers.size()) activate(layers[l], 0, z, ws.activation[l].topRows(rows));
     }
     auto y_hat = ws.activation.back().topRows(rows);
-    output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat);
+    output_activation<S>(output, ws.net_input.back().topRows(rows), y_hat, for_prediction);
   }
 
   // Sum of the loss over the rows (weighted by ws.sample_weight when `weighted`); with

@@ -152,11 +152,14 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
 
 // OpenBLAS picks its kernels by a product's size, and they round a row's sums differently: the
 // same sample's prediction could differ in the last bit with the number of rows predicted with it.
-// Networks of up to kExactEvaluationParameters parameters (scikit-learn's checks, most tabular
-// models, served one row at a time) are therefore evaluated one sample at a time by the
-// per-sample kernel's products (SampleForward), whose sums do not depend on the other rows; bigger
-// networks by BLAS products of a chunk of rows, where one row's latency is the products' own.
+// Calls of up to kExactEvaluationRows rows of networks of up to kExactEvaluationParameters
+// parameters (scikit-learn's checks, served models, most tabular models) are therefore evaluated
+// one sample at a time by the per-sample kernel's products (SampleForward), whose sums do not
+// depend on the other rows, and a sample's prediction is the same in every such call. Larger calls
+// (batch scoring, where BLAS products of whole chunks are up to twice as fast on small layers) and
+// bigger networks (where one row's latency is the products' own) take BLAS products.
 inline constexpr Index kExactEvaluationParameters = Index(1) << 13;
+inline constexpr Index kExactEvaluationRows = 512;
 
 // Runs body(workspace, first row, rows) over the chunks of `n` rows, the chunks shared among up to
 // `threads` OpenMP threads, each with its own workspace and single-threaded matrix products:
@@ -273,24 +276,30 @@ void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& gra
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy) {
-  if (parameter_count(net) <= kExactEvaluationParameters) {  // one sample at a time (see SampleForward)
+  if (parameter_count(net) <= kExactEvaluationParameters && n <= kExactEvaluationRows) {  // see SampleForward
     // (Rows are independent here: any chunks give the same results, so each thread gets one.)
     chunk = std::min(chunk, std::max<Index>(64, (n + threads - 1) / std::max(threads, 1)));
     for_each_chunk(
         net, n, chunk, threads, policy,
         [&](SampleForward<S>& forward, Index first, Index count) {
-          for (Index i = first; i < first + count; ++i)
-            forward(X.data() + (rows ? rows[i] : i) * X.outerStride(), out.row(i));
+          constexpr int Q = SampleForward<S>::together;
+          for (Index i = first; i < first + count; i += Q) {
+            const int samples = static_cast<int>(std::min<Index>(Q, first + count - i));
+            const S* x[Q];
+            for (int q = 0; q < Q; ++q)
+              x[q] = X.data() + (rows ? rows[i + q % samples] : i + q % samples) * X.outerStride();
+            forward(x, samples, [&](int q) { return out.row(i + q); });
+          }
         },
         [&] { return SampleForward<S>(net); });
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
     if (!rows) {  // consecutive rows: read them where they are
-      net.forward_from(X.middleRows(first, count), ws);
+      net.forward_from(X.middleRows(first, count), ws, true);
     } else {
       gather<S>(ws, X, nullptr, nullptr, rows, first, count);
-      net.forward(ws, count);
+      net.forward(ws, count, true);
     }
     out.middleRows(first, count) = ws.activation.back().topRows(count);
   });

@@ -220,6 +220,32 @@ inline void update_then_dot_group(const Step* given, S* __restrict w, Index stri
     }
 }
 
+// The packet products w_r·a_q for Q samples and R rows at once, W's packets read once for the Q
+// samples: whole packets of the n columns, then one tail packet of the rest (the row's tail from
+// `w_tail`, R rows × one packet, and each sample's from `a_tail`, both zero past n mod W). Every
+// sample's sums are the same whichever samples share the call.
+template <int R, int Q, class S>
+inline void dot_group_samples(const S* __restrict w, Index stride, const S* __restrict w_tail, const S* const (&a)[Q],
+                              const simd::Packet<S> (&a_tail)[Q], Index whole, Accumulators<S> (&acc)[Q]) {
+  using namespace simd;
+  constexpr Index W = width<S>;
+  for (int q = 0; q < Q; ++q)
+    for (int r = 0; r < 4; ++r) acc[q][r] = pset1<Packet<S>>(S(0));
+  for (Index j = 0; j < whole; j += W) {
+    Packet<S> pa[Q];
+    for (int q = 0; q < Q; ++q) pa[q] = ploadu<Packet<S>>(a[q] + j);
+    for (int r = 0; r < R; ++r) {
+      const Packet<S> pw = ploadu<Packet<S>>(w + r * stride + j);
+      for (int q = 0; q < Q; ++q) acc[q][r] = pmadd(pw, pa[q], acc[q][r]);
+    }
+  }
+  if (w_tail)
+    for (int r = 0; r < R; ++r) {
+      const Packet<S> pw = ploadu<Packet<S>>(w_tail + r * W);
+      for (int q = 0; q < Q; ++q) acc[q][r] = pmadd(pw, a_tail[q], acc[q][r]);
+    }
+}
+
 // f(integral_constant<int, i>) for i = 0 … count−1, unrolled.
 template <int count, class F>
 inline void unrolled(F&& f) {
@@ -279,6 +305,41 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
                             [&](auto R, Index i, detail::Accumulators<S>& acc, S* tail) {
                               detail::dot_group<decltype(R)::value>(w + i * stride, stride, a, n, acc, tail);
                             });
+}
+
+// out_q,i = w_iᵀa_q + b_i for Q samples a[q] at once (for prediction), into out[q] (each padded as
+// for dot_rows). `w_tail` holds each row's last n mod W columns as one zero-padded packet (null when
+// n is a whole number of packets). W is read once for the Q samples; a sample's results are the
+// same bit for bit whatever Q and whichever samples share the call.
+template <int Q, class S>
+inline void dot_rows_samples(const S* __restrict w, Index stride, Index rows, const S* __restrict w_tail,
+                             const S* const (&a)[Q], Index n, const S* __restrict biases, S* const (&out)[Q]) {
+  using namespace simd;
+  constexpr Index B = RowSums<S>::rows_per_block, W = width<S>;
+  const Index whole = n / W * W;
+  Packet<S> a_tail[Q];
+  for (int q = 0; q < Q; ++q) {
+    alignas(64) S rest[W] = {};
+    for (Index c = whole; c < n; ++c) rest[c - whole] = a[q][c];
+    a_tail[q] = ploadu<Packet<S>>(rest);
+  }
+  for (Index i0 = 0; i0 < rows; i0 += B) {
+    const Index count = std::min(B, rows - i0);
+    RowSums<S> sums[Q];
+    for (Index g = 0; g < count; g += 4) {
+      detail::Accumulators<S> acc[Q];
+      const S* group = w + (i0 + g) * stride;
+      const S* group_tail = w_tail ? w_tail + (i0 + g) * W : nullptr;
+      switch (std::min<Index>(4, count - g)) {
+        case 4: detail::dot_group_samples<4, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
+        case 3: detail::dot_group_samples<3, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
+        case 2: detail::dot_group_samples<2, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
+        default: detail::dot_group_samples<1, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
+      }
+      for (int q = 0; q < Q; ++q) sums[q].add4(acc[q]);
+    }
+    for (int q = 0; q < Q; ++q) sums[q].store(out[q] + i0, count, nullptr, biases + i0);
+  }
 }
 
 // Layer 1's step for the `rows` rows of W⁽¹⁾ fused with the next sample's forward product:
