@@ -294,6 +294,10 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
         [&] { return SampleForward<S>(net); });
     return;
   }
+  // A call of fewer than `threads` chunks is cut into one per thread (products are single-threaded).
+  const Index worth = std::max<Index>(1, n * parameter_count(net) / (Index(1) << 20));
+  const Index team = std::max<Index>(1, std::min<Index>(threads, worth));
+  chunk = std::min(chunk, std::max<Index>(16, (n + team - 1) / team));
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
     if (!rows) {  // consecutive rows: read them where they are
       net.forward_from(X.middleRows(first, count), ws, true);

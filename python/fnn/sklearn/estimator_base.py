@@ -361,10 +361,13 @@ class FNNEstimator(BaseEstimator):
         `in_place`: X is a C-ordered copy of this fit's own (made by the conversion), scaled where it is."""
         if scaler is None:
             return X
-        scaled = X if in_place else np.array(X, order="C")  # a copy
-        scaled -= scaler.mean_.astype(X.dtype)
-        scaled /= scaler.scale_.astype(X.dtype)
-        return scaled
+        mean, scale = scaler.mean_.astype(X.dtype), scaler.scale_.astype(X.dtype)
+        if in_place:
+            X -= mean
+        else:  # (the difference is the copy: one pass fewer than copying, then subtracting)
+            X = np.subtract(X, mean, order="C")
+        X /= scale
+        return X
 
     def _validation_score(self, validation_error: float) -> float:
         """The validation score recorded per epoch: accuracy (1 − error rate) for classifiers."""
