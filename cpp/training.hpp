@@ -165,7 +165,6 @@ inline constexpr Index kExactEvaluationRows = 512;
 // `threads` OpenMP threads, each with its own workspace and single-threaded matrix products:
 // evaluation then leaves no BLAS worker spinning against the per-sample kernel's threads. Each
 // thread gets at least about a million multiply-adds, or starting it costs more than it saves.
-// Each workspace holds a chunk's rows rounded up to a multiple of `row_block` (see predict).
 // `make_state()` makes each thread's state (a workspace of a chunk's rows, by default).
 template <class S, class Body, class MakeState>
 void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, const ThreadPolicy& policy, Body&& body,
