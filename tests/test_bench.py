@@ -14,6 +14,8 @@ from bench import baseline_numpy, measure
 from bench.run import markdown, run
 from bench.workloads import WORKLOADS, scaled
 
+pytestmark = pytest.mark.slow  # each runs a benchmark's command end to end
+
 pytest.importorskip("matplotlib")
 
 

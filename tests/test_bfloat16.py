@@ -297,6 +297,7 @@ def test_estimators_take_dtype_bfloat16():
         fnn.FNNClassifier(dtype="half").fit(X_train, y_train)
 
 
+@pytest.mark.slow
 def test_command_line_and_a_forked_child(tmp_path):
     command = [sys.executable, "-m", "fnn", "--dtype", "bfloat16", "--batch-size", "32", "--learning-rate", "0.1",
                "--max-epochs", "5"]

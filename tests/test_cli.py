@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from fnn.cli import main
 
 
@@ -21,6 +23,7 @@ def test_bad_setting_gives_one_line_and_exit_code_2(capsys):
     assert err.strip() == "fnn: error: --learning-rate must be > 0, got -1.0"
 
 
+@pytest.mark.slow
 def test_python_dash_m_fnn_runs():
     result = subprocess.run([sys.executable, "-m", "fnn", "--max-epochs", "2", "--threads", "1"],
                             capture_output=True, text=True, timeout=120)

@@ -143,6 +143,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, setup, argv,
     assert message in lines[0]
 
 
+@pytest.mark.slow
 def test_console_entry_point_reports_errors_without_a_traceback(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,x\n")

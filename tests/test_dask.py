@@ -13,6 +13,8 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 import fnn
 from fnn.core.cpus import _affinity
 
+pytestmark = [pytest.mark.dask, pytest.mark.slow]  # a local Dask cluster
+
 distributed = pytest.importorskip("dask.distributed", reason="the dask extra (dask, distributed) is not installed")
 
 

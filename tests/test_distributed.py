@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]  # MPI ranks as subprocesses
+
 pytest.importorskip("mpi4py", reason="the mpi extra (mpi4py and an MPI wheel) is not installed")
 
 SCENARIOS = Path(__file__).with_name("mpi_scenarios.py")

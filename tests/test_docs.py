@@ -76,6 +76,7 @@ def test_the_fnn_train_transcript_is_what_fnn_train_prints(capsys, tmp_path, mon
     assert curve.exists()
 
 
+@pytest.mark.slow
 def test_the_defaults_table_is_what_bench_defaults_measures():
     """The README's table of scores at the defaults (issue 11) against a fresh run of the script."""
     from bench.defaults import main as defaults
@@ -125,6 +126,7 @@ def experiment_reports(tmp_path_factory):
     return {name: "\n".join(run_experiment(name, folder / f"{name}.png").report()) for name in EXPERIMENTS}
 
 
+@pytest.mark.slow
 def test_the_experiment_notes_quote_what_the_experiments_print(experiment_reports):
     """Every number in docs/experiments.md is one that its experiment prints (as rounded there)."""
     sections = re.split(r"^## ", EXPERIMENTS_MD.read_text(encoding="utf-8"), flags=re.M)[1:]

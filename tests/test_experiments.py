@@ -8,6 +8,8 @@ import pytest
 from fnn.cli import main
 from fnn.chapter.experiments import EXPERIMENTS, run_experiment
 
+pytestmark = pytest.mark.slow  # the chapter's experiments, trained
+
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):

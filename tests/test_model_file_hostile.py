@@ -156,6 +156,7 @@ def test_save_refuses_a_directory_and_leaves_it_untouched(tmp_path):
         fnn.Network([2, 2], output="identity").save("/dev/null")
 
 
+@pytest.mark.slow
 def test_the_command_line_reports_a_hostile_file_in_one_line(saved, tmp_path):
     meta = metadata_of(saved["clf"])
     meta["fitted"] = []

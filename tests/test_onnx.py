@@ -211,6 +211,7 @@ def test_skl2onnx_to_onnx_converts_a_pipeline_ending_in_fnn(zipmap):
     np.testing.assert_allclose(variable[:, 0], regressor.predict(X), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_the_command_line_exports_a_model_it_trained(tmp_path):
     frame, price = mixed_table(seed=2)
     frame["price"] = price

@@ -8,6 +8,8 @@ import inspect
 import re
 from pathlib import Path
 
+import pytest
+
 import fnn
 from fnn._engine import core
 
@@ -58,6 +60,7 @@ def test_engine_stub_declares_exactly_what_the_engine_has():
             assert stub_args == real_args, method
 
 
+@pytest.mark.slow
 def test_import_fnn_does_not_import_scikit_learn_and_loads_estimators_on_demand(tmp_path):
     import subprocess
     import sys

@@ -139,6 +139,7 @@ def test_the_staging_thread_can_be_dropped_mid_epoch():
     assert_same(trained(widths, 2, 1, n=n, switch_at=1234), trained(widths, 1, 1, n=n))
 
 
+@pytest.mark.slow
 def test_training_beside_busy_processes_finishes_with_the_same_weights():
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     try:
@@ -170,6 +171,7 @@ def _numpy_blas_threads():
                 if i["internal_api"] == "openblas" and "scipy_openblas32" not in i["filepath"]] or [1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPUs")
 def test_numpy_blas_work_just_before_a_fit_does_not_take_its_team():
     # After a product NumPy's OpenBLAS threads spin for ~0.1 s; they once made the team monitor
@@ -194,6 +196,7 @@ def test_numpy_blas_work_just_before_a_fit_does_not_take_its_team():
     assert output.strip() == "[(2, False), (2, False), (2, False)]"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not 2 <= (os.cpu_count() or 1) <= 16, reason="needs 2 to 16 CPUs")
 def test_a_team_starts_on_the_processors_other_processes_leave_free():
     # A short fit beside busy processes ends before the monitor could judge it: the team is cut
@@ -222,6 +225,7 @@ def test_a_team_starts_on_the_processors_other_processes_leave_free():
 # ---------------------------------------------------------------------- fewer threads than asked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable", ["OMP_THREAD_LIMIT=1", "OMP_DYNAMIC=true", "OMP_NUM_THREADS=1"])
 @pytest.mark.parametrize("batch", [1, 64])
 def test_openmp_giving_fewer_threads_gives_the_weights_of_the_threads_asked_for(tmp_path, variable, batch):
@@ -260,6 +264,7 @@ FORK_PARENT = """
 """
 
 
+@pytest.mark.slow
 def test_a_forked_child_trains_and_predicts():
     code = FORK_PARENT.format(widths=WIDE) + """
     import fnn._engine
@@ -279,6 +284,7 @@ def test_a_forked_child_trains_and_predicts():
     assert run_python(code).strip().endswith("ok")
 
 
+@pytest.mark.slow
 def test_joblib_multiprocessing_backend_and_cross_val_score():
     code = FORK_PARENT.format(widths=WIDE) + """
     import joblib
@@ -314,6 +320,7 @@ def test_too_many_threads_are_lowered_with_a_warning_from_every_source(tmp_path)
         fnn.FNNClassifier((4,), n_threads=10000, max_epochs=1).fit(X, y)
 
 
+@pytest.mark.slow
 def test_command_line_threads_beyond_the_cpus_warn(tmp_path):
     settings = tmp_path / "s.toml"
     settings.write_text("threads = 10000\nmax_epochs = 1\n")
