@@ -218,6 +218,9 @@ def model_proto(graph: Graph, inputs: List, outputs: List, name: str, doc: str):
         opsets.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
     model = helper.make_model(helper.make_graph(graph.nodes, name, inputs, outputs, graph.initializers),
                               opset_imports=opsets, producer_name="fnn", doc_string=doc)
+    # The oldest file format these opsets allow (make_model writes the onnx package's newest, which
+    # runtimes older than that package refuse to read).
+    model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     from .._version import __version__
 
     model.producer_version = __version__
