@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..core.history import History
+from .._extras import import_optional
 
 
 def new_figure(width: float = 6.4, height: float = 4.0):
     """A matplotlib Figure drawn by the Agg canvas, independent of any pyplot backend."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = import_optional("matplotlib.backends.backend_agg", "drawing figures").FigureCanvasAgg
+    Figure = import_optional("matplotlib.figure", "drawing figures").Figure
 
     figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)

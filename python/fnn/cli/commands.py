@@ -19,6 +19,7 @@ import numpy as np
 from .. import __version__
 from ..training.schedules import SCHEDULES
 from ..training.settings import ESTIMATOR, ESTIMATOR_BATCH_SIZE, ESTIMATOR_SOLVER, MAIN_JOB, REGRESSOR_L2, SOLVERS
+from .._extras import import_optional
 
 EXIT_ERROR = 2
 #: Exit status after an unexpected exception (a bug).
@@ -266,6 +267,8 @@ def _train(args: argparse.Namespace) -> int:
     settings = merge(read_config(args.config) if args.config else None, vars(args))
     _check_writable(args.output, "-o")
     _check_writable(args.curve, "--curve")
+    if args.curve:  # before training, not after it
+        import_optional("matplotlib", "--curve")
     if getattr(args, "distributed", False):
         return _train_distributed(args, settings)
     table = read_table(args.data, settings["target"], _csv_options(args))
@@ -274,7 +277,7 @@ def _train(args: argparse.Namespace) -> int:
     if task == "regression" and table.y.dtype == object:
         raise CommandError(f"{table.source}: the target column {table.target_name!r} holds text labels; "
                            "regression needs numbers (use --task classification)")
-    import pandas as pd
+    pd = import_optional("pandas", "fnn train")
 
     X, y = table.X, pd.Series(table.y, name=table.target_name) if table.y.ndim == 1 else table.y
     X, y, X_test, y_test = _held_out_test(X, y, task, args.test_fraction, settings["seed"])
@@ -830,6 +833,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from .._bfloat16 import BfloatUnavailable
+    from .._extras import MissingDependency
     from .config import ConfigError
     from ..io.data_files import DataError
     from ..chapter.experiments import ExperimentError
@@ -838,7 +842,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
 
     # Problems with what the user gave; anything else is a bug, and keeps its traceback.
     expected = (CommandError, ConfigError, DataError, ModelFileError, TrainingDiverged, ExperimentError, OSError,
-                BfloatUnavailable)
+                BfloatUnavailable, MissingDependency)
     started = time.perf_counter()
     try:
         if argv and argv[0] in COMMANDS:

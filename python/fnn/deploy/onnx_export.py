@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .._extras import import_optional
 from .onnx_graph import (
     DEFAULT_OPSET, MINIMUM_OPSET, Graph, classifier_nodes, label_type, model_proto, network_nodes, onnx_modules,
     outputs_of, regressor_nodes,
@@ -317,13 +318,8 @@ def register_onnx_converters() -> None:
 
 
 def _skl2onnx():
-    try:
-        import skl2onnx
-        from skl2onnx import update_registered_converter
-    except ImportError as error:
-        raise ImportError("converting a scikit-learn pipeline to ONNX needs skl2onnx: pip install 'fnn[onnx]'") \
-            from error
-    return update_registered_converter, skl2onnx
+    skl2onnx = import_optional("skl2onnx", "converting a scikit-learn pipeline to ONNX")
+    return skl2onnx.update_registered_converter, skl2onnx
 
 
 def _tensor_types(dtype):

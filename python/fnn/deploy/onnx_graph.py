@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .._extras import import_optional
+
 #: The opset of the default ``to_onnx``: ONNX 1.12 (2022) and every onnxruntime since 1.12 read it.
 DEFAULT_OPSET = 17
 #: The lowest opset the graphs need (Clip's bounds as inputs, Softmax on one axis, GreaterOrEqual).
@@ -28,11 +30,9 @@ ML_OPSET = 3
 
 def onnx_modules():
     """The ``onnx`` package and its ``helper`` and ``numpy_helper``, or one line naming the extra."""
-    try:
-        import onnx
-        from onnx import helper, numpy_helper
-    except ImportError as error:
-        raise ImportError("exporting to ONNX needs the onnx package: pip install 'fnn[onnx]'") from error
+    onnx = import_optional("onnx", "exporting to ONNX")
+    from onnx import helper, numpy_helper
+
     return onnx, helper, numpy_helper
 
 

@@ -17,6 +17,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from .._extras import import_optional
+
 
 class DataError(ValueError):
     """Data that cannot be used as it is; the message says where and why."""
@@ -102,7 +104,7 @@ def read_table(source: str, target: Optional[str] = None, options: Optional[CsvO
     """
     options = options or CsvOptions()
     if source in BUILT_IN:
-        import pandas as pd
+        pd = import_optional("pandas", "reading data files")
 
         X, y, names = BUILT_IN[source]()
         frame = pd.DataFrame(np.asarray(X, dtype=np.float64), columns=names or None)
@@ -311,7 +313,7 @@ def _is_number(cell: str, decimal: str) -> bool:
 def _read_frame(path: Path, options: CsvOptions):
     """(DataFrame of every column, whether the file has a header, notes) of a CSV file; text
     columns of numbers or dates converted, text cells stripped, blank lines left out."""
-    import pandas as pd
+    pd = import_optional("pandas", "reading data files")
 
     lines = _sample(path)
     delimiter = options.delimiter or _detect_delimiter(path, lines)
@@ -393,7 +395,7 @@ def _read_wide_numbers(path: Path, lines: List[str], rows: List[List[str]], deli
     """A wide file whose every cell is a finite number, as one float64 block; None for any other
     file (or anything unusual: blank cells, quoted names, repeated names, options), which pandas
     reads with its messages."""
-    import pandas as pd
+    pd = import_optional("pandas", "reading data files")
 
     width = len(rows[0]) if rows else 0
     data = rows[1:] if has_header else rows
@@ -427,7 +429,7 @@ def _typed_column(path: Path, name: str, column, frame, has_header: bool, notes:
                   declared_numeric: bool = False):
     """A column pandas read as text: numbers written oddly, dates, or text (stripped, as object).
     A column declared numeric keeps its stray words as text, for the model to read as missing."""
-    import pandas as pd
+    pd = import_optional("pandas", "reading data files")
 
     text = _stripped(column)
     present = text.dropna()
@@ -495,7 +497,7 @@ def _lines(rows, frame, has_header: bool) -> str:
 def _read_npz(path: Path, need_target: bool) -> Table:
     import zipfile
 
-    import pandas as pd
+    pd = import_optional("pandas", "reading data files")
 
     try:
         with np.load(path, allow_pickle=False) as archive:

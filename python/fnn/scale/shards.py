@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ..io.data_files import DataError, _detect_delimiter, _is_number, _rows, _sample
+from .._extras import import_optional
 
 
 def read_shard(path, rank: int, size: int, target=None) -> Tuple[np.ndarray, np.ndarray, List[str], str]:
@@ -41,7 +42,7 @@ def _npy_shard(path: Path, rank: int, size: int, target):
 
 
 def _csv_shard(path: Path, rank: int, size: int, target):
-    import pandas as pd
+    pd = import_optional("pandas", "reading CSV shards")
 
     lines = _sample(path)
     if not lines:

@@ -23,6 +23,7 @@ from ..core.locking import lock_of
 from ..core.validation import check_features, check_positive_int
 from ..training.settings import NETWORK_FIT, TrainingSettings, settings_from
 from ..training.training_loop import Epoch, Training, in_memory_validation, train
+from .._extras import import_optional
 
 Block = Tuple[np.ndarray, np.ndarray]
 Source = Callable[[], Iterable[Block]]
@@ -34,7 +35,7 @@ def csv_blocks(path, target=-1, rows: int = 65536, **read_csv) -> Source:
     """A source reading the CSV file at `path` `rows` rows at a time (pandas), the column
     `target` (a name or a position) as y and the others as X. Extra keywords go to
     ``pandas.read_csv``."""
-    import pandas as pd
+    pd = import_optional("pandas", "fnn.scale.streaming.csv_blocks")
 
     rows = check_positive_int(rows, "rows")
 
@@ -49,7 +50,7 @@ def csv_blocks(path, target=-1, rows: int = 65536, **read_csv) -> Source:
 def parquet_blocks(path, target=-1, rows: int = 65536) -> Source:
     """A source reading the Parquet file at `path` `rows` rows at a time (pyarrow), the column
     `target` (a name or a position) as y and the others as X (numeric columns)."""
-    import pyarrow.parquet as pq
+    pq = import_optional("pyarrow.parquet", "fnn.scale.streaming.parquet_blocks")
 
     rows = check_positive_int(rows, "rows")
 

@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import validate_data
 
+from .._extras import import_optional
+
 #: Values named in a warning, at most.
 SHOWN = 5
 
@@ -88,8 +90,6 @@ class AsNumbers(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        import pandas as pd
-
         validate_data(self, X, reset=False, skip_check_array=True)
         out = np.empty((np.shape(X)[0], np.shape(X)[1]), dtype=np.float64)
         # Columns of numbers in one block (a wide table has thousands), the others one by one.
@@ -102,6 +102,7 @@ class AsNumbers(TransformerMixin, BaseEstimator):
         problems = []
         names = _names(self, X)
         for j in np.flatnonzero(~numeric):
+            pd = import_optional("pandas", "reading numbers written as text")
             name, column = names[j], _column(X, j)
             converted = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
             stray = [v for v in pd.unique(pd.Series(column[np.isnan(converted)], dtype=object)) if not _missing(v)]
@@ -154,12 +155,11 @@ class Categories(OneHotEncoder):
                          max_categories=max_categories, feature_name_combiner=feature_name_combiner)
 
     def _as_text(self, X):
-        import pandas as pd
-
         names = _names(self, X) if hasattr(X, "columns") else None
         texts = [as_text(column) for column in _columns(X)]
         if names is None:
             return np.column_stack(texts) if texts else np.empty((np.shape(X)[0], 0), dtype=object)
+        pd = import_optional("pandas", "a DataFrame's text columns")  # (a DataFrame came: pandas is there)
         return pd.DataFrame(dict(zip(names, texts)), index=X.index)
 
     def fit(self, X, y=None):

@@ -16,6 +16,8 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from .._extras import import_optional
+
 Columns = Optional[Sequence[Union[str, int]]]
 
 def tabular_preprocessor(numeric_columns: Columns = None, text_columns: Columns = None, *,
@@ -70,9 +72,8 @@ class ColumnsNamed:
 
 
 def _is_number_dtype(dtype) -> bool:
-    from pandas.api.types import is_numeric_dtype
-
-    return is_numeric_dtype(dtype)  # booleans too: 0 and 1
+    types = import_optional("pandas.api.types", "fnn.with_preprocessing")
+    return types.is_numeric_dtype(dtype)  # booleans too: 0 and 1
 
 
 def _resolve(frame, declared: Columns, what: str) -> List[str]:

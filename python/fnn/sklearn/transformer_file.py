@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ..io.model_file import ModelFileError, require
+from .._extras import import_optional
 
 State = Tuple[Dict[str, Any], Dict[str, np.ndarray]]
 
@@ -170,7 +171,7 @@ def _frame(columns: List[np.ndarray], names):
         if all(column.dtype != object for column in columns):
             return np.column_stack(columns).astype(np.float64)
         return np.column_stack(columns).astype(object)
-    import pandas as pd
+    pd = import_optional("pandas", "loading a model fitted on a DataFrame")
 
     if all(column.dtype == np.float64 for column in columns):  # one block: a column each costs ~25 µs
         return pd.DataFrame(np.column_stack(columns), columns=pd.Index(list(names), dtype=object))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._extras import import_optional
 from ...network import Network
 from ..plots import new_figure, save_figure
 from .base import Experiment, Result
@@ -72,7 +73,7 @@ def run(output: Path, seed: int) -> Result:
                  + ". Three logistic layers learn slowest (vanishing gradients, 4.6.2); tanh and ReLU train the deeper "
                  "networks as well as the shallow ones.")
     # The key: which colour is which class, and what the shading between them means.
-    from matplotlib.lines import Line2D
+    Line2D = import_optional("matplotlib.lines", "drawing figures").Line2D
 
     cmap = regions.cmap
     markers = [Line2D([], [], marker="o", linestyle="", markersize=6, markerfacecolor=cmap(value),
