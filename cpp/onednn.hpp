@@ -21,10 +21,6 @@
 #include <string>
 #include <unordered_map>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "bfloat16.hpp"
 #include "types.hpp"
 
@@ -58,6 +54,10 @@ struct Api {
   decltype(&dnnl_primitive_destroy) primitive_destroy = nullptr;
   decltype(&dnnl_primitive_execute) primitive_execute = nullptr;
   decltype(&dnnl_version) version = nullptr;
+  // The OpenMP runtime oneDNN runs its products on: the libgomp it was linked with, which is not
+  // fnn's own when a repaired wheel vendors a renamed copy of libgomp for the engine.
+  int (*omp_get_max_threads)() = nullptr;
+  void (*omp_set_num_threads)(int) = nullptr;
   dnnl_engine_t engine = nullptr;
 };
 
@@ -112,6 +112,13 @@ inline void load(const std::string& path) {
   find(a.primitive_create, "dnnl_primitive_create");
   find(a.primitive_destroy, "dnnl_primitive_destroy");
   find(a.primitive_execute, "dnnl_primitive_execute");
+  // (Searched in libdnnl's own dependencies; absent when oneDNN was built without OpenMP.)
+  a.omp_get_max_threads = reinterpret_cast<int (*)()>(dlsym(library, "omp_get_max_threads"));
+  a.omp_set_num_threads = reinterpret_cast<void (*)(int)>(dlsym(library, "omp_set_num_threads"));
+  if (!a.omp_get_max_threads || !a.omp_set_num_threads) {
+    a.omp_get_max_threads = nullptr;
+    a.omp_set_num_threads = nullptr;
+  }
   if (a.engine_create(&a.engine, dnnl_cpu, 0) != dnnl_success)
     throw std::runtime_error("oneDNN could not create its CPU engine");
   loaded_flag().store(true, std::memory_order_release);
@@ -283,19 +290,17 @@ inline ThreadProducts& thread_products() {
 }
 
 // oneDNN's OpenMP build would share a product called outside a parallel region among
-// omp_get_max_threads() threads; each call here runs on its own thread.
+// omp_get_max_threads() threads of its OpenMP runtime; each call here runs on its own thread.
 class OneThread {
  public:
   OneThread() {
-#ifdef _OPENMP
-    before_ = omp_get_max_threads();
-    if (before_ != 1) omp_set_num_threads(1);
-#endif
+    const Api& a = api();
+    if (!a.omp_get_max_threads) return;
+    before_ = a.omp_get_max_threads();
+    if (before_ != 1) a.omp_set_num_threads(1);
   }
   ~OneThread() {
-#ifdef _OPENMP
-    if (before_ != 1) omp_set_num_threads(before_);
-#endif
+    if (before_ != 1) api().omp_set_num_threads(before_);
   }
 
  private:

@@ -325,3 +325,28 @@ def test_command_line_and_a_forked_child(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env=dict(os.environ, OMP_NUM_THREADS="2"))
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.slow
+def test_onednn_products_start_no_threads_of_their_own():
+    # oneDNN runs each product on the calling thread (onednn.hpp): with one fnn thread, no other
+    # thread may appear, whichever OpenMP runtime oneDNN was linked with — a repaired wheel vendors
+    # a renamed libgomp for fnn's engine while oneDNN keeps the system's (the wheel session of
+    # noxfile.py runs this test against such a wheel).
+    code = textwrap.dedent("""
+        import os, numpy as np, fnn
+        X = np.random.default_rng(0).random((2048, 64), dtype=np.float32)
+        net = fnn.Network([64, 256, 10], dtype="bfloat16", seed=0, n_threads=1)
+        net.forward(X[:2])  # oneDNN loaded
+        before = len(os.listdir("/proc/self/task"))
+        net.fit(X, np.arange(2048) % 10, batch_size=128, max_epochs=2, verbose=False)
+        net.predict(X)
+        print(before, len(os.listdir("/proc/self/task")))
+    """)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    environment["OPENBLAS_NUM_THREADS"] = "1"  # (OpenBLAS's own pool, of no interest here)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=environment)
+    assert result.returncode == 0, result.stderr
+    before, after = map(int, result.stdout.split())
+    assert after == before, f"{after - before} thread(s) started by bfloat16 products on one fnn thread"

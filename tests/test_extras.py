@@ -42,6 +42,7 @@ def run_without(blocked, code: str, cwd: Path):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_training_predicting_and_model_files_need_none_of_the_extras(tmp_path):
     result = run_without(OPTIONAL, """
         import numpy as np
@@ -66,6 +67,7 @@ def test_training_predicting_and_model_files_need_none_of_the_extras(tmp_path):
     assert "test accuracy" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blocked, arguments, extra", [
     (["pandas"], ["train", "table.csv"], "data"),
     (["pandas"], ["predict", "m.fnn", "table.csv"], "data"),
@@ -87,6 +89,7 @@ def test_a_command_without_its_extra_says_in_one_line_what_to_install(tmp_path, 
     assert f"needs {blocked[0]}, which is not installed: pip install 'fnn[{extra}]'" in lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blocked, code, extra", [
     (["matplotlib"], "from fnn.chapter.plots import new_figure; new_figure()", "plots"),
     (["pyarrow"], "from fnn.scale.streaming import parquet_blocks; next(parquet_blocks('x.parquet')())", "data"),

@@ -3,7 +3,7 @@ files, and ``fit`` (Algorithm 4.1, whose loop is in :mod:`fnn.training.training_
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -317,22 +317,23 @@ class Network:
         return metadata, arrays
 
     @classmethod
-    def _from_file_contents(cls, path, metadata: dict, arrays: Dict[str, np.ndarray], prefix: str = "") -> "Network":
+    def _from_file_contents(cls, path, metadata: Any, arrays: Mapping[str, np.ndarray], prefix: str = "") -> "Network":
         """The network a model file describes. Everything is checked against the arrays the file
         really holds before the network (and its parameter arrays) is made."""
         require(isinstance(metadata, dict), path, "the network's description is not a mapping")
-        widths = metadata.get("widths")
+        # (Any: the checks below, not the annotations, establish what each value is.)
+        widths: Any = metadata.get("widths")
         require(isinstance(widths, list) and len(widths) >= 2
                 and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths), path,
                 f"widths must be a list of at least 2 positive integers, got {widths!r}")
-        specs = metadata.get("activations")
+        specs: Any = metadata.get("activations")
         require(isinstance(specs, list) and len(specs) == len(widths) - 2 and all(isinstance(a, dict) for a in specs),
                 path, f"activations must be {len(widths) - 2} activation descriptions")
         activations = [activation_from_dict(a) for a in specs]
         require(metadata.get("dtype") in ("float32", "float64", "bfloat16"), path,
                 f"unknown dtype {metadata.get('dtype')!r}")
         dtype = np.dtype(np.float32 if metadata["dtype"] == "bfloat16" else metadata["dtype"])
-        expected = {}
+        expected: Dict[str, Tuple[int, ...]] = {}
         for l in range(1, len(widths)):
             f = activations[l - 1] if l < len(widths) - 1 else Identity()
             units, fan_in = widths[l], widths[l - 1]
@@ -344,7 +345,7 @@ class Network:
         require(metadata.get("parameters") == names, path,
                 f"its parameter list {metadata.get('parameters')} does not match the architecture's {names}")
         for name, shape in expected.items():
-            array = arrays.get(prefix + name)
+            array: Any = arrays.get(prefix + name)
             require(array is not None, path, f"the array {prefix + name} is missing")
             require(array.shape == shape and array.dtype == dtype, path,
                     f"{prefix + name} has shape {array.shape} and dtype {array.dtype}, expected {shape} and {dtype}")

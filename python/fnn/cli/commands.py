@@ -273,13 +273,15 @@ def _train(args: argparse.Namespace) -> int:
         return _train_distributed(args, settings)
     table = read_table(args.data, settings["target"], _csv_options(args))
     _print_notes(table.notes, sys.stdout)
-    task = settings["task"] if settings["task"] != "auto" else task_of(table.y)
-    if task == "regression" and table.y.dtype == object:
+    target = table.y
+    if target is None:  # (read_table gives training data a target column, or says why not)
+        raise CommandError(f"{table.source}: no target column")
+    task = settings["task"] if settings["task"] != "auto" else task_of(target)
+    if task == "regression" and target.dtype == object:
         raise CommandError(f"{table.source}: the target column {table.target_name!r} holds text labels; "
                            "regression needs numbers (use --task classification)")
     pd = import_optional("pandas", "fnn train")
-
-    X, y = table.X, pd.Series(table.y, name=table.target_name) if table.y.ndim == 1 else table.y
+    X, y = table.X, pd.Series(target, name=table.target_name) if target.ndim == 1 else target
     X, y, X_test, y_test = _held_out_test(X, y, task, args.test_fraction, settings["seed"])
     validation = _validation_fraction(args, settings, X.shape[0])
     estimator = _estimator_of(settings, task, validation)

@@ -13,7 +13,7 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class Table:
     `X` is a pandas DataFrame whose columns are the features: float64 columns (NaN where a
     value is missing) and object columns of text (categorical features)."""
 
-    X: "object"
+    X: Any  # a pandas DataFrame (pandas is optional: no annotation that imports it)
     y: Optional[np.ndarray]
     source: str
     feature_names: List[str] = field(default_factory=list)
@@ -168,7 +168,7 @@ def read_features(source: str, feature_names: Optional[Sequence[str]], n_feature
         frame = frame.drop(columns=[column])
     frame = _select_features(path, frame, options)
     named = feature_names is not None and has_header and not all(n == str(i) for i, n in enumerate(feature_names))
-    if named:
+    if named and feature_names is not None:  # (the second test for the type checker)
         present, wanted = set(frame.columns), set(feature_names)
         absent = [name for name in feature_names if name not in present]
         if absent:

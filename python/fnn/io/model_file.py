@@ -71,7 +71,7 @@ def write_model(path: PathLike, kind: str, metadata: Dict[str, Any], arrays: Dic
                              "nothing was written") from None
     try:
         with os.fdopen(descriptor, "wb") as stream:
-            np.savez(stream, **entries)
+            np.savez(stream, **entries)  # type: ignore[arg-type]  # (numpy's stub: allow_pickle)
             stream.flush()
             os.fsync(stream.fileno())
         umask = os.umask(0)
@@ -277,13 +277,13 @@ def require(condition: bool, path: PathLike, problem: str) -> None:
 # Readers and writers by kind, registered by the modules that define each kind of model. Those
 # modules are imported when a file of their kind is first loaded or saved: the estimators import
 # scikit-learn, which `import fnn` leaves for their first use.
-_READERS: Dict[str, Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any]] = {}
+_READERS: Dict[str, Callable[[Path, Dict[str, Any], Mapping[str, np.ndarray]], Any]] = {}
 _WRITERS: Dict[str, Callable[[Any, PathLike], Any]] = {}
 _MODULES = {"Network": "fnn.network", "FNNClassifier": "fnn.sklearn.classifier",
             "FNNRegressor": "fnn.sklearn.regressor", "Pipeline": "fnn.sklearn.transformer_file"}
 
 
-def register(kind: str, reader: Callable[[Path, Dict[str, Any], Dict[str, np.ndarray]], Any],
+def register(kind: str, reader: Callable[[Path, Dict[str, Any], Mapping[str, np.ndarray]], Any],
              writer: Callable[[Any, PathLike], Any]) -> None:
     """Make `kind` loadable by `reader(path, header, arrays)` and savable by `writer(model, path)`."""
     _READERS[kind] = reader

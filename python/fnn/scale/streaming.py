@@ -199,7 +199,7 @@ class _ShuffleBuffer:
         return not result.diverged
 
     def run(self, blocks: Iterable[Block], learning_rate: float) -> Epoch:
-        epoch = [0.0, 0]  # loss sum, samples
+        epoch: list = [0.0, 0]  # loss sum, samples
         self.filled = 0
         batch = self.s.batch_size
         for number, block in enumerate(blocks, 1):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+from typing import List
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -225,7 +227,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
             return None
         if isinstance(self.class_weight, dict):  # named here, not as the sample weights they become
             for label, weight in self.class_weight.items():
-                if not isinstance(weight, numbers.Real) or not np.isfinite(weight) or weight < 0:
+                if not isinstance(weight, numbers.Real) or not math.isfinite(weight) or weight < 0:
                     raise ValueError(f"class_weight[{label!r}] is {weight!r}: class weights must be finite numbers "
                                      ">= 0")
             positive = [float(w) for w in self.class_weight.values() if w > 0]
@@ -247,7 +249,9 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
     def _validation_score(self, validation_error: float) -> float:
         return 1.0 - validation_error
 
-    _best_validation = staticmethod(max)
+    @staticmethod
+    def _best_validation(scores: List[float]) -> float:
+        return max(scores)
 
     # ------------------------------------------------------------------ public API
 

@@ -103,7 +103,7 @@ class AsNumbers(TransformerMixin, BaseEstimator):
         names = _names(self, X)
         for j in np.flatnonzero(~numeric):
             pd = import_optional("pandas", "reading numbers written as text")
-            name, column = names[j], _column(X, j)
+            name, column = names[j], _column(X, int(j))
             converted = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
             stray = [v for v in pd.unique(pd.Series(column[np.isnan(converted)], dtype=object)) if not _missing(v)]
             if stray:
@@ -136,7 +136,7 @@ def as_text(column: np.ndarray) -> np.ndarray:
         elif isinstance(value, numbers.Integral):
             out[i] = str(int(value))
         elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-            out[i] = str(int(value))
+            out[i] = str(int(float(value)))
         else:
             out[i] = str(value)
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -292,8 +292,8 @@ class FNNEstimator(BaseEstimator):
         self.n_iter_ = first_epoch + history.n_epochs
         self.best_epoch_ = first_epoch + (history.best_epoch or history.n_epochs)
         self.t_ = plan.seen + plan.X.shape[0] * history.n_epochs
-        self.best_loss_ = None if validation else min(self.loss_curve_)
-        self.best_validation_score_ = self._best_validation(self.validation_scores_) if validation else None
+        self.best_loss_ = None if validation else min(self.loss_curve_ or [np.inf])
+        self.best_validation_score_ = self._best_validation(scores) if validation else None
 
     # ------------------------------------------------------------------ scikit-learn's MLP attributes
 
@@ -373,8 +373,10 @@ class FNNEstimator(BaseEstimator):
         """The validation score recorded per epoch: accuracy (1 − error rate) for classifiers."""
         return validation_error
 
-    #: The best of the validation scores: the lowest validation loss (the classifier's highest accuracy).
-    _best_validation = staticmethod(min)
+    @staticmethod
+    def _best_validation(scores: List[float]) -> float:
+        """The best of the validation scores: the lowest validation loss (the classifier's highest accuracy)."""
+        return min(scores)
 
     # ------------------------------------------------------------------ prediction
 

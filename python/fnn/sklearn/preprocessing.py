@@ -36,7 +36,7 @@ def tabular_preprocessor(numeric_columns: Columns = None, text_columns: Columns 
         numeric_columns, text_columns = _selectors(categorical, numeric)
     elif categorical is not None or numeric is not None:
         raise ValueError("give either numeric_columns and text_columns, or categorical= / numeric=, not both")
-    transformers = []
+    transformers: List[tuple] = []
     if numeric_columns is not None and (callable(numeric_columns) or len(numeric_columns)):
         numbers = Pipeline([("as_numbers", AsNumbers()), ("impute", SimpleImputer(strategy="median"))])
         transformers.append(("numbers", numbers, numeric_columns if callable(numeric_columns)
@@ -57,7 +57,7 @@ class ColumnsNamed:
 
     def __call__(self, frame) -> List[int]:
         if all(isinstance(n, int) and not isinstance(n, bool) for n in self.names):
-            return list(self.names)  # positions, as scikit-learn takes integers, in a DataFrame too
+            return [int(n) for n in self.names]  # positions, as scikit-learn takes integers, in a DataFrame too
         if not hasattr(frame, "columns"):
             raise TypeError("columns given by name need a pandas DataFrame")
         positions = {name: j for j, name in enumerate(frame.columns)}
@@ -88,7 +88,7 @@ def _resolve(frame, declared: Columns, what: str) -> List[str]:
         elif isinstance(column, int) and not isinstance(column, bool) and -len(names) <= column < len(names):
             resolved.append(names[column])
         else:
-            raise ValueError(f"{what}={list(declared)!r}: the table has no column {column!r} "
+            raise ValueError(f"{what}={list(declared or ())!r}: the table has no column {column!r} "
                              f"(columns: {', '.join(map(str, names))})")
     return resolved
 

@@ -53,7 +53,8 @@ def transformer_from_state(path, state: Dict[str, Any], arrays: Dict[str, np.nda
     if kind is None or kind in ("drop", "passthrough"):
         return kind
     reader = _READERS.get(kind)
-    require(reader is not None, path, f"unknown transformer kind {kind!r}")
+    if reader is None:
+        raise ModelFileError(f"{path}: unknown transformer kind {kind!r}")
     if kind in ("Pipeline", "FNNClassifier", "FNNRegressor"):
         return reader(path, state, arrays, prefix)
     n_features = state.get("n_features_in_")
@@ -342,10 +343,11 @@ def _write_encoder(encoder, prefix: str) -> State:
 
 
 def _read_encoder(path, state, arrays, prefix, n_features, names, kind: str = "OneHotEncoder"):
-    if kind == "Categories":
-        from .column_kinds import Categories as OneHotEncoder
-    else:
-        from sklearn.preprocessing import OneHotEncoder
+    from sklearn.preprocessing import OneHotEncoder
+
+    from .column_kinds import Categories
+
+    encoder_class = Categories if kind == "Categories" else OneHotEncoder
 
     params = _unparams(path, kind, state.get("params"))
     columns = state.get("columns")
@@ -361,7 +363,7 @@ def _read_encoder(path, state, arrays, prefix, n_features, names, kind: str = "O
     # explicitly, the encoder is the one that was saved.
     rows = max(len(c) for c in categories)
     synthetic = [np.array([c[i % len(c)] for i in range(rows)], dtype=c.dtype) for c in categories]
-    encoder = OneHotEncoder(categories=[np.asarray(c) for c in categories], **params).fit(_frame(synthetic, names))
+    encoder = encoder_class(categories=[np.asarray(c) for c in categories], **params).fit(_frame(synthetic, names))
     if not state.get("explicit_categories"):
         encoder.categories = "auto"
     drop = None if encoder.drop_idx_ is None else [None if d is None else int(d) for d in encoder.drop_idx_]
@@ -517,7 +519,7 @@ def _read_pipeline(path, state, arrays, prefix):
     from sklearn.pipeline import Pipeline
 
     steps = state.get("steps")
-    require(isinstance(steps, list) and steps and all(isinstance(s, dict) and isinstance(s.get("name"), str)
+    require(isinstance(steps, list) and bool(steps) and all(isinstance(s, dict) and isinstance(s.get("name"), str)
                                                       for s in steps), path, "a pipeline without valid steps")
     pipeline = Pipeline([(s["name"], transformer_from_state(path, s.get("step"), arrays, f"{prefix}steps/{i}/"))
                          for i, s in enumerate(steps)])
@@ -552,7 +554,8 @@ _WRITERS = {
     "AsNumbers": _write_as_numbers, "ColumnTransformer": _write_column_transformer, "Pipeline": _write_pipeline,
     "FNNClassifier": _write_estimator, "FNNRegressor": _write_estimator,
 }
-_READERS = {
+# (Any: the readers take different arguments; _transformer_from_state calls each as its kind needs.)
+_READERS: Dict[str, Any] = {
     "StandardScaler": _read_standard_scaler, "MinMaxScaler": _read_min_max_scaler,
     "SimpleImputer": _read_imputer, "OneHotEncoder": _read_encoder, "Categories": _read_categories,
     "AsNumbers": _read_as_numbers, "ColumnTransformer": _read_column_transformer, "Pipeline": _read_pipeline,

@@ -27,7 +27,7 @@ def dead_layers(network, X: np.ndarray, rows: int = 512, parameters=None) -> Lis
     from ..core.activations import PReLU
 
     params = network.parameters() if parameters is None else parameters
-    dead = []
+    dead: List[int] = []
     a = np.asarray(X[:rows], dtype=np.float64)
     for l in range(1, network.n_layers):
         f = network.layer_activation(l)

@@ -18,7 +18,7 @@ file and rolls it back with the weights (early stopping's best epoch, a divergen
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, NoReturn, Optional, Tuple
 
 import numpy as np
 
@@ -69,17 +69,18 @@ class OptimiserState:
     def step(self) -> int:
         return int(self.arrays["step"])
 
-    def lists(self, parameter_names) -> Tuple[Optional[list], Optional[list]]:
+    def lists(self, parameter_names) -> Tuple[Optional[List[np.ndarray]], Optional[List[np.ndarray]]]:
         """The engine's `first` and `second` arguments: arrays in the parameters' order, or None."""
-        return tuple([self.arrays[f"{kind}.{p}"] for p in parameter_names] if kind in STATE_ARRAYS[self.name]
-                     else None for kind in ("first", "second"))
+        first, second = ([self.arrays[f"{kind}.{p}"] for p in parameter_names] if kind in STATE_ARRAYS[self.name]
+                         else None for kind in ("first", "second"))
+        return first, second
 
     def metadata(self) -> dict:
         return {"name": self.name, "step": self.step}
 
     @classmethod
-    def from_file(cls, metadata: dict, arrays: Dict[str, np.ndarray], parameters: Dict[str, np.ndarray],
-                  prefix: str, fail) -> "OptimiserState":
+    def from_file(cls, metadata: dict, arrays: Mapping[str, np.ndarray], parameters: Dict[str, np.ndarray],
+                  prefix: str, fail: Callable[[str], NoReturn]) -> "OptimiserState":
         """The state a model file holds (`fail(message)` raises the file's error)."""
         if not isinstance(metadata, dict) or metadata.get("name") not in OPTIMISERS:
             fail(f"unknown optimiser state {metadata!r}")

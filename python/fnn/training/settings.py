@@ -62,7 +62,7 @@ class TrainingSettings:
     stop_on_training_loss: bool = False
 
     def __post_init__(self) -> None:
-        checked = {
+        checked: Dict[str, Any] = {
             "learning_rate": check_real(self.learning_rate, "learning_rate", positive=True),
             "l2": check_real(self.l2, "l2", non_negative=True),
             "batch_size": check_positive_int(self.batch_size, "batch_size"),

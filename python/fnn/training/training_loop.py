@@ -175,7 +175,10 @@ class Training:
         self.state = net._optimiser_state_for(s.optimiser)
         # The engine reads t from the state's "step" array and advances it, also when Ctrl-C cuts
         # an epoch short.
-        self.first, self.second = (None, None) if self.state is None else self.state.lists(net._parameters)
+        self.first: Optional[List[np.ndarray]] = None
+        self.second: Optional[List[np.ndarray]] = None
+        if self.state is not None:
+            self.first, self.second = self.state.lists(net._parameters)
         self.step_count = np.zeros((), dtype=np.int64) if self.state is None else self.state.arrays["step"]
         self.arrays = dict(net._parameters)
         if self.state is not None:
@@ -271,16 +274,17 @@ def train(net, s: TrainingSettings, training: Training, run_epoch: Callable[[flo
             raise _diverged("the training risk became NaN or infinite", epoch, learning_rate, where)
         _record_epoch(history, risk, learning_rate, result, gradient_norms)
         stop = False
-        if validate is not None:
+        if validate is not None and stopper is not None:  # (made together above)
             val_loss, val_error = _validated(validate, epoch, learning_rate, where, last_finite, recorded)
             history.validation_loss.append(val_loss)
             history.validation_error.append(val_error)
             stop = stopper.update(val_error, epoch, trained, val_loss)
         elif loss_stopper is not None:
             stop = loss_stopper.update(risk, epoch, {})
-        if stop and schedule.plateau():  # adaptive: α / 5, and a new count of epochs
+        stopping = stopper or loss_stopper
+        if stop and stopping is not None and schedule.plateau():  # adaptive: α / 5, and a new count of epochs
             stop = False
-            (stopper or loss_stopper).epochs_without_improvement = 0
+            stopping.epochs_without_improvement = 0
         last_finite.keep()
         history.epoch_time.append(time.perf_counter() - start)
         if verbose:

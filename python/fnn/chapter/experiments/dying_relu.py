@@ -5,10 +5,11 @@ on the negative side, so their silenced units can come back, the faster the larg
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 
-from ...core.activations import ELU, LeakyReLU
+from ...core.activations import ELU, ActivationLike, LeakyReLU
 from ...io.datasets import load_digits
 from ...network import Network
 from ..plots import new_figure, save_figure
@@ -17,7 +18,8 @@ from .base import Experiment, Result
 HIDDEN = 64
 BIG_STEP = 200.0
 RECOVERY_EPOCHS = 30
-KINDS = {"ReLU": "relu", "Leaky ReLU γ=0.01": LeakyReLU(0.01), "Leaky ReLU γ=0.3": LeakyReLU(0.3), "ELU γ=1": ELU(1.0)}
+KINDS: Dict[str, ActivationLike] = {"ReLU": "relu", "Leaky ReLU γ=0.01": LeakyReLU(0.01),
+                                    "Leaky ReLU γ=0.3": LeakyReLU(0.3), "ELU γ=1": ELU(1.0)}
 
 
 def _net_inputs(net: Network, X: np.ndarray) -> np.ndarray:

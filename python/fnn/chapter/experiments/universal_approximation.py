@@ -4,6 +4,7 @@ fit a continuous function on [0, 1], the more closely the more units there are."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Dict, List
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def run(output: Path, seed: int) -> Result:
     y = target(x)
     grid = np.linspace(0, 1, 2001)[:, None]
     truth = target(grid)
-    errors = {"constructed": [], "constructed then SGD": [], "SGD from random init": []}
+    errors: Dict[str, List[float]] = {"constructed": [], "constructed then SGD": [], "SGD from random init": []}
     curves = {}
     for width in WIDTHS:
         net = constructed(width, x, y, seed)

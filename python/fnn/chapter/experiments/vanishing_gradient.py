@@ -5,9 +5,11 @@ a larger learning rate helps."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from ...core.history import History
 from ...io.datasets import load_digits
 from ...network import Network, TrainingDiverged
 from ..plots import new_figure, save_figure
@@ -31,7 +33,7 @@ def run(output: Path, seed: int) -> Result:
                                         record_gradient_norms=True)
         accuracy[activation] = net.score(X, y)
     # Exercise 4-6: the logistic network with larger learning rates.
-    larger = {}
+    larger: Dict[float, Tuple[Optional[History], float]] = {}
     for rate in (0.1, 1.0):
         net = _network("logistic", seed)
         try:
@@ -55,7 +57,7 @@ def run(output: Path, seed: int) -> Result:
                  "the output, i.e. shrinks by that factor per layer towards the input (σ' ≤ 0.25, (4.86))")
     lines.append(f"training accuracy after {EPOCHS} epochs at α = 0.01: " +
                  ", ".join(f"{a} {accuracy[a]:.3f}" for a in accuracy))
-    for rate, (history, score) in larger.items():
+    for rate, (_, score) in larger.items():
         numbers[f"logistic_accuracy_learning_rate_{rate:g}"] = score
         lines.append(f"exercise 4-6, logistic with α = {rate:g}: training accuracy {score:.3f}"
                      + ("" if history is None else
@@ -71,13 +73,13 @@ def run(output: Path, seed: int) -> Result:
         line, = left.semilogy(layers, history.gradient_norms[0], marker="o", label=f"{activation}, initialisation")
         left.semilogy(layers, history.gradient_norms[-1], marker="x", linestyle="--", color=line.get_color(),
                       label=f"{activation}, after {EPOCHS} epochs")
-        norms = np.array(history.gradient_norms)
-        middle.semilogy(norms[:, 0], color=line.get_color(), label=f"{activation}, layer 1")
-        middle.semilogy(norms[:, -1], color=line.get_color(), linestyle=":", label=f"{activation}, layer {LAYERS}")
+        by_epoch = np.array(history.gradient_norms)
+        middle.semilogy(by_epoch[:, 0], color=line.get_color(), label=f"{activation}, layer 1")
+        middle.semilogy(by_epoch[:, -1], color=line.get_color(), linestyle=":", label=f"{activation}, layer {LAYERS}")
         right.plot(range(1, EPOCHS + 1), history.train_risk, color=line.get_color(), label=f"{activation}, α = 0.01")
-    for rate, (history, _) in larger.items():
-        if history is not None:
-            right.plot(range(1, history.n_epochs + 1), history.train_risk, linestyle="--",
+    for rate, (larger_history, _) in larger.items():
+        if larger_history is not None:
+            right.plot(range(1, larger_history.n_epochs + 1), larger_history.train_risk, linestyle="--",
                        label=f"logistic, α = {rate:g}")
     left.set_xlabel("layer l")
     left.set_ylabel(r"$\|\partial R / \partial W^{(l)}\|_F$ (Frobenius norm)")

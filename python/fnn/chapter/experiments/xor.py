@@ -69,12 +69,12 @@ def run(output: Path, seed: int) -> Result:
     grid = np.linspace(-0.5, 1.5, 301)
     gx, gy = np.meshgrid(grid, grid)
     points = np.c_[gx.ravel(), gy.ravel()]
-    for k, (title, net) in enumerate((("hand-made solution", exact),
-                                      (f"learned (seed {first[0]})" if first else "no start solved it",
-                                       first[1] if first else None))):
+    for k, (title, shown) in enumerate((("hand-made solution", exact),
+                                        (f"learned (seed {first[0]})" if first else "no start solved it",
+                                         first[1] if first else None))):
         axis = figure.add_subplot(1, 2, k + 1)
-        if net is not None:
-            probability = net.forward(points)[:, 0].reshape(gx.shape)
+        if shown is not None:
+            probability = shown.forward(points)[:, 0].reshape(gx.shape)
             axis.contourf(gx, gy, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
             axis.contour(gx, gy, probability, levels=[0.5], colors="black")
         axis.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="black", s=120, vmin=0, vmax=1)

@@ -4,6 +4,7 @@ when its inputs are all positive than when they are centred on zero."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def run(output: Path, seed: int) -> Result:
         for offset in OFFSETS:
             net = _neuron()
             X = centred + offset
-            path, risks = [], []
+            path: List[np.ndarray] = []
+            risks: List[float] = []
 
             def record(history, net=net, X=X, path=path, risks=risks):
                 # The risk at the end of each epoch (the history's is averaged over the epoch's steps).
@@ -76,8 +78,8 @@ def run(output: Path, seed: int) -> Result:
         axis.legend(fontsize=8)
     label = "SGD (batch 1, α = 0.01)"
     for offset in (0.0, 2.0):
-        path = paths[label, offset]
-        axes[2].plot(path[:300, 0], path[:300, 1], marker=".", markersize=3, label=f"offset {offset:g}")
+        walk = np.asarray(paths[label, offset])
+        axes[2].plot(walk[:300, 0], walk[:300, 1], marker=".", markersize=3, label=f"offset {offset:g}")
     weights = best.parameters()["weights_1"][0]
     axes[2].plot(*weights, "k*", markersize=12, label="optimum w*")
     axes[2].set_xlabel("w₁")
