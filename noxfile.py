@@ -1,5 +1,5 @@
-"""Developer sessions: `nox -s lint`, `nox -s types`, `nox -s tests`, `nox -s wheel`, `nox -s sanitizers`,
-`nox -s bench`.
+"""Developer sessions: `nox -s lint`, `nox -s types`, `nox -s tests`, `nox -s wheel`, `nox -s docs`,
+`nox -s sanitizers`, `nox -s bench`.
 
 Each runs in a fresh virtual environment of nox's own; `tests` builds the engine as a user's
 `pip install` does (all three instruction-set variants), with compiler warnings as errors;
@@ -70,6 +70,13 @@ def wheel(session):
     session.run("python", "-c", "import sys, fnn; assert fnn.__file__.startswith(sys.prefix), fnn.__file__; "
                 "print('testing', fnn.__file__)")
     session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def docs(session):
+    """The documentation site into site/, warnings as errors (its figures are made first)."""
+    session.install(".[docs]")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(venv_backend="none")

@@ -48,7 +48,7 @@ def count() -> int:
         # monitor's look at /proc every 50 ms adds one or two to the longer epoch.)
         per_step = per_epoch[1] - per_epoch[0] >= (8192 - 1024) // batch // 2
         verdict = "ALLOCATES PER STEP" if per_step else "ok"
-        if dtype == "bfloat16" and per_step:  # oneDNN's execution context, per product: see README
+        if dtype == "bfloat16" and per_step:  # oneDNN's execution context, per product: see docs/performance.md
             verdict = f"{(per_epoch[1] - per_epoch[0]) / ((8192 - 1024) // batch):.0f} per step, in oneDNN"
         else:
             failures += per_step

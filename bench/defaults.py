@@ -6,7 +6,7 @@ breast cancer, digits (pixels 0–16) and diabetes. Each seed draws a stratified
 quarter for testing and seeds both estimators; the table gives the median test score (accuracy,
 or R² for diabetes) and fit time over the seeds. Goal (issue 11): fnn ≥ scikit-learn − 0.01.
 
-`--check README.md` compares the scores with the table in that file (the fit times are not
+`--check docs/guide/estimators.md` compares the scores with the table in that file (the fit times are not
 compared: they depend on the machine) and exits with status 1 if any differs."""
 
 import argparse

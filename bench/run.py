@@ -173,19 +173,41 @@ def plot(report: Dict, path: Path) -> None:
     rows = report["rows"]
     series = [("fnn", "fnn")] + [(n, t) for n, t in (("numpy", "NumPy"), ("pytorch", "PyTorch"),
                                                       ("sklearn", "scikit-learn")) if rows[0].get(n)]
+    label = lambda row: row["label"] if "label" in row else row["workload"].label()  # noqa: E731
     x = np.arange(len(rows))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, (key, title) in enumerate(series):
         ax.bar(x + i * width, [row[key] for row in rows], width, label=title)
     ax.set_yscale("log")
-    ax.set_xticks(x + width * (len(series) - 1) / 2, [row["workload"].label() for row in rows], fontsize=8)
+    ax.set_xticks(x + width * (len(series) - 1) / 2, [label(row) for row in rows], fontsize=8)
     ax.set_ylabel("training samples / s (log scale)")
     ax.set_title(f"SGD training throughput, float32, {report['threads']} threads")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def report_of_markdown(text: str) -> Dict:
+    """What plot() needs, read back from the first table of a latest.md that markdown() wrote:
+    the figure is made from the committed table, not committed itself."""
+    def rate(cell: str) -> float:
+        cell = cell.strip()
+        return float(cell[:-1]) * (1e6 if cell.endswith("M") else 1e3) if cell[-1:] in "kM" else float(cell)
+
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    columns = {"fnn": "fnn", "NumPy": "numpy", "PyTorch": "pytorch", "scikit-learn": "sklearn"}
+    rows = []
+    for line in lines[2:]:
+        if line.startswith("| workload"):
+            break  # the second table
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows.append({"label": cells[0], **{columns[name]: rate(cells[header.index(name)])
+                                           for name in columns if name in header}})
+    threads = int(text.split(" threads", 1)[0].rsplit(" ", 1)[-1])
+    return {"rows": rows, "threads": threads}
 
 
 def main(argv=None) -> int:

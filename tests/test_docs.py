@@ -1,6 +1,6 @@
-"""The README cannot drift from the code: its Python snippets run on their own and print what their
-`# → …` comments say, and its command transcripts are what the commands print today (times and
-speeds aside)."""
+"""The README and the documentation (docs/) cannot drift from the code: their Python snippets run
+on their own and print what their `# → …` comments say, their command transcripts are what the
+commands print today (times and speeds aside), and the README's links lead somewhere."""
 
 import contextlib
 import io
@@ -12,9 +12,14 @@ import pytest
 
 from fnn.cli import main
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 TEXT = README.read_text(encoding="utf-8")
-SNIPPETS = re.findall(r"```python\n(.*?)```", TEXT, re.S)
+#: The README and every documentation page, by path from the repository root.
+PAGES = {str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+         for path in [README, *sorted((ROOT / "docs").rglob("*.md"))]}
+SNIPPETS = [(name, snippet) for name, text in PAGES.items()
+            for snippet in re.findall(r"```python\n(.*?)```", text, re.S)]
 
 
 def _pattern(expected: str) -> str:
@@ -22,16 +27,17 @@ def _pattern(expected: str) -> str:
     return ".*?".join(re.escape(part) for part in expected.split("…"))
 
 
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
-def test_readme_python_snippets_run_on_their_own_and_print_what_they_say(snippet, tmp_path, monkeypatch):
+@pytest.mark.parametrize("page, snippet", SNIPPETS,
+                         ids=[f"{page}-snippet{i}" for i, (page, _) in enumerate(SNIPPETS)])
+def test_python_snippets_run_on_their_own_and_print_what_they_say(page, snippet, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     output = io.StringIO()
     with contextlib.redirect_stdout(output), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(compile(snippet, "README.md", "exec"), {"__name__": "__readme__"})
+        exec(compile(snippet, page, "exec"), {"__name__": "__docs__"})
     printed = output.getvalue()
     for expected in re.findall(r"#\s*→\s*(.+)$", snippet, re.M):
-        assert re.search(_pattern(expected.strip()), printed), f"README says {expected!r}; the code printed:\n{printed}"
+        assert re.search(_pattern(expected.strip()), printed), f"{page} says {expected!r}; the code printed:\n{printed}"
 
 
 #: What changes from run to run: durations, speeds, ETAs, the number of cores.
@@ -57,16 +63,17 @@ def _assert_transcript(expected_lines, printed: str) -> None:
         position = actual.index(wanted, position) + 1
 
 
-def test_the_main_job_transcript_is_what_python_dash_m_fnn_prints(capsys):
-    block = re.search(r"pip install \. && python -m fnn\n```\n\n.*?```text\n(.*?)```", TEXT, re.S)
-    assert block, "the README's main-job transcript is missing"
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md"])
+def test_the_main_job_transcript_is_what_python_dash_m_fnn_prints(capsys, page):
+    block = re.search(r"pip install \. && python -m fnn\n```\n\n.*?```text\n(.*?)```", PAGES[page], re.S)
+    assert block, f"the main-job transcript of {page} is missing"
     assert main([]) == 0
     _assert_transcript(block.group(1).splitlines(), capsys.readouterr().out)
 
 
 def test_the_fnn_train_transcript_is_what_fnn_train_prints(capsys, tmp_path, monkeypatch):
-    block = re.search(r"```text\n\$ (fnn train .*?)\n(.*?)```", TEXT, re.S)
-    assert block, "the README's fnn train transcript is missing"
+    block = re.search(r"```text\n\$ (fnn train .*?)\n(.*?)```", PAGES["docs/guide/cli.md"], re.S)
+    assert block, "the command-line page's fnn train transcript is missing"
     monkeypatch.chdir(tmp_path)
     argv = block.group(1).split()[1:]
     curve = Path(argv[argv.index("--curve") + 1])
@@ -78,18 +85,31 @@ def test_the_fnn_train_transcript_is_what_fnn_train_prints(capsys, tmp_path, mon
 
 @pytest.mark.slow
 def test_the_defaults_table_is_what_bench_defaults_measures():
-    """The README's table of scores at the defaults (issue 11) against a fresh run of the script."""
+    """The estimators page's table of scores at the defaults (issue 11) against a fresh run of the script."""
     from bench.defaults import main as defaults
 
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        status = defaults(["--check", str(README)])
+        status = defaults(["--check", str(ROOT / "docs" / "guide" / "estimators.md")])
     assert status == 0, output.getvalue()
+
+
+def test_the_readme_is_a_first_visit_and_its_links_lead_somewhere():
+    assert len(TEXT.splitlines()) <= 220, "the README is for a first visit; the rest belongs in docs/"
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", TEXT):
+        if not target.startswith(("http://", "https://")):
+            assert (ROOT / target).exists(), f"the README links to {target}, which does not exist"
+
+
+def test_every_page_is_in_the_site_navigation():
+    listed = set(re.findall(r":\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M))
+    pages = {name[len("docs/"):] for name in PAGES if name.startswith("docs/")}
+    assert pages == listed
 
 
 # ---------------------------------------------------------------------------------- experiments
 
-EXPERIMENTS_MD = README.parent / "docs" / "experiments.md"
+EXPERIMENTS_MD = ROOT / "docs" / "experiments.md"
 
 #: Numbers in docs/experiments.md that are settings or bounds, not something an experiment prints.
 _NOT_RESULTS = {"activations": {"1e-15"}, "universal-approximation": {"300"}, "vanishing-gradient": {"32"},

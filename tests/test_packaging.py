@@ -146,3 +146,13 @@ def test_every_import_points_down_the_layers():
               if layer_of(imported) > layer_of(module)]
     assert not upward, upward
     assert layer_of("fnn._engine") == 0 and layer_of("fnn.network") == 4 and layer_of("fnn.__main__") == len(LAYERS) - 1
+
+
+def test_the_version_is_written_once_in_each_place_and_they_agree():
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["version"] == fnn.__version__

@@ -7,7 +7,7 @@ its name and its data. Settings are renamed where fnn's name differs: ``learning
 scikit-learn's in ``batch_size`` (1, the chapter's per-sample SGD, against min(200, n)) and
 ``early_stopping`` (on); a test that relies on scikit-learn's value sets it.
 
-Where fnn deliberately behaves otherwise (the README's "scikit-learn estimators" section lists
+Where fnn deliberately behaves otherwise (docs/guide/estimators.md lists
 these), the test asserts fnn's behaviour and its docstring says what scikit-learn does:
 L-BFGS is refused; sparse input is refused (it would be densified); each warm-started fit runs up
 to ``max_epochs`` more epochs; a fit that diverges raises ``TrainingDiverged``; ``partial_fit``

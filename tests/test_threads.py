@@ -51,7 +51,7 @@ def assert_same(a, b):
 def assert_same_where_blas_allows(a, b):
     """Bitwise the same, but on OpenBLAS's AVX2 kernels, whose float32 products round an element
     by its place in the product: there the mini-batch weights of 1 and 2 threads agree to float32
-    rounding (README, "Determinism")."""
+    rounding (docs/reliability.md, "Determinism")."""
     if not _blas.products_round_by_position():
         return assert_same(a, b)
     for name in a:

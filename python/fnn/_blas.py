@@ -37,7 +37,7 @@ _preload()
 #: AVX2's, Haswell's, which OpenBLAS also runs on Zen. Measured: SkylakeX (AVX-512), Sandybridge
 #: (AVX) and Prescott (SSE3, the generic kernels) do not. On these families the mini-batch
 #: kernel's float32 weights depend, in the last bits, on the number of threads the work is cut
-#: for, and a float32 prediction on the rows predicted with it (README, "Determinism").
+#: for, and a float32 prediction on the rows predicted with it (docs/reliability.md, "Determinism").
 POSITION_ROUNDING_KERNELS = ("Haswell", "Zen")
 
 

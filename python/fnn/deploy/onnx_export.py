@@ -39,6 +39,10 @@ MISSING_TEXT = ""
 def to_onnx(model, path: Union[str, Path, None] = None, *, opset: Optional[int] = None):
     """The ONNX model (an ``onnx.ModelProto``, checked by ``onnx.checker``) that predicts as `model` does.
 
+    The outputs are laid out as scikit-learn's converters lay them out (see :mod:`fnn.deploy.onnx_export`);
+    onnxruntime's predictions match fnn's to the rounding of its own products (probabilities within
+    1e-5 in float32). Needs ``pip install 'fnn[onnx]'``.
+
     Parameters
     ----------
     model : fnn.Network, fnn.FNNClassifier, fnn.FNNRegressor or a fitted scikit-learn Pipeline
@@ -49,10 +53,6 @@ def to_onnx(model, path: Union[str, Path, None] = None, *, opset: Optional[int] 
         Also write the model to this file (``.onnx``).
     opset : int, optional
         The ONNX operator set (default 17; at least 13).
-
-    The outputs are laid out as scikit-learn's converters lay them out (see :mod:`fnn.deploy.onnx_export`);
-    onnxruntime's predictions match fnn's to the rounding of its own products (probabilities within
-    1e-5 in float32). Needs ``pip install 'fnn[onnx]'``.
     """
     onnx, _, _ = onnx_modules()
     opset = _checked_opset(opset)

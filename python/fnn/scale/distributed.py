@@ -12,7 +12,7 @@ round-off): the only rounding that depends on R.
 Per-sample steps (B = 1, Algorithm 4.1) cannot be split that way: each rank runs the per-sample
 kernel over its own shard and the ranks average their weights (and the optimiser's state) every
 ``average_every`` samples, local SGD with periodic model averaging, a different algorithm from
-one process's (see the README for its accuracy).
+one process's (see docs/guide/scaling-out.md for its accuracy).
 
 Decisions are collective: the training risk, the validation loss and error are sums over all
 ranks, so early stopping, the restore of the best epoch, a divergence and the adaptive schedule

@@ -89,7 +89,7 @@ class FNNClassifier(ClassifierMixin, FNNEstimator):
         ``momentum=0``; "adam" is Adam; "adamw" Adam with decoupled weight decay; "adagrad" and
         "rmsprop" the rules of the same names. Each is computed as PyTorch's ``torch.optim``
         computes it; its state continues through ``warm_start``, ``partial_fit`` and model files.
-        The default was chosen by ``python -m bench.defaults`` (see the README).
+        The default was chosen by ``python -m bench.defaults`` (see docs/guide/estimators.md).
     momentum : float, default %(momentum)s
         μ ≥ 0 of solver="sgd".
     nesterovs_momentum : bool, default True

@@ -16,7 +16,7 @@ class FNNRegressor(RegressorMixin, FNNEstimator):
 
     Takes the same parameters as :class:`FNNClassifier` except ``class_weight``, plus
     ``target_scaling``; its ``l2`` defaults to 0.025 (on the small noisy tables of
-    ``python -m bench.tabular`` 1e-4 fitted the noise; see the README). Early stopping watches the
+    ``python -m bench.tabular`` 1e-4 fitted the noise; see docs/guide/estimators.md). Early stopping watches the
     validation loss. Multi-output targets (n_samples, k) use k output units.
 
     Parameters

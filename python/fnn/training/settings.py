@@ -175,7 +175,7 @@ def check_batch_size(value):
 NETWORK_FIT = TrainingSettings(l2=0.0, max_epochs=100)
 #: FNNClassifier, FNNRegressor and ``fnn train``: Adam at scikit-learn's α = 0.001, which
 #: `python -m bench.defaults` measured better than per-sample SGD on four of the five real data
-#: sets and equal on the fifth (see the README). Their batch size is ESTIMATOR_BATCH_SIZE
+#: sets and equal on the fifth (see docs/guide/estimators.md). Their batch size is ESTIMATOR_BATCH_SIZE
 #: (ESTIMATOR.batch_size is what "auto" gives on up to 200 rows); the regressor's L2 is
 #: REGRESSOR_L2.
 ESTIMATOR = TrainingSettings(optimiser="adam", learning_rate=0.001)
