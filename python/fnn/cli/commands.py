@@ -760,7 +760,29 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--list", action="store_true", help="list the experiments")
     experiment.add_argument("-o", "--output", type=Path, help="PNG file (default: NAME.png)")
     experiment.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    playground = commands.add_parser("playground", help="train networks live in the browser, beside the chapter",
+                                     description="Serve a local page that trains small networks on 2-D data with "
+                                                 "fnn's engine, live: decision surface, every neuron's map, the "
+                                                 "weights, the losses, and the chapter's equations, Algorithm 4.1 "
+                                                 "step by step and a gradient check. Ctrl-C stops it.")
+    playground.add_argument("--host", default="127.0.0.1",
+                            help="address to listen on (default: 127.0.0.1, this machine only)")
+    playground.add_argument("--port", type=int, default=8050, help="port (default: 8050; 0 takes a free one)")
+    playground.add_argument("--no-browser", dest="browser", action="store_false", help="do not open a browser")
+    playground.add_argument("--verbose", action="store_true", help="log every request")
     return parser
+
+
+def _playground(args: argparse.Namespace) -> int:
+    from ..playground import serve
+
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port must lie in 0 … 65535, got {args.port}")
+    try:
+        return serve(args.host, args.port, open_browser=args.browser, verbose=args.verbose)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; choose another "
+                           "with --port (0 takes a free one)") from error
 
 
 def _experiment(args: argparse.Namespace) -> int:
@@ -796,7 +818,7 @@ def _export(args: argparse.Namespace) -> int:
 
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train, "predict": _predict, "evaluate": _evaluate, "info": _info, "export": _export,
-    "experiment": _experiment,
+    "experiment": _experiment, "playground": _playground,
 }
 
 
