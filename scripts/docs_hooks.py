@@ -8,7 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures  # noqa: E402
 
-FIGURES = ["experiments/xor.png", "learning-curve.png", "bench/latest.png", "bench/busy.png", "bench/tabular.png"]
+FIGURES = ["experiments/xor.png", "learning-curve.png", "bench/latest.png", "bench/busy.png", "bench/tabular.png",
+           "playground.png"]
 
 
 def on_pre_build(config, **kwargs):

@@ -116,7 +116,10 @@ def read_upload(text: str) -> DataSet:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ")
     except csv.Error:
         dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text, newline=""), dialect) if any(c.strip() for c in row)]
+    except csv.Error as error:
+        raise PlaygroundDataError(f"not a CSV file the playground can read: {error}") from None
     if rows and not _numbers(rows[0]):
         rows = rows[1:]  # a header
     if len(rows) < 4:

@@ -94,7 +94,8 @@ def _with_session(method: Callable[[Session, Dict], Dict]) -> Callable[[Playgrou
 
 #: POST routes: path → what answers the JSON body.
 ROUTES: Dict[str, Callable[[PlaygroundServer, Dict], Dict]] = {
-    "/api/configure": _with_session(lambda s, body: s.configure(body.get("settings", {}), reset=body.get("reset") is True)),
+    "/api/configure": _with_session(lambda s, body: s.configure(body.get("settings", {}),
+                                                                reset=body.get("reset") is True)),
     "/api/step": _with_session(lambda s, body: s.step_epochs(body.get("epochs", 1))),
     "/api/sample": _with_session(lambda s, body: s.step_sample()),
     "/api/gradient-check": _with_session(lambda s, body: s.gradient_check()),
@@ -199,8 +200,14 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise RequestError(HTTPStatus.BAD_REQUEST, "a bad Content-Length") from None
         if length < 0 or length > MAX_BODY:
-            # Drain nothing: the connection closes after this answer.
+            # Read a little of it (so the client, still sending, hears the answer), then hang up.
             self.close_connection = True
+            left = min(length, 4 * MAX_BODY)
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                f"the request is {length:,} bytes; the playground takes up to {MAX_BODY:,}")
         return length

@@ -269,7 +269,8 @@ class Session:
         surface = out[:, 1] if s.output == "softmax" else out[:, 0]
         neuron_points = features_of(_grid(NEURON_GRID), s.features)
         maps = [[_rounded(neuron_points[:, j], 3) for j in range(neuron_points.shape[1])]]
-        maps += [[_rounded(a[:, i], 3) for i in range(a.shape[1])] for _, a in layer_values(self.network, neuron_points)]
+        for _, a in layer_values(self.network, neuron_points):
+            maps.append([_rounded(a[:, i], 3) for i in range(a.shape[1])])
         parameters = self.network.parameters()
         weights = []
         for l in range(1, self.network.n_layers + 1):
