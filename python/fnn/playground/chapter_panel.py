@@ -7,7 +7,7 @@ which formula each drawn layer is.
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from ..network import Network
 
@@ -42,7 +42,7 @@ ALGORITHM_4_1 = [
 ]
 
 
-def equations(network: Network, optimiser: str, l2: float) -> Dict[str, List]:
+def equations(network: Network, optimiser: str, l2: float) -> Dict[str, Any]:
     """The forward equations, loss, backpropagation and Algorithm 4.1 for `network`, as text rows
     ``[formula, equation number, remark]``, with the algorithm's lines and what differs from it."""
     widths, L = network.widths, network.n_layers

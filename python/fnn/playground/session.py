@@ -11,12 +11,12 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..chapter.gradient_check import check_gradients
-from ..core.activations import ELU, LeakyReLU, Maxout, PReLU
+from ..core.activations import ELU, ActivationLike, LeakyReLU, Maxout, PReLU
 from ..network import Network, TrainingDiverged
 from ..training.optimisers import OPTIMISERS
 from . import chapter_panel
@@ -27,7 +27,7 @@ from .data import (
 from .layers import layer_values
 
 #: The chapter's hidden-layer activations, by the names the page shows.
-ACTIVATIONS = {
+ACTIVATIONS: Dict[str, ActivationLike] = {
     "logistic": "logistic", "tanh": "tanh", "hard_logistic": "hard_logistic", "hard_tanh": "hard_tanh",
     "relu": "relu", "leaky_relu": LeakyReLU(0.01), "prelu": PReLU(0.25), "elu": ELU(1.0), "softplus": "softplus",
     "maxout": Maxout(2), "identity": "identity",
@@ -135,6 +135,10 @@ def _rounded(values: np.ndarray, digits: int = 4) -> list:
 class Session:
     """A playground: data, network and training so far, changed only through its methods."""
 
+    settings: Settings
+    data: DataSet
+    network: Network
+
     def __init__(self):
         self.lock = threading.Lock()
         self.uploaded: Optional[DataSet] = None
@@ -150,8 +154,10 @@ class Session:
         if not reset and all(getattr(settings, name) == getattr(self.settings, name) for name in _STRUCTURE):
             self.settings = settings
             return self.state()
-        data = self.uploaded if settings.data == "upload" else make_data(settings.data, settings.points,
-                                                                          settings.noise, settings.seed)
+        if settings.data == "upload" and self.uploaded is not None:  # from_json refuses "upload" without one
+            data = self.uploaded
+        else:
+            data = make_data(settings.data, settings.points, settings.noise, settings.seed)
         if data.classification and settings.output == "identity":
             settings.output = "logistic"
         if not data.classification and settings.output != "identity":
@@ -219,14 +225,15 @@ class Session:
         x, target = self.train_inputs[n:n + 1], self._targets(self.train)[n:n + 1]
         values = layer_values(self.network, x)
         loss, gradients = self.network.loss_and_gradients(x, target, l2=s.l2)
+        layers: List[Dict[str, Any]] = []
         trace = {"sample": n, "x": _rounded(self.train.X[n]), "input": _rounded(x[0]), "target": float(target[0]),
-                 "loss": float(loss), "layers": []}
+                 "loss": float(loss), "layers": layers}
         for l, (z, a) in enumerate(values, start=1):
             bias_gradient = gradients[f"biases_{l}"]
             delta = bias_gradient.sum(axis=-1) if bias_gradient.ndim == 2 else bias_gradient  # (4.62): ∂L/∂b = δ
-            trace["layers"].append({"z": _rounded(z[0].max(axis=-1) if z.ndim == 3 else z[0]), "a": _rounded(a[0]),
-                                    "delta": _rounded(delta, 6),
-                                    "weight_gradient_norm": float(np.linalg.norm(gradients[f"weights_{l}"]))})
+            layers.append({"z": _rounded(z[0].max(axis=-1) if z.ndim == 3 else z[0]), "a": _rounded(a[0]),
+                           "delta": _rounded(delta, 6),
+                           "weight_gradient_norm": float(np.linalg.norm(gradients[f"weights_{l}"]))})
         try:
             self.network.fit(x, target, learning_rate=s.learning_rate, l2=s.l2, batch_size=1, max_epochs=1,
                              validation_fraction=0.0, shuffle=False, optimiser=s.optimiser)
