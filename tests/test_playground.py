@@ -352,19 +352,21 @@ def test_non_finite_figures_reach_the_page_as_null():
 
 
 @pytest.mark.slow
-def test_fnn_playground_serves_until_ctrl_c(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "fnn", "playground", "--port", "0", "--no-browser"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("fnn playground: http://127.0.0.1:"), line
-        url = line.split()[2]
-        with urllib.request.urlopen(url, timeout=30) as response:
-            assert b"fnn playground" in response.read()
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
+def test_fnn_playground_serves_until_ctrl_c():
+    with subprocess.Popen([sys.executable, "-m", "fnn", "playground", "--port", "0", "--no-browser"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            # (an editable install may first print its rebuild)
+            lines = iter(process.stdout.readline, "")
+            line = next((line for line in lines if line.startswith("fnn playground: http")), "")
+            assert line.startswith("fnn playground: http://127.0.0.1:"), line
+            url = line.split()[2]
+            with urllib.request.urlopen(url, timeout=30) as response:
+                assert b"fnn playground" in response.read()
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
     assert process.returncode == 0 and "stopped" in out and "Traceback" not in err
 
 
