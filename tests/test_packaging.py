@@ -129,7 +129,7 @@ def test_no_two_modules_import_each_other_even_through_others():
 #: fnn's layers, bottom up (docs/architecture.md): a module imports only from its own layer and
 #: those below it. (The model-file registry names its readers' modules as strings, by kind.)
 LAYERS = ["fnn._", "fnn.core", "fnn.io", "fnn.training", "fnn.network", "fnn.chapter", "fnn.scale", "fnn.sklearn",
-          "fnn.deploy", "fnn.cli", "fnn"]
+          "fnn.deploy", "fnn.playground", "fnn.cli", "fnn"]
 
 
 def layer_of(module: str) -> int:
