@@ -245,16 +245,6 @@ def test_a_regression_data_set_gets_an_identity_output():
 # ------------------------------------------------------------------ the HTTP server
 
 
-@pytest.fixture
-def server():
-    server = PlaygroundServer("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def request(server, path, body=None, headers=None, raw=None):
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     req = urllib.request.Request(server.url.rstrip("/") + path, data=data, headers=headers or {},

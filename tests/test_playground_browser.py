@@ -5,13 +5,12 @@ docs/images/playground/ (or $FNN_SCREENSHOTS)."""
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 import fnn
-from fnn.playground.server import PlaygroundServer
+
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install playwright")
 CHROMIUM = os.environ.get("FNN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -20,16 +19,6 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium to drive: apt-get install chromium (or set FNN_CHROMIUM)"),
 ]
 SCREENSHOTS = Path(os.environ.get("FNN_SCREENSHOTS", Path(__file__).resolve().parents[1] / "docs/images/playground"))
-
-
-@pytest.fixture(scope="module")
-def server():
-    server = PlaygroundServer("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")
