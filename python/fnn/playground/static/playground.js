@@ -164,15 +164,20 @@ async function stepEpoch() {
 }
 
 async function play() {
-  if (page.playing) { pause(); return; }
+  if (page.playing) {
+    pause();
+    showStatus("paused: ▶ Play goes on from here");
+    return;
+  }
   page.playing = true;
   $("play").textContent = "❚❚ Pause";
   $("play").classList.add("playing");
   showStatus("training: one epoch per picture");
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
   while (page.playing) {
-    const state = await stepEpoch();
-    if (!state) break;
-    await new Promise((resolve) => requestAnimationFrame(resolve));
+    if (page.busy) { await frame(); continue; }  // a step asked for by hand is still on its way
+    if (!await stepEpoch()) break;  // refused or failed: api() has said why and paused
+    await frame();
   }
 }
 
