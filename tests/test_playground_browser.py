@@ -147,3 +147,11 @@ def test_bad_input_is_explained_and_the_page_keeps_working(page):
     wait_epoch(page, 3)
     page.click("#play")
     assert re.fullmatch(r"[0-9.]+", page.text_content("#test-loss"))
+
+
+def test_play_pressed_while_a_step_is_on_its_way_trains_on(page):
+    page.click("#step")
+    page.click("#play")  # the step's answer has not come yet
+    wait_epoch(page, 5)
+    page.click("#play")
+    assert page.text_content("#play").endswith("Play") and "paused" in page.text_content("#status")
