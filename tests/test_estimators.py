@@ -272,7 +272,8 @@ def test_predicting_an_array_skips_no_check_and_changes_nothing(input_scaling):
     X, y = load_digits(return_X_y=True)
     model = fnn.FNNClassifier((16,), max_epochs=3, random_state=0, input_scaling=input_scaling,
                               early_stopping=False).fit(X, y)
-    inputs = [X, X[:1], X.astype(np.float32), X.astype(np.int64), np.asfortranarray(X), X.tolist()]
+    inputs = [X, X[:1], X.astype(np.float32), X.astype(np.int64), X.astype(np.uint8), X.astype(np.float16),
+              np.asfortranarray(X), X.tolist()]
     short = [model.predict_proba(x) for x in inputs]
     checked = FNNEstimator._checked_array
     try:
@@ -296,6 +297,22 @@ def test_predicting_an_array_skips_no_check_and_changes_nothing(input_scaling):
 
     with pytest.raises(NotFittedError):
         fnn.FNNClassifier().predict(X[:1])
+
+
+def test_prediction_follows_a_scaler_whose_arrays_are_replaced():
+    """The scaler's mean and scale are cast to the network's dtype once (fnn.sklearn.estimator_base,
+    _cast_scaling); arrays put in their place are used from the next prediction on."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    model = fnn.FNNClassifier((16,), max_epochs=2, random_state=0, early_stopping=False).fit(X, y)
+    before = model.predict_proba(X[:5])
+    scaler = model.input_scaler_
+    network_view = model.network_.forward(((X[:5] - scaler.mean_ - 1) / scaler.scale_).astype(np.float32))
+    scaler.mean_ = scaler.mean_ + 1
+    after = model.predict_proba(X[:5])
+    assert not np.array_equal(before, after)
+    np.testing.assert_allclose(after, network_view, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("make", [fnn.FNNClassifier, fnn.FNNRegressor])

@@ -164,7 +164,7 @@ class Network:
     @property
     def n_parameters(self) -> int:
         """The number of trainable scalars."""
-        return int(sum(p.size for p in self._parameters.values()))
+        return self._n_parameters
 
     def layer_activation(self, l: int) -> Activation:
         """f_l of layer l (1-based); the output layer's is the identity before softmax/logistic."""
@@ -228,6 +228,8 @@ class Network:
                 np.copyto(self._parameters[name], array)
         else:
             self._parameters = {name: aligned_copy(array) for name, array in fresh.items()}
+        # (shapes never change after this: every prediction reads the count, so it is counted once)
+        self._n_parameters = int(sum(p.size for p in self._parameters.values()))
 
     def _optimiser_state_for(self, name: str) -> Optional[OptimiserState]:
         """The state of optimiser `name`: the one kept from the last fit if it used the same rule
@@ -380,6 +382,7 @@ class Network:
         self.__dict__.update(state)
         self._parameters = {name: aligned_copy(array) for name, array in self._parameters.items()}
         self.__dict__.setdefault("bfloat16", False)  # (pickles of older versions have neither)
+        self._n_parameters = int(sum(p.size for p in self._parameters.values()))
         state = self.__dict__.setdefault("_optimiser_state", None)
         if state is not None:
             state.arrays = {name: aligned_copy(array) for name, array in state.arrays.items()}
