@@ -377,3 +377,39 @@ def test_the_playground_listens_only_on_loopback_by_default():
     args = _subcommand_parser().parse_args(["playground"])
     assert args.host == "127.0.0.1" and args.browser and args.port == 8050
     assert os.path.isfile(os.path.join(os.path.dirname(fnn.playground.__file__), "static", "index.html"))
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=4),
+                    max_leaves=12)
+SETTING_NAMES = st.sampled_from(["data", "noise", "train_fraction", "points", "seed", "features", "widths",
+                                 "activations", "output", "optimiser", "learning_rate", "batch_size", "l2"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(SETTING_NAMES, JSON, max_size=4), st.booleans())
+def test_any_json_settings_either_configure_or_are_refused_with_a_reason(values, reset):
+    session = Session()
+    try:
+        state = session.configure(values, reset=reset)
+    except PlaygroundError:
+        assert session.network.widths == [2, 8, 8, 1]  # the first view, untouched
+        return
+    json.dumps(state, allow_nan=False)
+
+
+BODIES = JSON | st.fixed_dictionaries({}, optional={
+    "settings": JSON | st.dictionaries(SETTING_NAMES, JSON, max_size=4), "reset": JSON,
+    "epochs": JSON, "csv": JSON | st.text(alphabet="0123456789.,;-e \n\tx", max_size=200)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["/api/configure", "/api/step", "/api/sample", "/api/gradient-check", "/api/upload",
+                        "/api/session"]), BODIES, st.booleans())
+def test_any_json_request_is_answered_without_a_failure_of_fnn(server, path, body, with_session):
+    if with_session and isinstance(body, dict):
+        body["session"] = json.loads(request(server, "/api/session", {})[1])["session"]
+    status, answer, _ = request(server, path, raw=json.dumps(body).encode())
+    assert status in (200, 400, 404), (status, answer[:300])
+    json.loads(answer)

@@ -76,14 +76,18 @@ class Settings:
         if unknown:
             raise PlaygroundError(f"unknown settings {sorted(unknown)}")
         s = cls(**values)
+        for name in ("data", "output", "optimiser"):
+            if not isinstance(getattr(s, name), str):
+                raise PlaygroundError(f"{name} must be a name, got {getattr(s, name)!r}")
+        for name in ("features", "activations"):
+            if not isinstance(getattr(s, name), list) or not all(isinstance(v, str) for v in getattr(s, name)):
+                raise PlaygroundError(f"{name} must be a list of names, got {getattr(s, name)!r}")
         if s.data not in GENERATORS and not (uploaded and s.data == "upload"):
             raise PlaygroundError(f"unknown data set {s.data!r}")
         s.noise = _number(s.noise, "noise", 0.0, 0.5)
         s.train_fraction = _number(s.train_fraction, "train_fraction", 0.1, 0.9)
         s.points = int(_number(s.points, "points", 20, MAX_POINTS))
         s.seed = int(_number(s.seed, "seed", 0, 2**31 - 1))
-        if not isinstance(s.features, list):
-            raise PlaygroundError("features must be a list of names")
         try:
             s.features = check_features(s.features)
         except PlaygroundDataError as error:
