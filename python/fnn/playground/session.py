@@ -76,45 +76,55 @@ class Settings:
         if unknown:
             raise PlaygroundError(f"unknown settings {sorted(unknown)}")
         s = cls(**values)
-        for name in ("data", "output", "optimiser"):
-            if not isinstance(getattr(s, name), str):
-                raise PlaygroundError(f"{name} must be a name, got {getattr(s, name)!r}")
-        for name in ("features", "activations"):
-            if not isinstance(getattr(s, name), list) or not all(isinstance(v, str) for v in getattr(s, name)):
-                raise PlaygroundError(f"{name} must be a list of names, got {getattr(s, name)!r}")
-        if s.data not in GENERATORS and not (uploaded and s.data == "upload"):
-            raise PlaygroundError(f"unknown data set {s.data!r}")
+        s._check_names(uploaded)
         s.noise = _number(s.noise, "noise", 0.0, 0.5)
         s.train_fraction = _number(s.train_fraction, "train_fraction", 0.1, 0.9)
         s.points = int(_number(s.points, "points", 20, MAX_POINTS))
         s.seed = int(_number(s.seed, "seed", 0, 2**31 - 1))
-        try:
-            s.features = check_features(s.features)
-        except PlaygroundDataError as error:
-            raise PlaygroundError(str(error)) from None
-        if not isinstance(s.widths, list) or not isinstance(s.activations, list) or len(s.widths) != len(s.activations):
-            raise PlaygroundError("widths and activations must be lists of the same length, one per hidden layer")
-        if len(s.widths) > MAX_HIDDEN_LAYERS:
-            raise PlaygroundError(f"{len(s.widths)} hidden layers: the playground draws up to {MAX_HIDDEN_LAYERS}")
-        for i, width in enumerate(s.widths):
-            if isinstance(width, bool) or not isinstance(width, (int, float)) or width != int(width) or width < 1:
-                raise PlaygroundError(f"hidden layer {i + 1} has width {width!r}; a width is a whole number ≥ 1")
-            if width > MAX_WIDTH:
-                raise PlaygroundError(f"hidden layer {i + 1} has {int(width):,} neurons: the playground draws up to "
-                                      f"{MAX_WIDTH} per layer (train larger networks with fnn.Network)")
-        s.widths = [int(w) for w in s.widths]
-        for i, name in enumerate(s.activations):
-            if name not in ACTIVATIONS:
-                raise PlaygroundError(f"hidden layer {i + 1}: unknown activation {name!r}; choose one of "
-                                      f"{', '.join(ACTIVATIONS)}")
-        if s.output not in ("logistic", "softmax", "identity"):
-            raise PlaygroundError(f"unknown output {s.output!r}; choose logistic, softmax or identity")
-        if s.optimiser not in OPTIMISERS:
-            raise PlaygroundError(f"unknown optimiser {s.optimiser!r}; choose one of {', '.join(OPTIMISERS)}")
+        s.widths = _widths(s.widths, len(s.activations))
         s.learning_rate = _number(s.learning_rate, "learning_rate", 1e-6, 1e3)
         s.batch_size = int(_number(s.batch_size, "batch_size", 1, MAX_POINTS))
         s.l2 = _number(s.l2, "l2", 0.0, 10.0)
         return s
+
+    def _check_names(self, uploaded: bool) -> None:
+        """The named choices: data set, features, activations, output, optimiser."""
+        for name in ("data", "output", "optimiser"):
+            if not isinstance(getattr(self, name), str):
+                raise PlaygroundError(f"{name} must be a name, got {getattr(self, name)!r}")
+        for name in ("features", "activations"):
+            if not isinstance(getattr(self, name), list) or not all(isinstance(v, str) for v in getattr(self, name)):
+                raise PlaygroundError(f"{name} must be a list of names, got {getattr(self, name)!r}")
+        if self.data not in GENERATORS and not (uploaded and self.data == "upload"):
+            raise PlaygroundError(f"unknown data set {self.data!r}")
+        try:
+            self.features = check_features(self.features)
+        except PlaygroundDataError as error:
+            raise PlaygroundError(str(error)) from None
+        for i, name in enumerate(self.activations):
+            if name not in ACTIVATIONS:
+                raise PlaygroundError(f"hidden layer {i + 1}: unknown activation {name!r}; choose one of "
+                                      f"{', '.join(ACTIVATIONS)}")
+        if self.output not in ("logistic", "softmax", "identity"):
+            raise PlaygroundError(f"unknown output {self.output!r}; choose logistic, softmax or identity")
+        if self.optimiser not in OPTIMISERS:
+            raise PlaygroundError(f"unknown optimiser {self.optimiser!r}; choose one of {', '.join(OPTIMISERS)}")
+
+
+def _widths(widths, layers: int) -> List[int]:
+    """The hidden layers' widths, one per activation, each a whole number within the drawable."""
+    if not isinstance(widths, list) or len(widths) != layers:
+        raise PlaygroundError("widths and activations must be lists of the same length, one per hidden layer")
+    if len(widths) > MAX_HIDDEN_LAYERS:
+        raise PlaygroundError(f"{len(widths)} hidden layers: the playground draws up to {MAX_HIDDEN_LAYERS}")
+    for i, width in enumerate(widths):
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) \
+                or width != int(width) or width < 1:
+            raise PlaygroundError(f"hidden layer {i + 1} has width {width!r}; a width is a whole number ≥ 1")
+        if width > MAX_WIDTH:
+            raise PlaygroundError(f"hidden layer {i + 1} has {int(width):,} neurons: the playground draws up to "
+                                  f"{MAX_WIDTH} per layer (train larger networks with fnn.Network)")
+    return [int(width) for width in widths]
 
 
 def _number(value, name: str, low: float, high: float) -> float:
