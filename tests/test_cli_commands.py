@@ -226,3 +226,13 @@ def test_batch_size_auto_and_a_bad_batch_size_on_the_command_line(tmp_path, csv_
     with pytest.raises(SystemExit):
         main(["train", str(csv_file), "--batch-size", "many"])
     assert "a batch size is a positive integer or 'auto'" in capsys.readouterr().err
+
+
+def test_a_mistyped_command_is_one_line_that_suggests_the_right_one(capsys):
+    from fnn.cli import main
+
+    assert main(["playgroud"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'playgroud'; did you mean 'playground'?" in err and len(err.strip().splitlines()) == 1
+    assert main(["bogus", "--seed", "1"]) == 2
+    assert "did you mean" not in capsys.readouterr().err

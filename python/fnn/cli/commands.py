@@ -36,8 +36,7 @@ def _main_job_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fnn",
         description="Train a feedforward network (Algorithm 4.1) on scikit-learn's 8x8 digits and report its "
-                    "test accuracy. Subcommands: fnn train | predict | evaluate | info | experiment "
-                    "(fnn SUBCOMMAND --help).")
+                    f"test accuracy. Subcommands: fnn {' | '.join(COMMANDS)} (fnn SUBCOMMAND --help).")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64], metavar="M",
                         help="widths of the hidden layers (default: 64)")
     parser.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
@@ -872,6 +871,12 @@ def _main(argv: Optional[List[str]] = None) -> int:
         if argv and argv[0] in COMMANDS:
             args = _subcommand_parser().parse_args(argv)
             return COMMANDS[args.command](args)
+        if argv and not argv[0].startswith("-"):  # the main job takes options only: a mistyped command
+            import difflib
+
+            close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+            raise CommandError(f"unknown command {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                               + f" (commands: {', '.join(COMMANDS)}; fnn --help for the main job)")
         return _main_job(argv)
     except BrokenPipeError:
         # The reader went away (`fnn predict … | head`): not an error; silence the final flush.
