@@ -2,8 +2,8 @@
 
 The engine returns only the output a⁽ᴸ⁾; the playground also draws what each hidden neuron
 computes. This follows (4.28)-(4.29) in NumPy, with each activation evaluated by the engine's own
-code (:class:`fnn.Activation` instances are callable), and its last layer is checked against
-:meth:`fnn.Network.forward` by the tests.
+code (:class:`fnn.Activation` instances are callable); the tests check every layer against the
+NumPy reference of the chapter (tests/reference.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def layer_values(network: Network, X: np.ndarray) -> List[Tuple[np.ndarray, np.n
     """[(z⁽ˡ⁾, a⁽ˡ⁾) for l = 1 … L] for the rows of X, in float64.
 
     A maxout layer's z⁽ˡ⁾ has shape (n, m, K) (each unit's K pieces, (4.26)); the output layer's
-    a⁽ᴸ⁾ is the softmax (4.37), logistic (4.35) or identity of z⁽ᴸ⁾, as ``network.forward`` gives.
+    a⁽ᴸ⁾ is ``network.forward(X)``.
     """
     parameters = network.parameters()
     a = np.asarray(X, dtype=np.float64)
@@ -38,16 +38,7 @@ def layer_values(network: Network, X: np.ndarray) -> List[Tuple[np.ndarray, np.n
                 a = np.maximum(z, 0) + parameters[f"slopes_{l}"].astype(np.float64) * np.minimum(z, 0)
             elif l < network.n_layers:
                 a = f(z)  # (4.29)
-            else:
-                a = _output(network.output, z)
+            else:  # the output layer's softmax (4.37), logistic (4.36) or identity: the engine's own
+                a = network.forward(X).astype(np.float64)
         values.append((z, a))
     return values
-
-
-def _output(output: str, z: np.ndarray) -> np.ndarray:
-    if output == "softmax":  # (4.37)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-    if output == "logistic":  # (4.35)
-        return 1.0 / (1.0 + np.exp(-z))
-    return z
