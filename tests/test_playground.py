@@ -66,6 +66,13 @@ def test_an_upload_of_real_targets_is_a_regression_and_semicolons_are_read():
     assert not data.classification and data.y[3] == pytest.approx(1.0)
 
 
+def test_a_spreadsheet_export_with_a_byte_order_mark_crlf_and_decimal_commas_is_read_whole():
+    text = "\ufeff" + "\r\n".join(f"{i},5;{-i},25;{i % 2}" for i in range(6)) + "\r\n"
+    data = read_upload(text)
+    assert data.X.shape == (6, 2) and data.classification  # no row taken for a header
+    np.testing.assert_allclose(data.X[:, 0], np.linspace(-5, 5, 6))
+
+
 @pytest.mark.parametrize("text, says", [
     ("", "0 rows"),
     ("1,2,0\n3,4,1\n", "at least 4"),

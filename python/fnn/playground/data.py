@@ -104,7 +104,8 @@ def make_data(name: str, n: int, noise: float, seed: int) -> DataSet:
 
 
 def read_upload(text: str) -> DataSet:
-    """A data set from CSV text: columns x₁, x₂ and a target (a header row is optional).
+    """A data set from CSV text: columns x₁, x₂ and a target (a header row is optional; `,` `;` tab
+    or space between values; decimal commas in `;`-separated files).
 
     A target of two distinct values is a classification (the smaller is class 0), any other a
     regression. The inputs are rescaled, each on its own, onto [−5, 5] so they fill the plot.
@@ -112,15 +113,16 @@ def read_upload(text: str) -> DataSet:
     if len(text) > MAX_UPLOAD_BYTES:
         raise PlaygroundDataError(f"the file is {len(text):,} bytes; the playground takes up to "
                                   f"{MAX_UPLOAD_BYTES:,} (about {MAX_UPLOAD_ROWS:,} rows)")
+    text = text.removeprefix("\ufeff")  # the byte-order mark spreadsheet programs write first
+    delimiter = _delimiter(text)
+    # ';'-separated files from spreadsheets in many locales write decimal commas: 3,14
+    decimal_comma = delimiter == ";"
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ")
-    except csv.Error:
-        dialect = csv.excel
-    try:
-        rows = [row for row in csv.reader(io.StringIO(text, newline=""), dialect) if any(c.strip() for c in row)]
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+        rows = [row for row in reader if any(c.strip() for c in row)]
     except csv.Error as error:
         raise PlaygroundDataError(f"not a CSV file the playground can read: {error}") from None
-    if rows and not _numbers(rows[0]):
+    if rows and not _numbers([cell.replace(",", ".") for cell in rows[0]] if decimal_comma else rows[0]):
         rows = rows[1:]  # a header
     if len(rows) < 4:
         raise PlaygroundDataError(f"the file has {len(rows)} rows of data; the playground needs at least 4, "
@@ -133,7 +135,7 @@ def read_upload(text: str) -> DataSet:
         if len(cells) != 3:
             raise PlaygroundDataError(f"row {i + 1} has {len(cells)} values ({', '.join(cells)[:60]}); each row "
                                       "needs 3: x1, x2 and the target")
-        numbers = _numbers(cells)
+        numbers = _numbers([cell.replace(",", ".") for cell in cells] if decimal_comma else cells)
         if numbers is None:
             raise PlaygroundDataError(f"row {i + 1} holds something that is not a number: {', '.join(cells)[:60]}")
         values[i] = numbers
@@ -149,6 +151,15 @@ def read_upload(text: str) -> DataSet:
     if classes.size < 2:
         raise PlaygroundDataError("every row has the same target: there is nothing to learn")
     return DataSet(X, y, False)
+
+
+def _delimiter(text: str) -> str:
+    """The one of `;` tab `,` space that splits the most of the first 50 lines into three values
+    (`;` first on a tie: its files may hold decimal commas)."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    splits = {";": lambda line: line.count(";") == 2, "\t": lambda line: line.count("\t") == 2,
+              ",": lambda line: line.count(",") == 2, " ": lambda line: len(line.split()) == 3}
+    return max(splits, key=lambda delimiter: sum(map(splits[delimiter], lines)))
 
 
 def _numbers(cells: Sequence[str]):
