@@ -16,6 +16,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not 
 CHROMIUM = os.environ.get("FNN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # a browser and a page per test: seconds each
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium to drive: apt-get install chromium (or set FNN_CHROMIUM)"),
 ]
 SCREENSHOTS = Path(os.environ.get("FNN_SCREENSHOTS", Path(__file__).resolve().parents[1] / "docs/images/playground"))
