@@ -159,6 +159,22 @@ def test_a_sample_step_is_algorithm_4_1_on_that_sample_exactly():
         np.testing.assert_allclose(session.network.parameters()[f"weights_{l}"], layer["W"], rtol=1e-4, atol=1e-5)
 
 
+def test_a_sample_steps_trace_shows_the_loss_and_gradient_without_the_penalty_the_update_applies():
+    session = Session()
+    session.configure({"l2": 0.5, "learning_rate": 0.1})
+    reference = Reference.of(session.network.astype(np.float64))
+    n = int(session.order[0])
+    x, t = session.train_inputs[n:n + 1].astype(np.float64), session.train.y[n:n + 1, None]
+    trace = session.step_sample()["trace"]
+    assert trace["loss"] == pytest.approx(reference.losses(x, t)[0], rel=1e-5)  # L (4.38), not the risk
+    gradients = reference.gradients(x, t, 0.0)
+    for layer, g in zip(trace["layers"], gradients):
+        assert layer["weight_gradient_norm"] == pytest.approx(np.linalg.norm(g["W"]), rel=1e-4)
+    reference.sgd_epoch(x, t, [0], 0.1, 0.5, 1)  # line 10 with λ = 0.5
+    for l, layer in enumerate(reference.layers, start=1):
+        np.testing.assert_allclose(session.network.parameters()[f"weights_{l}"], layer["W"], rtol=1e-4, atol=1e-5)
+
+
 def test_a_whole_pass_of_sample_steps_completes_an_epoch():
     session = Session()
     session.configure({"points": 40, "train_fraction": 0.5})

@@ -238,7 +238,8 @@ class Session:
         n = int(self.order[self.cursor])
         x, target = self.train_inputs[n:n + 1], self._targets(self.train)[n:n + 1]
         values = layer_values(self.network, x)
-        loss, gradients = self.network.loss_and_gradients(x, target, l2=s.l2)
+        # L and ∂L/∂W of (4.38), (4.61) as the panel names them: λW enters only the update (line 10)
+        loss, gradients = self.network.loss_and_gradients(x, target, l2=0.0)
         layers: List[Dict[str, Any]] = []
         trace = {"sample": n, "x": _rounded(self.train.X[n]), "input": _rounded(x[0]), "target": float(target[0]),
                  "loss": float(loss), "layers": layers}
