@@ -158,10 +158,14 @@ class RowSums {
 
   // Rows 4g … 4g+3 of the block, g counting the calls; the packets of rows past the block's end
   // may hold anything.
-  void add4(const P (&acc)[4]) {
+  void add4(const P (&acc)[4]) { add4(acc[0], acc[1], acc[2], acc[3]); }
+  // (The packets by value: an array passed by reference has its address taken, and GCC then keeps
+  // a caller's accumulators in memory as well as in registers, storing them at every step.)
+  void add4(P acc0, P acc1, P acc2, P acc3) {
     if constexpr (folds) {
-      partial_[groups_++] = fold<W / 4>(fold<W / 2>(acc[0], acc[1]), fold<W / 2>(acc[2], acc[3]));
+      partial_[groups_++] = fold<W / 4>(fold<W / 2>(acc0, acc1), fold<W / 2>(acc2, acc3));
     } else {
+      const P acc[4] = {acc0, acc1, acc2, acc3};
       for (int r = 0; r < 4; ++r) sums_[4 * groups_ + r] = Eigen::internal::predux(acc[r]);
       ++groups_;
     }

@@ -94,7 +94,8 @@ struct PerSampleBuffers {
   // The cache line of v from entry i (a multiple of per_line) as a fixed-size array: Eigen
   // evaluates fixed-size expressions as straight-line packet code, without the set-up that a
   // dynamic size costs on every call. Entries past the vector's end fall in the padding.
-  static Eigen::Map<Eigen::Array<S, per_line, 1>> line(RowVector<S>& v, Index i) {
+  template <class V>
+  static Eigen::Map<Eigen::Array<S, per_line, 1>> line(V& v, Index i) {
     return Eigen::Map<Eigen::Array<S, per_line, 1>>(v.data() + i);
   }
 
@@ -115,8 +116,9 @@ struct PerSampleBuffers {
 // a⁽ˡ⁾ = f(z⁽ˡ⁾) for units [begin, end) of one sample: `activate` of every forward pass, except
 // that element-wise activations go a cache line at a time (the vectors are padded): fixed-size
 // code, without the set-up a dynamic block costs at every layer of every sample.
-template <class S>
-void activate_sample(const Layer<S>& layer, RowVector<S>& z, RowVector<S>& a, Index begin, Index end) {
+// (z and a: RowVector<S> or a Map of a padded row.)
+template <class S, class Z, class A>
+void activate_sample(const Layer<S>& layer, Z& z, A& a, Index begin, Index end) {
   if (end <= begin) return;
   const Index K = layer.pieces;
   if (layer.activation == Activation::prelu || layer.activation == Activation::maxout) {

@@ -152,13 +152,13 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
 
 // OpenBLAS picks its kernels by a product's size, and they round a row's sums differently: the
 // same sample's prediction could differ in the last bit with the number of rows predicted with it.
-// Calls of up to kExactEvaluationRows rows of networks of up to kExactEvaluationParameters
-// parameters (scikit-learn's checks, served models, most tabular models) are therefore evaluated
-// one sample at a time by the per-sample kernel's products (SampleForward), whose sums do not
-// depend on the other rows, and a sample's prediction is the same in every such call. Larger calls
-// (batch scoring, where BLAS products of whole chunks are up to twice as fast on small layers) and
-// bigger networks (where one row's latency is the products' own) take BLAS products.
-inline constexpr Index kExactEvaluationParameters = Index(1) << 13;
+// Calls of up to kExactEvaluationRows rows (scikit-learn's checks, served models, most scoring
+// calls) are therefore evaluated one sample at a time by the per-sample kernel's products
+// (SampleForward), whose sums do not depend on the other rows, and a sample's prediction is the
+// same in every such call, on any number of threads. W's blocks of rows meet a pass of samples
+// while in cache, which is as fast as OpenBLAS's products on layers of hundreds of inputs (and
+// faster for a few rows: no packing). Larger calls (batch scoring, where BLAS products of whole
+// chunks are up to 1.5 times as fast on layers of tens of inputs) take BLAS products.
 inline constexpr Index kExactEvaluationRows = 512;
 
 // Runs body(workspace, first row, rows) over the chunks of `n` rows, the chunks shared among up to
@@ -275,23 +275,22 @@ void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& gra
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy) {
-  if (parameter_count(net) <= kExactEvaluationParameters && n <= kExactEvaluationRows) {  // see SampleForward
-    // On the calling thread: at most 2²² multiply-adds (0.1–0.2 ms), where a second thread saves
+  if (n <= kExactEvaluationRows) {  // see SampleForward
+    // On the calling thread up to 2²² multiply-adds (0.1–0.2 ms), where a second thread saves
     // less than one scheduler slice costs when another thread holds the core it needs (NumPy's
     // OpenBLAS workers spin for ~0.1 s after each product: 4 ms instead of 0.2 ms, measured).
+    // Above, the rows are shared evenly: a sample's sums are its own, whichever thread runs them.
+    const Index work = n * parameter_count(net);
+    const int team = work <= (Index(1) << 22) ? 1 : threads;
+    const Index share = std::max<Index>(1, (n + team - 1) / team);
     for_each_chunk(
-        net, n, chunk, 1, policy,
+        net, n, share, team, policy,
         [&](SampleForward<S>& forward, Index first, Index count) {
-          constexpr int Q = SampleForward<S>::together;
-          for (Index i = first; i < first + count; i += Q) {
-            const int samples = static_cast<int>(std::min<Index>(Q, first + count - i));
-            const S* x[Q];
-            for (int q = 0; q < Q; ++q)
-              x[q] = X.data() + (rows ? rows[i + q % samples] : i + q % samples) * X.outerStride();
-            forward(x, samples, [&](int q) { return out.row(i + q); });
-          }
+          forward(
+              count, [&](Index s) { return X.data() + (rows ? rows[first + s] : first + s) * X.outerStride(); },
+              [&](Index s) { return out.row(first + s); });
         },
-        [&] { return SampleForward<S>(net); });
+        [&] { return SampleForward<S>(net, share); });
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {

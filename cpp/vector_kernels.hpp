@@ -225,25 +225,29 @@ inline void update_then_dot_group(const Step* given, S* __restrict w, Index stri
 // `w_tail`, R rows × one packet, and each sample's from `a_tail`, both zero past n mod W). Every
 // sample's sums are the same whichever samples share the call.
 template <int R, int Q, class S>
-inline void dot_group_samples(const S* __restrict w, Index stride, const S* __restrict w_tail, const S* const (&a)[Q],
-                              const simd::Packet<S> (&a_tail)[Q], Index whole, Accumulators<S> (&acc)[Q]) {
+__attribute__((always_inline)) inline void dot_group_samples(const S* __restrict w, Index stride, const S* __restrict w_tail, const S* const (&a)[Q],
+                              const simd::Packet<S> (&a_tail)[Q], Index whole, RowSums<S> (&sums)[Q]) {
   using namespace simd;
   constexpr Index W = width<S>;
+  // Sums in local variables, which stay in registers (stores through a reference could alias the
+  // inputs, as vector types may alias any scalar, and would stay in memory across the loop).
+  Packet<S> sum[Q][4];
   for (int q = 0; q < Q; ++q)
-    for (int r = 0; r < 4; ++r) acc[q][r] = pset1<Packet<S>>(S(0));
+    for (int r = 0; r < 4; ++r) sum[q][r] = pset1<Packet<S>>(S(0));
   for (Index j = 0; j < whole; j += W) {
-    Packet<S> pa[Q];
-    for (int q = 0; q < Q; ++q) pa[q] = ploadu<Packet<S>>(a[q] + j);
-    for (int r = 0; r < R; ++r) {
-      const Packet<S> pw = ploadu<Packet<S>>(w + r * stride + j);
-      for (int q = 0; q < Q; ++q) acc[q][r] = pmadd(pw, pa[q], acc[q][r]);
+    Packet<S> pw[R];
+    for (int r = 0; r < R; ++r) pw[r] = ploadu<Packet<S>>(w + r * stride + j);
+    for (int q = 0; q < Q; ++q) {
+      const Packet<S> pa = ploadu<Packet<S>>(a[q] + j);
+      for (int r = 0; r < R; ++r) sum[q][r] = pmadd(pw[r], pa, sum[q][r]);
     }
   }
   if (w_tail)
     for (int r = 0; r < R; ++r) {
       const Packet<S> pw = ploadu<Packet<S>>(w_tail + r * W);
-      for (int q = 0; q < Q; ++q) acc[q][r] = pmadd(pw, a_tail[q], acc[q][r]);
+      for (int q = 0; q < Q; ++q) sum[q][r] = pmadd(pw, a_tail[q], sum[q][r]);
     }
+  for (int q = 0; q < Q; ++q) sums[q].add4(sum[q][0], sum[q][1], sum[q][2], sum[q][3]);
 }
 
 // f(integral_constant<int, i>) for i = 0 … count−1, unrolled.
@@ -307,39 +311,39 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
                             });
 }
 
-// out_q,i = w_iᵀa_q + b_i for Q samples a[q] at once (for prediction), into out[q] (each padded as
-// for dot_rows). `w_tail` holds each row's last n mod W columns as one zero-padded packet (null when
-// n is a whole number of packets). W is read once for the Q samples; a sample's results are the
-// same bit for bit whatever Q and whichever samples share the call.
+// out_q,i = w_iᵀa_q + b_i for the rows i of one block [i0, i0 + count) (count ≤ RowSums' rows per
+// block) and Q samples a[q] at once (for prediction), into out[q] + i0 (each padded as for
+// dot_rows). `w_tail` holds each row's last n mod W columns as one zero-padded packet (null when n
+// is a whole number of packets), `a_tail[q]` the sample's. The block's rows are read once for the
+// Q samples; a sample's results are the same bit for bit whatever Q and whichever samples share
+// the call.
 template <int Q, class S>
-inline void dot_rows_samples(const S* __restrict w, Index stride, Index rows, const S* __restrict w_tail,
-                             const S* const (&a)[Q], Index n, const S* __restrict biases, S* const (&out)[Q]) {
-  using namespace simd;
-  constexpr Index B = RowSums<S>::rows_per_block, W = width<S>;
+__attribute__((noinline)) void dot_block_samples(const S* __restrict w, Index stride, Index i0, Index count, const S* __restrict w_tail,
+                              const S* const (&a)[Q], const simd::Packet<S> (&a_tail)[Q], Index n,
+                              const S* __restrict biases, S* const (&out)[Q]) {
+  constexpr Index W = simd::width<S>;
   const Index whole = n / W * W;
-  Packet<S> a_tail[Q];
-  for (int q = 0; q < Q; ++q) {
-    alignas(64) S rest[W] = {};
-    for (Index c = whole; c < n; ++c) rest[c - whole] = a[q][c];
-    a_tail[q] = ploadu<Packet<S>>(rest);
-  }
-  for (Index i0 = 0; i0 < rows; i0 += B) {
-    const Index count = std::min(B, rows - i0);
-    RowSums<S> sums[Q];
-    for (Index g = 0; g < count; g += 4) {
-      detail::Accumulators<S> acc[Q];
-      const S* group = w + (i0 + g) * stride;
-      const S* group_tail = w_tail ? w_tail + (i0 + g) * W : nullptr;
-      switch (std::min<Index>(4, count - g)) {
-        case 4: detail::dot_group_samples<4, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
-        case 3: detail::dot_group_samples<3, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
-        case 2: detail::dot_group_samples<2, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
-        default: detail::dot_group_samples<1, Q>(group, stride, group_tail, a, a_tail, whole, acc); break;
-      }
-      for (int q = 0; q < Q; ++q) sums[q].add4(acc[q]);
+  RowSums<S> sums[Q];
+  for (Index g = 0; g < count; g += 4) {
+    const S* group = w + (i0 + g) * stride;
+    const S* group_tail = w_tail ? w_tail + (i0 + g) * W : nullptr;
+    switch (std::min<Index>(4, count - g)) {
+      case 4: detail::dot_group_samples<4, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+      case 3: detail::dot_group_samples<3, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+      case 2: detail::dot_group_samples<2, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+      default: detail::dot_group_samples<1, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
     }
-    for (int q = 0; q < Q; ++q) sums[q].store(out[q] + i0, count, nullptr, biases + i0);
   }
+  for (int q = 0; q < Q; ++q) sums[q].store(out[q] + i0, count, nullptr, biases + i0);
+}
+
+// The last n mod W entries of a, zero-padded to W entries at `rest`: a sample's share of a row's
+// tail packet.
+template <class S>
+inline void copy_tail(const S* __restrict a, Index n, S* __restrict rest) {
+  constexpr Index W = simd::width<S>;
+  const Index whole = n / W * W;
+  for (Index c = 0; c < W; ++c) rest[c] = whole + c < n ? a[whole + c] : S(0);
 }
 
 // Layer 1's step for the `rows` rows of W⁽¹⁾ fused with the next sample's forward product:

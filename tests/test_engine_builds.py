@@ -94,3 +94,35 @@ def test_every_build_matches_the_reference_in_per_sample_sgd(widths, dtype):
                                            err_msg=f"{module.__name__}, {threads} threads, layer {l}")
         for name in trained[0]:  # and one thread or two change nothing, bit for bit
             np.testing.assert_array_equal(trained[0][name], trained[1][name], err_msg=f"{module.__name__} {name}")
+
+
+@pytest.mark.determinism
+@pytest.mark.parametrize("widths", SHAPES + [[300, 64, 40, 5]], ids=str)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_builds_prediction_matches_the_reference_and_not_the_rows_beside_it(widths, dtype):
+    """Prediction (sample_forward.hpp: blocks of W's rows met by passes of samples, `together` at a
+    time) on every build: the reference's forward pass, and a row's output the same alone, in a
+    call of 512 rows (two threads for the larger networks) or picked by index."""
+    from reference import Reference
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(512, widths[0]))
+    net = fnn.Network(widths, "tanh", seed=4, dtype="float64")
+    expected = Reference.of(net).forward(X)[1][-1]
+    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
+    typed, X_typed = net.astype(dtype), X.astype(dtype)
+    for module in built_variants():
+        if VARIANTS[module.__name__] > baseline.cpu_level():
+            continue
+        engine = engine_of(module, typed)
+        full = np.empty((512, widths[-1]), dtype=dtype)
+        engine.predict(X_typed, full, 512, 2)
+        np.testing.assert_allclose(full, expected, **tolerance, err_msg=module.__name__)
+        for first, rows in ((0, 1), (5, 1), (3, 4), (7, 61), (100, 412)):
+            part = np.empty((rows, widths[-1]), dtype=dtype)
+            engine.predict(X_typed[first:first + rows], part, 512, 1)
+            np.testing.assert_array_equal(part, full[first:first + rows], err_msg=f"{module.__name__} {first}+{rows}")
+        picked = rng.permutation(512)[:300]
+        part = np.empty((300, widths[-1]), dtype=dtype)
+        engine.predict(X_typed, part, 512, 2, picked)
+        np.testing.assert_array_equal(part, full[picked], err_msg=module.__name__)

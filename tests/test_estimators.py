@@ -5,6 +5,7 @@ Private names: ``network_._threads()`` (the thread count an estimator hands down
 ``_checked_array`` (predict's fast path, switched off to compare with the full checks).
 """
 
+import itertools
 import pickle
 
 import warnings
@@ -245,13 +246,14 @@ def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(d
 @pytest.mark.determinism
 @pytest.mark.parametrize("activation", ["relu", "tanh", "softplus", fnn.PReLU(), fnn.Maxout(3), fnn.ELU()], ids=repr)
 @pytest.mark.parametrize("output,width", [("softmax", 5), ("logistic", 3), ("identity", 2)])
-def test_a_small_networks_output_for_a_row_is_the_same_in_every_call(activation, output, width):
+def test_a_networks_output_for_a_row_is_the_same_in_every_call(activation, output, width):
     """The same for every activation and output, for rows read in place or picked by index (the
-    validation split's path), in float32 and float64, in calls of 1 to 512 rows."""
+    validation split's path), in float32 and float64, in calls of 1 to 512 rows; for a network
+    above 8,192 parameters too, whose 512-row call is shared between two threads."""
     rng = np.random.default_rng(1)
-    for dtype in ("float32", "float64"):
+    for dtype, hidden in itertools.product(("float32", "float64"), ([40, 30], [200, 100])):
         X = rng.normal(size=(512, 9)).astype(dtype)
-        net = fnn.Network([9, 40, 30, width], activation, output, seed=0, dtype=dtype, n_threads=2)
+        net = fnn.Network([9, *hidden, width], activation, output, seed=0, dtype=dtype, n_threads=2)
         full = net.forward(X)
         for i in (0, 1, 3, 5, 511):
             assert np.array_equal(net.forward(X[i:i + 1]), full[i:i + 1])
