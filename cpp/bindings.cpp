@@ -64,6 +64,17 @@ const S* sample_weights(const py::object& obj, Index rows) {
   return static_cast<const S*>(arr.data());
 }
 
+// The data of a 1-D C-contiguous array of dtype S with `size` entries.
+template <class S>
+const S* vector_data(const py::object& obj, Index size, const char* what) {
+  if (!py::isinstance<py::array_t<S>>(obj))
+    throw py::type_error(std::string(what) + " must be a NumPy array of " + std::string(py::str(py::dtype::of<S>())));
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (arr.ndim() != 1 || !(arr.flags() & py::array::c_style) || arr.shape(0) != size)
+    throw py::value_error(std::string(what) + " must be 1-D, C-contiguous, with " + std::to_string(size) + " entries");
+  return static_cast<const S*>(arr.data());
+}
+
 void check_threads(int n_threads) {
   if (n_threads < 1) throw py::value_error("n_threads must be at least 1");
 }
@@ -126,8 +137,11 @@ class Engine {
   Index outputs() const { return net_.outputs(); }
 
   // rows: None for every row of X, or the indices of the rows to evaluate (the validation part
-  // of a training set, without copying it).
-  void predict(const CArray<S>& X, CArray<S>& out, Index chunk, int n_threads, const py::object& rows) {
+  // of a training set, without copying it). input_mean, input_scale: None, or a fitted
+  // StandardScaler's mean_ and scale_ in S, applied to each row as it is read. Returns whether
+  // every output is finite.
+  bool predict(const CArray<S>& X, CArray<S>& out, Index chunk, int n_threads, const py::object& rows,
+               const py::object& input_mean, const py::object& input_scale) {
     auto x = matrix_view(X, net_.inputs(), "X");
     const auto [idx, n] = row_indices(rows, x.rows());
     if (out.ndim() != 2 || out.shape(0) != n || out.shape(1) != net_.outputs())
@@ -135,15 +149,23 @@ class Engine {
     MatrixMap<S> y(out.mutable_data(), out.shape(0), out.shape(1));
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
+    if (input_mean.is_none() != input_scale.is_none())
+      throw py::value_error("input_mean and input_scale go together");
+    InputScaling<S> scaling;
+    if (!input_mean.is_none()) {
+      scaling.mean = vector_data<S>(input_mean, net_.inputs(), "input_mean");
+      scaling.scale = vector_data<S>(input_scale, net_.inputs(), "input_scale");
+    }
     py::gil_scoped_release release;
     if constexpr (std::is_same_v<S, float>) {
       if (bfloat16_) {
-        fnn::predict_bfloat16(net_, x, idx, n, y, chunk, n_threads, policy_);
+        fnn::predict_bfloat16(net_, x, idx, n, y, chunk, n_threads, policy_, scaling);
         onednn::raise_recorded_error();
-        return;
+        return y.allFinite();
       }
     }
-    fnn::predict(net_, x, idx, n, y, chunk, n_threads, policy_);
+    fnn::predict(net_, x, idx, n, y, chunk, n_threads, policy_, scaling);
+    return y.allFinite();
   }
 
   // Products of predict and train_epoch on bfloat16 copies (float32 engines only), by the oneDNN
@@ -342,7 +364,8 @@ void bind_engine(py::module_& m, const char* name) {
       .def_property_readonly("inputs", &Engine<S>::inputs)
       .def_property_readonly("outputs", &Engine<S>::outputs)
       .def("predict", &Engine<S>::predict, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("chunk"),
-           py::arg("n_threads"), py::arg("rows") = py::none())
+           py::arg("n_threads"), py::arg("rows") = py::none(), py::arg("input_mean") = py::none(),
+           py::arg("input_scale") = py::none())
       .def("loss_sum", &Engine<S>::loss_sum, py::arg("X").noconvert(), py::arg("targets").noconvert(), py::arg("chunk"),
            py::arg("n_threads"), py::arg("sample_weight") = py::none(), py::arg("rows") = py::none())
       .def("loss_and_gradient_sums", &Engine<S>::loss_and_gradient_sums, py::arg("X").noconvert(),

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "input_scaling.hpp"
 #include "losses.hpp"
 #include "network.hpp"
 #include "sgd_per_sample.hpp"
@@ -33,8 +34,8 @@ class SampleForward {
   // blocks of W pass over them.
   static constexpr Index samples_per_pass = 64;
 
-  // For calls of up to `rows` samples at a time.
-  SampleForward(const Network<S>& net, Index rows) : net_(net) {
+  // For calls of up to `rows` samples at a time, whose inputs are scaled by `scaling` (if any).
+  SampleForward(const Network<S>& net, Index rows, InputScaling<S> scaling = {}) : net_(net), scaling_(scaling) {
     constexpr Index W = simd::width<S>;
     const Index capacity = std::max<Index>(1, std::min(rows, samples_per_pass));
     for (const auto& layer : net.layers) {
@@ -47,17 +48,22 @@ class SampleForward {
       weight_tails_.push_back(std::move(tail));
     }
     input_tails_ = RowVector<S>::Zero(capacity * W);
+    if (scaling_) scaled_inputs_ = RowMatrix<S>::Zero(capacity, net.inputs());
   }
 
-  // ŷ of `count` samples, sample s's m⁽⁰⁾ features at x(s), into y_hat(s) (a row of m⁽ᴸ⁾):
+  // ŷ of `count` samples, sample s's m⁽⁰⁾ features at x(s) (scaled first, if so made), into
+  // y_hat(s) (a row of m⁽ᴸ⁾):
   // z = W a + b (4.30), a = f(z) (4.31), then the output layer on the padded buffer, so that its
   // exponentials take the same path for every sample.
   template <class Input, class Out>
   void operator()(Index count, Input&& x, Out&& y_hat) {
     for (Index first = 0; first < count; first += samples_per_pass) {
       const Index samples = std::min(samples_per_pass, count - first);
+      if (scaling_)
+        for (Index s = 0; s < samples; ++s) scaling_.apply(x(first + s), scaled_inputs_.row(s).data(), net_.inputs());
+      auto input = [&](Index s) -> const S* { return scaling_ ? scaled_inputs_.row(s).data() : x(first + s); };
       for (std::size_t l = 0; l < net_.layers.size(); ++l)
-        layer_pass(l, samples, [&](Index s) { return l == 0 ? x(first + s) : activation_[l - 1].row(s).data(); });
+        layer_pass(l, samples, [&](Index s) { return l == 0 ? input(s) : activation_[l - 1].row(s).data(); });
       const Index units = net_.outputs();
       for (Index s = 0; s < samples; ++s) {
         auto z = net_input_.back().row(s).head(units);
@@ -110,6 +116,8 @@ class SampleForward {
   }
 
   const Network<S>& net_;
+  InputScaling<S> scaling_;
+  RowMatrix<S> scaled_inputs_;                        // a pass's a⁽⁰⁾, when the inputs are scaled
   std::vector<RowMatrix<S>> net_input_, activation_;  // per layer: a pass's samples, padded rows
   std::vector<RowVector<S>> weight_tails_;            // per layer (empty when fan_in is whole packets)
   RowVector<S> input_tails_;  // per sample of a pass: its last fan_in mod W inputs, one packet each

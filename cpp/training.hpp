@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "input_scaling.hpp"
 #include "network.hpp"
 #include "optimisers.hpp"
 #include "sgd_mini_batch.hpp"
@@ -272,9 +273,10 @@ void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& gra
 }
 
 // ŷ = a⁽ᴸ⁾ for the rows `rows[0 … n)` of X (all rows if null), written into the n rows of `out`.
+// The inputs are scaled by `scaling` as they are read, if it is given.
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
-             Index chunk, int threads, const ThreadPolicy& policy) {
+             Index chunk, int threads, const ThreadPolicy& policy, InputScaling<S> scaling = {}) {
   if (n <= kExactEvaluationRows) {  // see SampleForward
     // On the calling thread up to 2²² multiply-adds (0.1–0.2 ms), where a second thread saves
     // less than one scheduler slice costs when another thread holds the core it needs (NumPy's
@@ -290,14 +292,15 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
               count, [&](Index s) { return X.data() + (rows ? rows[first + s] : first + s) * X.outerStride(); },
               [&](Index s) { return out.row(first + s); });
         },
-        [&] { return SampleForward<S>(net, share); });
+        [&] { return SampleForward<S>(net, share, scaling); });
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {
-    if (!rows) {  // consecutive rows: read them where they are
+    if (!rows && !scaling) {  // consecutive rows: read them where they are
       net.forward_from(X.middleRows(first, count), ws, true);
     } else {
       gather<S>(ws, X, nullptr, nullptr, rows, first, count);
+      if (scaling) scaling.apply_to_rows(ws.input.topRows(count));
       net.forward(ws, count, true);
     }
     out.middleRows(first, count) = ws.activation.back().topRows(count);
@@ -308,7 +311,8 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
 // z, a and ŷ are float32. Chunks are not padded as predict's are (a row's prediction may change in
 // the last bits with the rows predicted with it).
 inline void predict_bfloat16(const Network<float>& net, const ConstMatrixMap<float>& X, const std::int64_t* rows,
-                             Index n, MatrixMap<float>& out, Index chunk, int threads, const ThreadPolicy& policy) {
+                             Index n, MatrixMap<float>& out, Index chunk, int threads, const ThreadPolicy& policy,
+                             InputScaling<float> scaling = {}) {
   const std::size_t L = net.layers.size();
   std::vector<RowMatrix<bfloat16>> weights;
   for (const auto& layer : net.layers) {
@@ -317,6 +321,7 @@ inline void predict_bfloat16(const Network<float>& net, const ConstMatrixMap<flo
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<float>& ws, Index first, Index count) {
     gather<float>(ws, X, nullptr, nullptr, rows, first, count);
+    if (scaling) scaling.apply_to_rows(ws.input.topRows(count));
     RowMatrix<bfloat16> a_low(count, net.inputs());
     round_to_bfloat16(ws.input.topRows(count), a_low);
     for (std::size_t l = 0; l < L; ++l) {

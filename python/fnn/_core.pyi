@@ -182,7 +182,8 @@ class Engine32:
         """For tests: the threads the last kernel call started (0 before any)."""
     _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float32], out: npt.NDArray[np.float32], chunk: int, n_threads: int,
-                rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
+                rows: Optional[npt.NDArray[np.int64]] = None, input_mean: Optional[npt.NDArray[np.float32]] = None,
+                input_scale: Optional[npt.NDArray[np.float32]] = None) -> bool: ...
     def loss_sum(self, X: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], chunk: int, n_threads: int,
                  sample_weight: Optional[npt.NDArray[np.float32]] = None,
                  rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...
@@ -224,7 +225,8 @@ class Engine64:
         """For tests: the threads the last kernel call started (0 before any)."""
     _mini_batch_block_rows: int
     def predict(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64], chunk: int, n_threads: int,
-                rows: Optional[npt.NDArray[np.int64]] = None) -> None: ...
+                rows: Optional[npt.NDArray[np.int64]] = None, input_mean: Optional[npt.NDArray[np.float64]] = None,
+                input_scale: Optional[npt.NDArray[np.float64]] = None) -> bool: ...
     def loss_sum(self, X: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], chunk: int, n_threads: int,
                  sample_weight: Optional[npt.NDArray[np.float64]] = None,
                  rows: Optional[npt.NDArray[np.int64]] = None) -> float: ...

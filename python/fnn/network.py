@@ -19,7 +19,7 @@ from .core.initialisation import SCHEMES, initial_weights
 from .core.locking import serialised
 from .core.outputs import OUTPUT_LAYERS, OutputLayer, output_layer
 from .core.validation import (
-    all_finite, check_features, check_positive_int, check_real, check_sample_weight,
+    check_features, check_positive_int, check_real, check_sample_weight,
 )
 from .io.model_file import ModelFileError, PathLike, register, require, write_model
 from .training.optimisers import OptimiserState
@@ -399,15 +399,17 @@ class Network:
         return self._forward(X)
 
     @serialised
-    def _forward(self, X: np.ndarray, rows: Optional[np.ndarray] = None) -> np.ndarray:
-        """a⁽ᴸ⁾ for the rows of X (those indexed by `rows`, if given); overflow is an error."""
+    def _forward(self, X: np.ndarray, rows: Optional[np.ndarray] = None, input_mean: Optional[np.ndarray] = None,
+                 input_scale: Optional[np.ndarray] = None) -> np.ndarray:
+        """a⁽ᴸ⁾ for the rows of X (those indexed by `rows`, if given), each row first scaled as
+        (x − input_mean) / input_scale when these are given (in the network's dtype: the engine does
+        NumPy's arithmetic as it reads the row); overflow is an error."""
         n = X.shape[0] if rows is None else rows.shape[0]
         out = np.empty((n, self.widths[-1]), dtype=self.dtype)
         # The engine runs fewer than 2²⁰ multiply-adds on one thread whatever it is offered: no
         # need to ask the machine (which costs more than a small network's one-row prediction).
         threads = 1 if n * self.n_parameters < _ONE_THREAD_WORK else self._threads()
-        self._core().predict(X, out, _CHUNK, threads, rows)
-        if not all_finite(out):
+        if not self._core().predict(X, out, _CHUNK, threads, rows, input_mean, input_scale):
             bad = int((~np.isfinite(out).all(axis=1)).sum())
             raise FloatingPointError(
                 f"the network's output is NaN or infinite for {bad} of {out.shape[0]} samples: a net input "

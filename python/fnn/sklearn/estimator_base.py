@@ -393,7 +393,9 @@ class FNNEstimator(BaseEstimator):
         checked = self._checked_array(X)
         if checked is None:  # anything else takes scikit-learn's checks, and their messages
             checked = validate_data(self, X, reset=False, dtype=network.dtype, order="C")
-        out = network._forward(self._scaled(checked, scaler))
+        # The engine scales each row as it reads it: StandardScaler.transform's arithmetic, as _scaled's.
+        mean, scale = _cast_scaling(scaler, network.dtype) if scaler is not None else (None, None)
+        out = network._forward(checked, None, mean, scale)
         return out if keep_float32 else out.astype(np.float64, copy=False)
 
     def _checked_array(self, X) -> Optional[np.ndarray]:
