@@ -258,3 +258,37 @@ def test_an_estimator_fit_checks_X_once_and_copies_it_at_most_once(monkeypatch, 
     assert looked_at.count(X.shape) == 1, looked_at
     copy = X.size * 4
     assert peak < copy + (3 << 20), (peak, copy)  # the one copy, and a few MB of blocks and buffers
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prediction_scales_each_row_as_it_reads_it_with_numpys_arithmetic(dtype):
+    """The engine applies the scaler's (x − mean) / scale to each row as it reads it: the same bits
+    as the network's output for X scaled in NumPy first, for calls the per-sample products run
+    (up to 512 rows), calls of BLAS products (more rows), rows picked by index, and bfloat16-free
+    float32 and float64 models."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(loc=50, scale=[1, 10, 1e3, 1e-2, 7] * 3, size=(1500, 15))
+    y = (X[:, 0] - 50 > 0).astype(int) + (X[:, 2] - 50 > 0)
+    model = fnn.FNNClassifier((20,), max_epochs=3, random_state=0, dtype=dtype).fit(X, y)
+    network, scaler = model.network_, model.input_scaler_
+    X_typed = X.astype(dtype)
+    mean, scale = scaler.mean_.astype(dtype), scaler.scale_.astype(dtype)
+    scaled = (X_typed - mean) / scale
+    for rows in (1, 7, 512, 1500):
+        np.testing.assert_array_equal(model.predict_proba(X_typed[:rows]), network._forward(scaled[:rows]),
+                                      err_msg=str(rows))
+    for picked in (rng.permutation(1500)[:300], rng.permutation(1500)[:700]):
+        np.testing.assert_array_equal(network._forward(X_typed, picked, mean, scale), network._forward(scaled, picked))
+
+
+def test_the_engines_input_scaling_is_checked():
+    net = fnn.Network([3, 4, 2], seed=0)
+    core, X, out = net._core(), np.ones((2, 3), np.float32), np.empty((2, 2), np.float32)
+    good = np.ones(3, np.float32)
+    assert core.predict(X, out, 512, 1, None, good, good) is True
+    with pytest.raises(ValueError, match="input_mean and input_scale go together"):
+        core.predict(X, out, 512, 1, None, good, None)
+    with pytest.raises(ValueError, match="input_scale must be 1-D, C-contiguous, with 3 entries"):
+        core.predict(X, out, 512, 1, None, good, np.ones(4, np.float32))
+    with pytest.raises(TypeError, match="input_mean must be a NumPy array of float32"):
+        core.predict(X, out, 512, 1, None, np.ones(3), good)
