@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "types.hpp"
 #include "vector_kernels.hpp"
@@ -107,13 +108,35 @@ template <class S>
 void predict_output_sample(Output kind, const S* z, Index units, S* y_hat) {
   using namespace simd;
   switch (kind) {
-    case Output::softmax: {
-      S top = z[0];  // (exact: the order of a maximum does not matter)
-      for (Index c = 1; c < units; ++c) top = std::max(top, z[c]);
-      const S sum = exp_shifted(z, top, y_hat, units);
-      for (Index c = 0; c < units; ++c) y_hat[c] /= sum;
+    case Output::softmax:
+      if constexpr (has_lane_masks<S>) {
+        // z's packets read whole (their buffer is padded), the last one's lanes past `units` set
+        // to −∞: no scalar tail, no store of single entries read back as a packet.
+        using L = row_sums_detail::Lanes<S>;
+        const Index whole = units / width<S> * width<S>;
+        const S minus_infinity = -std::numeric_limits<S>::infinity();
+        auto packet = [&](Index c) {
+          const Packet<S> p = ploadu<Packet<S>>(z + c);
+          return c < whole ? p : L::first_or(p, units - c, minus_infinity);
+        };
+        Packet<S> top = pset1<Packet<S>>(minus_infinity);  // (exact: the order of a maximum does not matter)
+        for (Index c = 0; c < units; c += width<S>) top = Eigen::internal::pmax(top, packet(c));
+        const Packet<S> shift = pset1<Packet<S>>(Eigen::internal::predux_max(top));
+        Packet<S> sum = pset1<Packet<S>>(S(0));
+        for (Index c = 0; c < units; c += width<S>) {
+          const Packet<S> e = Eigen::internal::pexp(psub(packet(c), shift));
+          pstoreu(y_hat + c, e);
+          sum = padd(sum, e);
+        }
+        const Packet<S> total = pset1<Packet<S>>(predux(sum));
+        for (Index c = 0; c < units; c += width<S>) pstoreu(y_hat + c, pdiv(ploadu<Packet<S>>(y_hat + c), total));
+      } else {
+        S top = z[0];
+        for (Index c = 1; c < units; ++c) top = std::max(top, z[c]);
+        const S sum = exp_shifted(z, top, y_hat, units);
+        for (Index c = 0; c < units; ++c) y_hat[c] /= sum;
+      }
       break;
-    }
     case Output::logistic: {
       const Packet<S> one = pset1<Packet<S>>(S(1));
       for (Index c = 0; c < units; c += width<S>) {

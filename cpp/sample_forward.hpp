@@ -1,5 +1,5 @@
 // The forward pass for prediction, each sample by the per-sample kernel's products. Each net input
-// is a dot product whose sum is a fixed tree over the sample's own lanes (dot_block_samples,
+// is a dot product whose sum is a fixed tree over the sample's own lanes (dot_blocks_samples,
 // row_sums.hpp), and every sample's vectors sit in padded buffers alike: a sample's prediction is
 // the same bit for bit whichever rows share its call, with no padding rows (a one-row call of a
 // BLAS product of 16 rows costs several times the network's arithmetic).
@@ -35,6 +35,7 @@ class SampleForward {
   // layers of 1,024-3,072 inputs at 256 rows (within 5% of OpenBLAS's products there, where 64
   // and more fall 10-20% behind).
   static constexpr Index samples_per_pass = 32;
+  static constexpr Index kL1Bytes = 32 << 10;
 
   // For calls of up to `rows` samples at a time, whose inputs are scaled by `scaling` (if any).
   SampleForward(const Network<S>& net, Index rows, InputScaling<S> scaling = {}) : net_(net), scaling_(scaling) {
@@ -84,8 +85,11 @@ class SampleForward {
     const S* w_tail = weight_tails_[l].size() ? weight_tails_[l].data() : nullptr;
     if (w_tail)
       for (Index s = 0; s < samples; ++s) copy_tail(input(s), layer.fan_in, input_tails_.data() + s * simd::width<S>);
-    for (Index i0 = 0; i0 < layer.net_inputs(); i0 += B) {
-      const Index rows = std::min(B, layer.net_inputs() - i0);
+    // W's rows in runs met by every group of samples in turn: a layer whose W fits L1 as one run
+    // (the fewest calls), a larger one a block of rows at a time (read from memory once per pass).
+    const Index run = layer.net_inputs() * layer.fan_in * Index(sizeof(S)) <= kL1Bytes ? layer.net_inputs() : B;
+    for (Index i0 = 0; i0 < layer.net_inputs(); i0 += run) {
+      const Index rows = std::min(run, layer.net_inputs() - i0);
       Index s = 0;
       for (; s + Q <= samples; s += Q) block<Q>(layer, l, i0, rows, s, input);
       detail::unrolled<Q - 1>([&](auto q) {  // the last samples, fewer than Q
@@ -99,7 +103,7 @@ class SampleForward {
       }
   }
 
-  // One block of rows [i0, i0 + rows) of W⁽ˡ⁾ for the samples s, …, s + Qc − 1.
+  // The rows [i0, i0 + rows) of W⁽ˡ⁾ for the samples s, …, s + Qc − 1.
   template <int Qc, class Input>
   void block(const Layer<S>& layer, std::size_t l, Index i0, Index rows, Index s, Input&& input) {
     const S* a[Qc];
@@ -110,7 +114,7 @@ class SampleForward {
       z[q] = net_input_[l].row(s + q).data();
       a_tail[q] = simd::ploadu<simd::Packet<S>>(input_tails_.data() + (s + q) * simd::width<S>);
     }
-    dot_block_samples<Qc>(layer.weights, layer.fan_in, i0, rows, weight_tails_[l].size() ? weight_tails_[l].data() : nullptr,
+    dot_blocks_samples<Qc>(layer.weights, layer.fan_in, i0, rows, weight_tails_[l].size() ? weight_tails_[l].data() : nullptr,
                           a, a_tail, layer.fan_in, layer.biases, z);
   }
 

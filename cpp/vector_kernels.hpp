@@ -311,30 +311,36 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
                             });
 }
 
-// out_q,i = w_iᵀa_q + b_i for the rows i of one block [i0, i0 + count) (count ≤ RowSums' rows per
-// block) and Q samples a[q] at once (for prediction), into out[q] + i0 (each padded as for
-// dot_rows). `w_tail` holds each row's last n mod W columns as one zero-padded packet (null when n
-// is a whole number of packets), `a_tail[q]` the sample's. The block's rows are read once for the
-// Q samples; a sample's results are the same bit for bit whatever Q and whichever samples share
-// the call.
+// out_q,i = w_iᵀa_q + b_i for the rows i of [first, first + rows) and Q samples a[q] at once (for
+// prediction), into out[q] + i (each padded as for dot_rows), a block of RowSums' rows at a time.
+// `w_tail` holds each row's last n mod W columns as one zero-padded packet (null when n is a whole
+// number of packets), `a_tail[q]` the sample's. Each block's rows are read once for the Q samples;
+// a sample's results are the same bit for bit whatever Q, whichever samples share the call and
+// however the rows are split between calls (at block boundaries). Not inlined: its registers are
+// then allocated the same way wherever it is called from (inlined, GCC kept the accumulators in
+// memory in some callers, at a third of the speed).
 template <int Q, class S>
-__attribute__((noinline)) void dot_block_samples(const S* __restrict w, Index stride, Index i0, Index count, const S* __restrict w_tail,
-                              const S* const (&a)[Q], const simd::Packet<S> (&a_tail)[Q], Index n,
-                              const S* __restrict biases, S* const (&out)[Q]) {
-  constexpr Index W = simd::width<S>;
+__attribute__((noinline)) void dot_blocks_samples(const S* __restrict w, Index stride, Index first, Index rows,
+                                                  const S* __restrict w_tail, const S* const (&a)[Q],
+                                                  const simd::Packet<S> (&a_tail)[Q], Index n,
+                                                  const S* __restrict biases, S* const (&out)[Q]) {
+  constexpr Index B = RowSums<S>::rows_per_block, W = simd::width<S>;
   const Index whole = n / W * W;
-  RowSums<S> sums[Q];
-  for (Index g = 0; g < count; g += 4) {
-    const S* group = w + (i0 + g) * stride;
-    const S* group_tail = w_tail ? w_tail + (i0 + g) * W : nullptr;
-    switch (std::min<Index>(4, count - g)) {
-      case 4: detail::dot_group_samples<4, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
-      case 3: detail::dot_group_samples<3, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
-      case 2: detail::dot_group_samples<2, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
-      default: detail::dot_group_samples<1, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+  for (Index i0 = first; i0 < first + rows; i0 += B) {
+    const Index count = std::min(B, first + rows - i0);
+    RowSums<S> sums[Q];
+    for (Index g = 0; g < count; g += 4) {
+      const S* group = w + (i0 + g) * stride;
+      const S* group_tail = w_tail ? w_tail + (i0 + g) * W : nullptr;
+      switch (std::min<Index>(4, count - g)) {
+        case 4: detail::dot_group_samples<4, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+        case 3: detail::dot_group_samples<3, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+        case 2: detail::dot_group_samples<2, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+        default: detail::dot_group_samples<1, Q>(group, stride, group_tail, a, a_tail, whole, sums); break;
+      }
     }
+    for (int q = 0; q < Q; ++q) sums[q].store(out[q] + i0, count, nullptr, biases + i0);
   }
-  for (int q = 0; q < Q; ++q) sums[q].store(out[q] + i0, count, nullptr, biases + i0);
 }
 
 // The last n mod W entries of a, zero-padded to W entries at `rest`: a sample's share of a row's
