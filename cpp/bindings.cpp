@@ -149,8 +149,7 @@ class Engine {
     MatrixMap<S> y(out.mutable_data(), out.shape(0), out.shape(1));
     check_threads(n_threads);
     if (chunk < 1) throw py::value_error("chunk must be at least 1");
-    if (input_mean.is_none() != input_scale.is_none())
-      throw py::value_error("input_mean and input_scale go together");
+    if (input_mean.is_none() != input_scale.is_none()) throw py::value_error("input_mean and input_scale go together");
     InputScaling<S> scaling;
     if (!input_mean.is_none()) {
       scaling.mean = vector_data<S>(input_mean, net_.inputs(), "input_mean");

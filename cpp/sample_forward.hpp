@@ -4,9 +4,9 @@
 // the same bit for bit whichever rows share its call, with no padding rows (a one-row call of a
 // BLAS product of 16 rows costs several times the network's arithmetic).
 // Samples go through the network in passes of up to samples_per_pass, layer by layer; within a
-// layer, each block of W's rows meets the pass's samples `together` at a time while it stays in
-// cache, so W is read from memory once per pass, not once per sample. No weights are copied or
-// transposed: users may write into the weight arrays between calls.
+// layer, each block of W's rows (all of W when it fits L1) meets the pass's samples `together`
+// at a time while it stays in cache, so W is read from memory once per pass, not once per sample.
+// No weights are copied or transposed: users may write into the weight arrays between calls.
 #pragma once
 
 #include <algorithm>
@@ -35,7 +35,7 @@ class SampleForward {
   // layers of 1,024-3,072 inputs at 256 rows (within 5% of OpenBLAS's products there, where 64
   // and more fall 10-20% behind).
   static constexpr Index samples_per_pass = 32;
-  static constexpr Index kL1Bytes = 32 << 10;
+  static constexpr Index l1_bytes = 32 << 10;  // a layer's W up to this size is one run of rows
 
   // For calls of up to `rows` samples at a time, whose inputs are scaled by `scaling` (if any).
   SampleForward(const Network<S>& net, Index rows, InputScaling<S> scaling = {}) : net_(net), scaling_(scaling) {
@@ -82,12 +82,11 @@ class SampleForward {
     constexpr Index B = RowSums<S>::rows_per_block;
     constexpr int Q = together;
     const Layer<S>& layer = net_.layers[l];
-    const S* w_tail = weight_tails_[l].size() ? weight_tails_[l].data() : nullptr;
-    if (w_tail)
+    if (weight_tail(l))
       for (Index s = 0; s < samples; ++s) copy_tail(input(s), layer.fan_in, input_tails_.data() + s * simd::width<S>);
     // W's rows in runs met by every group of samples in turn: a layer whose W fits L1 as one run
     // (the fewest calls), a larger one a block of rows at a time (read from memory once per pass).
-    const Index run = layer.net_inputs() * layer.fan_in * Index(sizeof(S)) <= kL1Bytes ? layer.net_inputs() : B;
+    const Index run = layer.net_inputs() * layer.fan_in * Index(sizeof(S)) <= l1_bytes ? layer.net_inputs() : B;
     for (Index i0 = 0; i0 < layer.net_inputs(); i0 += run) {
       const Index rows = std::min(run, layer.net_inputs() - i0);
       Index s = 0;
@@ -114,9 +113,12 @@ class SampleForward {
       z[q] = net_input_[l].row(s + q).data();
       a_tail[q] = simd::ploadu<simd::Packet<S>>(input_tails_.data() + (s + q) * simd::width<S>);
     }
-    dot_blocks_samples<Qc>(layer.weights, layer.fan_in, i0, rows, weight_tails_[l].size() ? weight_tails_[l].data() : nullptr,
-                          a, a_tail, layer.fan_in, layer.biases, z);
+    dot_blocks_samples<Qc>(layer.weights, layer.fan_in, i0, rows, weight_tail(l), a, a_tail, layer.fan_in, layer.biases,
+                           z);
   }
+
+  // Layer l's rows' last fan_in mod W weights, one packet per row (null when fan_in is whole packets).
+  const S* weight_tail(std::size_t l) const { return weight_tails_[l].size() ? weight_tails_[l].data() : nullptr; }
 
   const Network<S>& net_;
   InputScaling<S> scaling_;

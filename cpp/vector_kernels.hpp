@@ -225,8 +225,10 @@ inline void update_then_dot_group(const Step* given, S* __restrict w, Index stri
 // `w_tail`, R rows × one packet, and each sample's from `a_tail`, both zero past n mod W). Every
 // sample's sums are the same whichever samples share the call.
 template <int R, int Q, class S>
-__attribute__((always_inline)) inline void dot_group_samples(const S* __restrict w, Index stride, const S* __restrict w_tail, const S* const (&a)[Q],
-                              const simd::Packet<S> (&a_tail)[Q], Index whole, RowSums<S> (&sums)[Q]) {
+__attribute__((always_inline)) inline void dot_group_samples(const S* __restrict w, Index stride,
+                                                             const S* __restrict w_tail, const S* const (&a)[Q],
+                                                             const simd::Packet<S> (&a_tail)[Q], Index whole,
+                                                             RowSums<S> (&sums)[Q]) {
   using namespace simd;
   constexpr Index W = width<S>;
   // Sums in local variables, which stay in registers (stores through a reference could alias the
