@@ -4,6 +4,15 @@
 
 #include <Eigen/Core>
 
+// Inlining directives for the kernels whose register allocation depends on them (vector_kernels.hpp).
+#if defined(_MSC_VER)
+#define FNN_NOINLINE __declspec(noinline)
+#define FNN_ALWAYS_INLINE __forceinline
+#else
+#define FNN_NOINLINE __attribute__((noinline))
+#define FNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
+
 namespace fnn {
 
 using Index = Eigen::Index;

@@ -225,10 +225,9 @@ inline void update_then_dot_group(const Step* given, S* __restrict w, Index stri
 // `w_tail`, R rows × one packet, and each sample's from `a_tail`, both zero past n mod W). Every
 // sample's sums are the same whichever samples share the call.
 template <int R, int Q, class S>
-__attribute__((always_inline)) inline void dot_group_samples(const S* __restrict w, Index stride,
-                                                             const S* __restrict w_tail, const S* const (&a)[Q],
-                                                             const simd::Packet<S> (&a_tail)[Q], Index whole,
-                                                             RowSums<S> (&sums)[Q]) {
+FNN_ALWAYS_INLINE void dot_group_samples(const S* __restrict w, Index stride, const S* __restrict w_tail,
+                                         const S* const (&a)[Q], const simd::Packet<S> (&a_tail)[Q], Index whole,
+                                         RowSums<S> (&sums)[Q]) {
   using namespace simd;
   constexpr Index W = width<S>;
   // Sums in local variables, which stay in registers (stores through a reference could alias the
@@ -322,10 +321,10 @@ inline void dot_rows(const S* __restrict w, Index stride, Index rows, const S* _
 // then allocated the same way wherever it is called from (inlined, GCC kept the accumulators in
 // memory in some callers, at a third of the speed).
 template <int Q, class S>
-__attribute__((noinline)) void dot_blocks_samples(const S* __restrict w, Index stride, Index first, Index rows,
-                                                  const S* __restrict w_tail, const S* const (&a)[Q],
-                                                  const simd::Packet<S> (&a_tail)[Q], Index n,
-                                                  const S* __restrict biases, S* const (&out)[Q]) {
+FNN_NOINLINE void dot_blocks_samples(const S* __restrict w, Index stride, Index first, Index rows,
+                                     const S* __restrict w_tail, const S* const (&a)[Q],
+                                     const simd::Packet<S> (&a_tail)[Q], Index n, const S* __restrict biases,
+                                     S* const (&out)[Q]) {
   constexpr Index B = RowSums<S>::rows_per_block, W = simd::width<S>;
   const Index whole = n / W * W;
   for (Index i0 = first; i0 < first + rows; i0 += B) {
