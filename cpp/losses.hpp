@@ -101,53 +101,53 @@ S weighted_output_loss(Output kind, const Z& z, const T& target, const Y& y_hat,
 }
 
 // ŷ of one sample for prediction (SampleForward) from its `units` net inputs z, (4.36)/(4.37) or
-// the identity. Whole packets throughout (softmax's tail padded with −∞), so that every sample's
-// exponentials take Eigen's vectorised exp: a narrow output's entries would each take a libm call
-// (a sixth of a 64-100-10 network's time). z and y_hat have room for whole packets beyond `units`.
+// the identity. Outputs of 4 units or more go in whole packets (softmax's lanes past `units`
+// masked to −∞), so that their exponentials take Eigen's vectorised exp: a 10-unit softmax took a
+// libm call per entry (a sixth of a 64-100-10 network's time). Fewer units take one libm call
+// each, cheaper than a packet's exp (measured with AVX2). Every sample of a network takes the
+// same path. z and y_hat have room for whole packets beyond `units`.
 template <class S>
 void predict_output_sample(Output kind, const S* z, Index units, S* y_hat) {
   using namespace simd;
-  switch (kind) {
-    case Output::softmax:
-      if constexpr (has_lane_masks<S>) {
-        // z's packets read whole (their buffer is padded), the last one's lanes past `units` set
-        // to −∞: no scalar tail, no store of single entries read back as a packet.
-        using L = row_sums_detail::Lanes<S>;
-        const Index whole = units / width<S> * width<S>;
-        const S minus_infinity = -std::numeric_limits<S>::infinity();
-        auto packet = [&](Index c) {
-          const Packet<S> p = ploadu<Packet<S>>(z + c);
-          return c < whole ? p : L::first_or(p, units - c, minus_infinity);
-        };
-        Packet<S> top = pset1<Packet<S>>(minus_infinity);  // (exact: the order of a maximum does not matter)
-        for (Index c = 0; c < units; c += width<S>) top = Eigen::internal::pmax(top, packet(c));
-        const Packet<S> shift = pset1<Packet<S>>(Eigen::internal::predux_max(top));
-        Packet<S> sum = pset1<Packet<S>>(S(0));
-        for (Index c = 0; c < units; c += width<S>) {
-          const Packet<S> e = Eigen::internal::pexp(psub(packet(c), shift));
-          pstoreu(y_hat + c, e);
-          sum = padd(sum, e);
-        }
-        const Packet<S> total = pset1<Packet<S>>(predux(sum));
-        for (Index c = 0; c < units; c += width<S>) pstoreu(y_hat + c, pdiv(ploadu<Packet<S>>(y_hat + c), total));
-      } else {
-        S top = z[0];
-        for (Index c = 1; c < units; ++c) top = std::max(top, z[c]);
-        const S sum = exp_shifted(z, top, y_hat, units);
-        for (Index c = 0; c < units; ++c) y_hat[c] /= sum;
-      }
-      break;
-    case Output::logistic: {
-      const Packet<S> one = pset1<Packet<S>>(S(1));
-      for (Index c = 0; c < units; c += width<S>) {
-        const Packet<S> e = Eigen::internal::pexp(Eigen::internal::pnegate(ploadu<Packet<S>>(z + c)));
-        pstoreu(y_hat + c, pdiv(one, padd(one, e)));
-      }
-      break;
+  constexpr bool packets = has_lane_masks<S>;
+  if (kind == Output::identity) {
+    for (Index c = 0; c < units; ++c) y_hat[c] = z[c];
+  } else if (!packets || units < 4) {
+    if (kind == Output::logistic) {
+      for (Index c = 0; c < units; ++c) y_hat[c] = S(1) / (S(1) + std::exp(-z[c]));
+      return;
     }
-    case Output::identity:
-      for (Index c = 0; c < units; ++c) y_hat[c] = z[c];
-      break;
+    S top = z[0], sum = 0;
+    for (Index c = 1; c < units; ++c) top = std::max(top, z[c]);
+    for (Index c = 0; c < units; ++c) sum += y_hat[c] = std::exp(z[c] - top);
+    for (Index c = 0; c < units; ++c) y_hat[c] /= sum;
+  } else if (kind == Output::logistic) {
+    const Packet<S> one = pset1<Packet<S>>(S(1));
+    for (Index c = 0; c < units; c += width<S>) {
+      const Packet<S> e = Eigen::internal::pexp(Eigen::internal::pnegate(ploadu<Packet<S>>(z + c)));
+      pstoreu(y_hat + c, pdiv(one, padd(one, e)));
+    }
+  } else if constexpr (packets) {  // softmax
+    // z's packets read whole (their buffer is padded), the last one's lanes past `units` set to
+    // −∞: no scalar tail, no store of single entries read back as a packet.
+    using L = row_sums_detail::Lanes<S>;
+    const Index whole = units / width<S> * width<S>;
+    const S minus_infinity = -std::numeric_limits<S>::infinity();
+    auto packet = [&](Index c) {
+      const Packet<S> p = ploadu<Packet<S>>(z + c);
+      return c < whole ? p : L::first_or(p, units - c, minus_infinity);
+    };
+    Packet<S> top = pset1<Packet<S>>(minus_infinity);  // (exact: the order of a maximum does not matter)
+    for (Index c = 0; c < units; c += width<S>) top = Eigen::internal::pmax(top, packet(c));
+    const Packet<S> shift = pset1<Packet<S>>(Eigen::internal::predux_max(top));
+    Packet<S> sum = pset1<Packet<S>>(S(0));
+    for (Index c = 0; c < units; c += width<S>) {
+      const Packet<S> e = Eigen::internal::pexp(psub(packet(c), shift));
+      pstoreu(y_hat + c, e);
+      sum = padd(sum, e);
+    }
+    const Packet<S> total = pset1<Packet<S>>(predux(sum));
+    for (Index c = 0; c < units; c += width<S>) pstoreu(y_hat + c, pdiv(ploadu<Packet<S>>(y_hat + c), total));
   }
 }
 

@@ -160,7 +160,18 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
 // while in cache, which is as fast as OpenBLAS's products on layers of hundreds of inputs (and
 // faster for a few rows: no packing). Larger calls (batch scoring, where BLAS products of whole
 // chunks are up to 1.5 times as fast on layers of tens of inputs) take BLAS products.
+// Without AVX-512 (AVX2's 16 registers hold the sums of two samples, not four), OpenBLAS's products
+// are 1.5 times as fast as the per-sample ones on layers of hundreds of inputs: there, networks of
+// more than kExactEvaluationParameters take BLAS products at every size, as smaller ones do above
+// kExactEvaluationRows rows.
 inline constexpr Index kExactEvaluationRows = 512;
+inline constexpr Index kExactEvaluationParameters = Index(1) << 13;
+
+template <class S>
+bool exact_evaluation(const Network<S>& net, Index n) {
+  return n <= kExactEvaluationRows &&
+         (SampleForward<S>::together >= 4 || parameter_count(net) <= kExactEvaluationParameters);
+}
 
 // Runs body(workspace, first row, rows) over the chunks of `n` rows, the chunks shared among up to
 // `threads` OpenMP threads, each with its own workspace and single-threaded matrix products:
@@ -277,7 +288,7 @@ void apply_gradient_sums(const Network<S>& net, const std::vector<Layer<S>>& gra
 template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy, InputScaling<S> scaling = {}) {
-  if (n <= kExactEvaluationRows) {  // see SampleForward
+  if (exact_evaluation(net, n)) {  // see SampleForward
     // On the calling thread up to 2²² multiply-adds (0.1–0.2 ms), where a second thread saves
     // less than one scheduler slice costs when another thread holds the core it needs (NumPy's
     // OpenBLAS workers spin for ~0.1 s after each product: 4 ms instead of 0.2 ms, measured).
