@@ -156,7 +156,7 @@ EpochResult train_epoch(const Network<S>& net, const ConstMatrixMap<S>& X, const
 // Calls of up to kExactEvaluationRows rows (scikit-learn's checks, served models, most scoring
 // calls) are therefore evaluated one sample at a time by the per-sample kernel's products
 // (SampleForward), whose sums do not depend on the other rows, and a sample's prediction is the
-// same in every such call, on any number of threads. W's blocks of rows meet a pass of samples
+// same in every such call, whatever the thread count. W's blocks of rows meet a pass of samples
 // while in cache, which is as fast as OpenBLAS's products on layers of hundreds of inputs (and
 // faster for a few rows: no packing). Larger calls (batch scoring, where BLAS products of whole
 // chunks are up to 1.5 times as fast on layers of tens of inputs) take BLAS products.
@@ -289,21 +289,18 @@ template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy, InputScaling<S> scaling = {}) {
   if (exact_evaluation(net, n)) {  // see SampleForward
-    // On the calling thread up to 2²² multiply-adds (0.1–0.2 ms), where a second thread saves
-    // less than one scheduler slice costs when another thread holds the core it needs (NumPy's
-    // OpenBLAS workers spin for ~0.1 s after each product: 4 ms instead of 0.2 ms, measured).
-    // Above, the rows are shared evenly: a sample's sums are its own, whichever thread runs them.
-    const Index work = n * parameter_count(net);
-    const int team = work <= (Index(1) << 22) ? 1 : threads;
-    const Index share = std::max<Index>(1, (n + team - 1) / team);
+    // On the calling thread: a second thread saves at most half of such a call (0.2 ms for 64 rows
+    // of 784-256-256-10) and costs a scheduler slice whenever another thread holds the core it
+    // needs, as NumPy's OpenBLAS workers do for ~0.1 s after each product: 64 rows of
+    // 784-256-256-10 right after a NumPy product took 7.4 ms on two threads, 0.39 ms on one.
     for_each_chunk(
-        net, n, share, team, policy,
+        net, n, n, 1, policy,
         [&](SampleForward<S>& forward, Index first, Index count) {
           forward(
               count, [&](Index s) { return X.data() + (rows ? rows[first + s] : first + s) * X.outerStride(); },
               [&](Index s) { return out.row(first + s); });
         },
-        [&] { return SampleForward<S>(net, share, scaling); });
+        [&] { return SampleForward<S>(net, n, scaling); });
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {

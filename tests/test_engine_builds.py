@@ -102,7 +102,7 @@ def test_every_build_matches_the_reference_in_per_sample_sgd(widths, dtype):
 def test_every_builds_prediction_matches_the_reference_and_not_the_rows_beside_it(widths, dtype):
     """Prediction (sample_forward.hpp: blocks of W's rows met by passes of samples, `together` at a
     time) on every build: the reference's forward pass, and a row's output the same alone, in a
-    call of 512 rows (two threads for the larger networks) or picked by index — for networks above
+    call of 512 rows (offered two threads) or picked by index — for networks above
     8,192 parameters on the AVX-512 build only (the others take OpenBLAS products for them)."""
     from reference import Reference
 

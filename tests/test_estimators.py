@@ -248,9 +248,8 @@ def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(d
 @pytest.mark.parametrize("output,width", [("softmax", 5), ("logistic", 3), ("identity", 2)])
 def test_a_networks_output_for_a_row_is_the_same_in_every_call(activation, output, width):
     """The same for every activation and output, for rows read in place or picked by index (the
-    validation split's path), in float32 and float64, in calls of 1 to 512 rows; with the AVX-512
-    engine for a network above 8,192 parameters too, whose 512-row call is shared between two
-    threads."""
+    validation split's path), in float32 and float64, in calls of 1 to 512 rows offered two
+    threads; with the AVX-512 engine for a network above 8,192 parameters too."""
     rng = np.random.default_rng(1)
     from fnn._engine import core
 
