@@ -567,6 +567,14 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
   // Read at each call: threadpoolctl's threadpool_limits() lowers it through omp_set_num_threads.
   m.def("openmp_thread_limit", &openmp_thread_limit,
         "OpenMP's current limit on threads (OMP_NUM_THREADS, OMP_THREAD_LIMIT, threadpoolctl); 1 in a forked child.");
+  m.def(
+      "helper_parts",
+      [] {
+        const Helpers& helpers = Helpers::instance();
+        return py::make_tuple(helpers.done_here(), helpers.done_by_helpers(), helpers.holds());
+      },
+      "Parts of short predictions done so far by calling threads and by helper threads, and the calls after which "
+      "the helpers were held back (for tests).");
   m.def("forked_child", &forked_child, "Whether this process was forked after the engine ran a team of threads.");
   install_fork_handler();
   py::register_exception_translator([](std::exception_ptr p) {

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -68,6 +69,16 @@ inline int openmp_thread_limit() {
 #endif
 }
 
+// The threads any team may have (OMP_THREAD_LIMIT), helpers (helpers.hpp) included: a num_threads
+// clause overrides OMP_NUM_THREADS but not this. 1 without OpenMP, where the engine is one thread.
+inline int team_limit() {
+#ifdef _OPENMP
+  return forked_child() ? 1 : omp_get_thread_limit();
+#else
+  return 1;
+#endif
+}
+
 // The number of threads in the current region (1 outside one), noting that a team ran.
 inline int team_size() {
 #ifdef _OPENMP
@@ -93,6 +104,17 @@ inline long thread_id() {
   return static_cast<long>(syscall(SYS_gettid));
 #else
   return 0;
+#endif
+}
+
+// How many times the calling thread has been preempted (involuntary context switches; -1 where
+// unknown): one system call, cheap enough to read at each short call.
+inline long preemptions() {
+#if defined(__linux__)
+  rusage usage;
+  return getrusage(RUSAGE_THREAD, &usage) == 0 ? usage.ru_nivcsw : -1;
+#else
+  return -1;
 #endif
 }
 

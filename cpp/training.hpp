@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
 
+#include "helpers.hpp"
 #include "input_scaling.hpp"
 #include "network.hpp"
 #include "optimisers.hpp"
@@ -289,18 +291,22 @@ template <class S>
 void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64_t* rows, Index n, MatrixMap<S>& out,
              Index chunk, int threads, const ThreadPolicy& policy, InputScaling<S> scaling = {}) {
   if (exact_evaluation(net, n)) {  // see SampleForward
-    // On the calling thread: a second thread saves at most half of such a call (0.2 ms for 64 rows
-    // of 784-256-256-10) and costs a scheduler slice whenever another thread holds the core it
-    // needs, as NumPy's OpenBLAS workers do for ~0.1 s after each product: 64 rows of
-    // 784-256-256-10 right after a NumPy product took 7.4 ms on two threads, 0.39 ms on one.
-    for_each_chunk(
-        net, n, n, 1, policy,
-        [&](SampleForward<S>& forward, Index first, Index count) {
-          forward(
-              count, [&](Index s) { return X.data() + (rows ? rows[first + s] : first + s) * X.outerStride(); },
-              [&](Index s) { return out.row(first + s); });
-        },
-        [&] { return SampleForward<S>(net, n, scaling); });
+    // Passes of samples shared by the calling thread with helpers that wake in time (not an OpenMP
+    // team, whose end waits for every thread: see Helpers), each thread given a million
+    // multiply-adds at least. Each sample's output is the same whichever thread computes it.
+    const Index pass = SampleForward<S>::samples_per_pass, passes = (n + pass - 1) / pass;
+    const Index worth = std::max<Index>(1, n * parameter_count(net) / (Index(1) << 20));
+    const Index wanted = std::min<Index>({Index(threads), Index(team_limit()), passes, worth});
+    const int team = policy.team(static_cast<int>(std::max<Index>(1, wanted)));
+    std::optional<SampleForward<S>> forward[Helpers::most + 1];  // one per thread, made by it
+    Helpers::instance().run(passes, team - 1, [&](Index p, int worker) {
+      if (!forward[worker]) forward[worker].emplace(net, n, scaling);
+      const Index first = p * pass;
+      (*forward[worker])(
+          std::min(pass, n - first),
+          [&](Index s) { return X.data() + (rows ? rows[first + s] : first + s) * X.outerStride(); },
+          [&](Index s) { return out.row(first + s); });
+    });
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {

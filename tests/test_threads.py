@@ -511,10 +511,101 @@ def test_the_cpu_limits_are_read_at_most_once_a_second_and_again_after_a_fork(mo
     assert len(reads) == 2
 
 
-def test_a_small_networks_prediction_of_up_to_512_rows_stays_on_the_calling_thread():
-    # A second thread would save ~0.1 ms of such a call, and cost a scheduler slice (4 ms measured)
-    # whenever another thread holds its core, as NumPy's OpenBLAS workers do after every product.
-    X = np.random.default_rng(0).normal(size=(512, 64)).astype(np.float32)
+def test_a_small_networks_prediction_below_two_million_multiply_adds_stays_on_the_calling_thread():
+    # A helper thread must get a million multiply-adds at least, or waking it costs more than it
+    # saves: 256 rows of 64-100-10 are 1.9 million.
+    X = np.random.default_rng(0).normal(size=(256, 64)).astype(np.float32)
     net = fnn.Network([64, 100, 10], seed=0, n_threads=2)
+    parts = fnn._engine.core.helper_parts()
     net.forward(X)
     assert net._core()._last_team == 1
+    assert fnn._engine.core.helper_parts() == parts
+
+
+# ---------------------------------------------------------------------- helpers of short predictions
+# Predictions of up to 512 rows are shared by the calling thread with helper threads that claim
+# passes of 32 samples as they wake (cpp/helpers.hpp); the caller never waits for one that has not
+# started.
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("widths", [[784, 256, 256, 10], [64, 100, 10]])
+def test_a_prediction_shared_with_helpers_is_the_same_bit_for_bit_as_on_one_thread(widths, dtype):
+    X = np.random.default_rng(0).normal(size=(512, widths[0])).astype(dtype)
+    net = fnn.Network(widths, "relu", "softmax", seed=0, dtype=dtype, n_threads=1)
+    alone = net.forward(X)
+    for threads in (2, 4):
+        net.n_threads = threads
+        for _ in range(20):
+            np.testing.assert_array_equal(net.forward(X), alone)
+        for rows in (1, 31, 32, 33, 64, 65, 200, 511):
+            np.testing.assert_array_equal(net.forward(X[:rows]), alone[:rows])
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+def test_helpers_take_passes_of_a_wide_networks_prediction():
+    code = """
+        import time, numpy as np, fnn
+        from fnn._engine import core
+        X = np.random.default_rng(0).normal(size=(512, 784)).astype(np.float32)
+        net = fnn.Network([784, 256, 256, 10], seed=0, n_threads=2)
+        alone = fnn.Network([784, 256, 256, 10], seed=0, n_threads=1).forward(X)
+        end = time.monotonic() + 5
+        while machine_idle() and core.helper_parts()[1] == 0 and time.monotonic() < end:
+            assert (net.forward(X) == alone).all()
+        print(*core.helper_parts())
+    """
+    here, helpers, _ = map(int, skip_if_busy(run_python(WAIT_FOR_AN_IDLE_MACHINE + textwrap.dedent(code))).split())
+    assert here > 0 and helpers > 0
+
+
+def test_two_python_threads_predicting_with_helpers_get_their_own_outputs():
+    rng = np.random.default_rng(0)
+    nets = [fnn.Network([300, 256, 10], seed=seed, n_threads=2) for seed in (0, 1)]
+    inputs = [rng.normal(size=(256, 300)).astype(np.float32) for _ in nets]
+    expected = [net.forward(X) for net, X in zip(nets, inputs)]
+    failures = []
+
+    def predict(i):
+        for _ in range(100):
+            if not np.array_equal(nets[i].forward(inputs[i]), expected[i]):
+                failures.append(i)
+
+    threads = [threading.Thread(target=predict, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads) and not failures
+
+
+@pytest.mark.slow
+def test_a_child_forked_after_helpers_ran_predicts_alone():
+    code = """
+        import multiprocessing as mp, numpy as np, fnn
+        from fnn._engine import core
+        X = np.random.default_rng(0).normal(size=(512, 784)).astype(np.float32)
+        net = fnn.Network([784, 256, 256, 10], seed=0, n_threads=2)
+        for _ in range(50):
+            expected = net.forward(X)
+        def child(_):
+            before = core.helper_parts()
+            out = net.forward(X)
+            return bool((out == expected).all()), core.helper_parts() == before
+        with mp.get_context("fork").Pool(2) as pool:
+            print(pool.map(child, [0, 1]))
+    """
+    assert run_python(code, timeout=60).strip() == "[(True, True), (True, True)]"
+
+
+def test_thread_limit_keeps_predictions_off_the_helpers():
+    code = """
+        import numpy as np, fnn
+        from fnn._engine import core
+        X = np.random.default_rng(0).normal(size=(512, 784)).astype(np.float32)
+        net = fnn.Network([784, 256, 256, 10], seed=0, n_threads=2)
+        for _ in range(20):
+            net.forward(X)
+        print(*core.helper_parts())
+    """
+    assert run_python(code, env={"OMP_THREAD_LIMIT": "1"}).split() == ["0", "0", "0"]

@@ -24,6 +24,9 @@ def all_finite(a: np.ndarray) -> bool:
 def forked_child() -> bool:
     """Whether this process was forked after the engine ran a team of threads (it then uses one)."""
 
+def helper_parts() -> tuple[int, int, int]:
+    """Parts of short predictions done so far by calling threads and by helper threads, and the calls after which the helpers were held back (for tests)."""
+
 def cpu_level() -> int:
     """Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1."""
 
