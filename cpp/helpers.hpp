@@ -61,6 +61,7 @@ class Helpers {
       std::atomic<bool>& flag;
       ~Release() { flag.store(false, std::memory_order_release); }
     } release{in_use_};
+    const int had = started_;
     helpers = start(helpers);
     using Body = std::remove_reference_t<Part>;
     call_ = [](void* context, Index p, int worker) { (*static_cast<Body*>(context))(p, worker); };
@@ -85,7 +86,8 @@ class Helpers {
     const auto claimed = WaitClock::now();
     parts_done_.wait([&] { return finished_.load(std::memory_order_acquire) == parts; });
     const auto now = WaitClock::now();
-    if (preemptions() != preempted_before || now - claimed > claimed - started) {
+    // (Not judged when it started a helper: a new thread's start often preempts its parent once.)
+    if (started_ == had && (preemptions() != preempted_before || now - claimed > claimed - started)) {
       held_until_.store((now + hold).time_since_epoch().count(), std::memory_order_relaxed);
       holds_.fetch_add(1, std::memory_order_relaxed);
     }
