@@ -383,6 +383,9 @@ void bind_engine(py::module_& m, const char* name) {
           "contended", [](const Engine<S>& e) { return e.policy_.contended(); },
           "Whether this network's kernels run on one thread for now, having lost their cores.")
       .def_property_readonly(
+          "_helper_rests", [](const Engine<S>& e) { return e.policy_.helper_judge.rests(); },
+          "For tests: the short predictions after which helper threads were sent to rest, having slowed the call.")
+      .def_property_readonly(
           "_last_team", [](const Engine<S>& e) { return e.policy_.last_team(); },
           "For tests: the threads the last kernel call started (0 before any), after looking at the machine.")
       .def_property(
@@ -571,10 +574,10 @@ PYBIND11_MODULE(FNN_MODULE_NAME, m) {
       "helper_parts",
       [] {
         const Helpers& helpers = Helpers::instance();
-        return py::make_tuple(helpers.done_here(), helpers.done_by_helpers(), helpers.holds());
+        return py::make_tuple(helpers.done_here(), helpers.done_by_helpers());
       },
-      "Parts of short predictions done so far by calling threads and by helper threads, and the calls after which "
-      "the helpers were held back (for tests).");
+      "Parts of short predictions done so far by calling threads while helpers were offered parts, and by helper "
+      "threads (for tests).");
   m.def("forked_child", &forked_child, "Whether this process was forked after the engine ran a team of threads.");
   install_fork_handler();
   py::register_exception_translator([](std::exception_ptr p) {

@@ -5,13 +5,8 @@
 // of. This is for calls too short for an OpenMP team (a prediction of up to 512 rows): the end of
 // an OpenMP region waits for every thread of its team to arrive, and a thread descheduled because
 // another holds its core (NumPy's OpenBLAS workers spin for ~0.1 s after each product) cost such
-// a call a scheduler slice: 7.4 ms instead of 0.39 ms for 64 rows of 784-256-256-10.
-// Helpers only pay when a core is free for them. When none is, a woken helper takes the caller's
-// own core (the caller is preempted: measured, 64 rows after a NumPy product took 0.45 ms with a
-// helper, 0.38 without), or a helper descheduled in a part keeps the caller waiting for a
-// scheduler slice. After such a call, calls run alone for a while: 20 ms after the first, twice
-// as long after each next one up to 2 s, back to 20 ms after a call the helpers sped up. (Linux
-// only: elsewhere there is no cheap look at preemption, and calls run alone.)
+// a call a scheduler slice: 7.4 ms instead of 0.39 ms for 64 rows of 784-256-256-10. Whether
+// helpers pay at all is judged by the caller from the calls' times (HelperJudge, threads.hpp).
 #pragma once
 
 #include <algorithm>
@@ -34,8 +29,6 @@ class Helpers {
  public:
   static constexpr int most = 15;  // helpers at most (a call of 512 rows has 16 parts of 32)
   static constexpr Index most_parts = 0xfff;
-  static constexpr std::chrono::milliseconds shortest_hold{20}, longest_hold{2000};
-  static constexpr std::chrono::microseconds slice{500};  // the shortest scheduler slice, about
 
   // The helpers of this process (made on first use, never destroyed: a helper may sleep in it at
   // exit).
@@ -45,25 +38,22 @@ class Helpers {
   }
 
   // Calls part(p, worker) for every p in [0, parts) once, on the calling thread (worker 0) and on
-  // up to `helpers` helpers (workers 1 …), and returns once all are done. A part must not depend
-  // on which worker runs it, nor on the others. An exception thrown by a part is rethrown here
-  // (after every part claimed has ended). Runs alone when another thread of the process is using
-  // the helpers, and in a child forked from this process (it has no helpers).
+  // up to `helpers` helpers (workers 1 …), and returns once all are done; returns whether helpers
+  // were offered parts. A part must not depend on which worker runs it, nor on the others. An
+  // exception thrown by a part is rethrown here (after every part claimed has ended). Runs alone
+  // when another thread of the process is using the helpers, and in a child forked from this
+  // process (it has no helpers).
   template <class Part>
-  void run(Index parts, int helpers, Part&& part) {
+  bool run(Index parts, int helpers, Part&& part) {
     helpers = static_cast<int>(std::min<Index>({helpers, most, parts - 1}));
-    const long preempted_before = helpers >= 1 ? preemptions() : -1;
-    if (preempted_before < 0 || forked_child() || parts > most_parts ||
-        WaitClock::now().time_since_epoch().count() < held_until_.load(std::memory_order_relaxed) ||
-        in_use_.exchange(true, std::memory_order_acquire)) {
+    if (helpers < 1 || forked_child() || parts > most_parts || in_use_.exchange(true, std::memory_order_acquire)) {
       for (Index p = 0; p < parts; ++p) part(p, 0);
-      return;
+      return false;
     }
     struct Release {
       std::atomic<bool>& flag;
       ~Release() { flag.store(false, std::memory_order_release); }
     } release{in_use_};
-    const int had = started_;
     helpers = start(helpers);
     using Body = std::remove_reference_t<Part>;
     call_ = [](void* context, Index p, int worker) { (*static_cast<Body*>(context))(p, worker); };
@@ -74,7 +64,6 @@ class Helpers {
     // (Sequentially consistent, with wake()'s look at sleepers_: see wait_for_job.)
     state_.store(job << 32 | std::uint64_t(helpers) << 24 | std::uint64_t(parts) << 12, std::memory_order_seq_cst);
     wake();
-    const auto started = WaitClock::now();
     std::exception_ptr failure;
     Index mine = 0;
     for (Index p; (p = claim(job, 0)) >= 0; ++mine) {
@@ -86,43 +75,19 @@ class Helpers {
       finished_.fetch_add(1, std::memory_order_acq_rel);
     }
     // Every part is claimed: wait for those a helper is in the middle of.
-    const auto claimed = WaitClock::now();
     parts_done_.wait([&] { return finished_.load(std::memory_order_acquire) == parts; });
-    const auto now = WaitClock::now();
     done_here_.fetch_add(mine, std::memory_order_relaxed);
-    if (started_ == had) judge(preemptions() != preempted_before, parts, mine, started, claimed, now);
     if (!failure) failure = failure_;
     if (failure) std::rethrow_exception(failure);
+    return true;
   }
 
   // Parts done by the calling thread while helpers were offered parts too (for tests).
   long long done_here() const { return done_here_.load(std::memory_order_relaxed); }
   // Parts done by helpers since the helpers were made (for tests).
   long long done_by_helpers() const { return done_by_helpers_.load(std::memory_order_relaxed); }
-  // Calls after which the helpers were held back (for tests and diagnostics).
-  long long holds() const { return holds_.load(std::memory_order_relaxed); }
-
  private:
   Helpers() = default;
-
-  // Whether the helpers should rest after a call of `parts`, `mine` of them done by the caller,
-  // which claimed the last at `claimed` and saw all done at `now`. Lost: the caller was preempted,
-  // or it waited for a helper longer than it worked and than a scheduler slice (a helper that
-  // wakes late only makes the call no faster). Sped up: the call took under 0.8 of the caller's
-  // time per part times the parts. Neither (a helper late, one in a part that other work shares
-  // a core with) leaves the next rest as it was. (Not called when the call started a helper: a
-  // new thread's start often preempts its parent once.)
-  void judge(bool preempted, Index parts, Index mine, WaitClock::time_point started, WaitClock::time_point claimed,
-             WaitClock::time_point now) {
-    const auto worked = claimed - started, waited = now - claimed;
-    if (preempted || (waited > worked && waited > slice)) {
-      held_until_.store((now + hold_).time_since_epoch().count(), std::memory_order_relaxed);
-      hold_ = std::min(2 * hold_, std::chrono::duration_cast<WaitClock::duration>(longest_hold));
-      holds_.fetch_add(1, std::memory_order_relaxed);
-    } else if (mine > 0 && mine < parts && (now - started) * mine * 5 < worked * parts * 4) {
-      hold_ = shortest_hold;
-    }
-  }
 
   // The job's next part, claimed for `worker` (-1 when all are claimed, the job is over or does
   // not want this helper). The state holds the job's number (high 32 bits), the helpers it may
@@ -202,9 +167,6 @@ class Helpers {
   std::atomic<bool> in_use_{false};
   int started_ = 0;
   std::atomic<long long> done_here_{0};
-  std::atomic<long long> holds_{0};
-  std::atomic<WaitClock::rep> held_until_{0};
-  WaitClock::duration hold_ = shortest_hold;  // the next hold (only the thread in run() uses it)
   std::atomic<long long> done_by_helpers_{0};
   void (*call_)(void*, Index, int) = nullptr;
   void* context_ = nullptr;

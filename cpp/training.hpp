@@ -293,13 +293,16 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
   if (exact_evaluation(net, n)) {  // see SampleForward
     // Passes of samples shared by the calling thread with helpers that wake in time (not an OpenMP
     // team, whose end waits for every thread: see Helpers), each thread given a million
-    // multiply-adds at least. Each sample's output is the same whichever thread computes it.
+    // multiply-adds at least, while the judge finds they pay. A sample's output is the same
+    // whichever thread computes it.
     const Index pass = SampleForward<S>::samples_per_pass, passes = (n + pass - 1) / pass;
     const Index worth = std::max<Index>(1, n * parameter_count(net) / (Index(1) << 20));
     const Index wanted = std::min<Index>({Index(threads), Index(team_limit()), passes, worth});
     const int team = policy.team(static_cast<int>(std::max<Index>(1, wanted)));
+    const bool welcome = team > 1 && policy.helper_judge.welcome();
     std::optional<SampleForward<S>> forward[Helpers::most + 1];  // one per thread, made by it
-    Helpers::instance().run(passes, team - 1, [&](Index p, int worker) {
+    const auto start = WaitClock::now();
+    const bool helped = Helpers::instance().run(passes, welcome ? team - 1 : 0, [&](Index p, int worker) {
       if (!forward[worker]) forward[worker].emplace(net, n, scaling);
       const Index first = p * pass;
       (*forward[worker])(
@@ -307,6 +310,8 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
           [&](Index s) { return X.data() + (rows ? rows[first + s] : first + s) * X.outerStride(); },
           [&](Index s) { return out.row(first + s); });
     });
+    if (team > 1)
+      policy.helper_judge.note(helped, static_cast<long long>(n), std::chrono::duration<double>(WaitClock::now() - start).count());
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {

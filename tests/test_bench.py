@@ -242,3 +242,13 @@ def test_the_fashion_fixed_work_benchmark_checks_its_contenders_learn_alike(tmp_
     monkeypatch.setattr(fashion_fixed, "fit_sklearn", lambda X, y, epochs, seed: (lambda X_test: np.zeros(len(X_test))))
     with pytest.raises(AssertionError, match="do not learn the same thing"):
         fashion_fixed.run(tmp_path, rounds=1, epochs=20, log=lines.append)
+
+
+def test_the_short_predictions_benchmark_runs(monkeypatch, capsys):
+    from bench import short_predictions
+
+    monkeypatch.setattr(short_predictions, "WIDTHS", [64, 32, 10])
+    monkeypatch.setattr(short_predictions, "STATES", ("quiet", "after NumPy"))
+    short_predictions.main(["--rows", "64", "--rounds", "1", "--calls", "3"])
+    out = capsys.readouterr().out
+    assert re.search(r"\| quiet \| 64 \| \d+ \| \d+ \| [\d.]+ \|", out) and "| after NumPy | 64 |" in out

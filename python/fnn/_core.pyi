@@ -24,8 +24,8 @@ def all_finite(a: np.ndarray) -> bool:
 def forked_child() -> bool:
     """Whether this process was forked after the engine ran a team of threads (it then uses one)."""
 
-def helper_parts() -> tuple[int, int, int]:
-    """Parts of short predictions done so far by calling threads and by helper threads, and the calls after which the helpers were held back (for tests)."""
+def helper_parts() -> tuple[int, int]:
+    """Parts of short predictions done so far by calling threads while helpers were offered parts, and by helper threads (for tests)."""
 
 def cpu_level() -> int:
     """Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1."""
@@ -181,6 +181,9 @@ class Engine32:
         """Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`."""
     _switch_to_one_thread_at: int
     @property
+    def _helper_rests(self) -> int:
+        """For tests: the short predictions after which helper threads were sent to rest, having slowed the call."""
+    @property
     def _last_team(self) -> int:
         """For tests: the threads the last kernel call started (0 before any)."""
     _mini_batch_block_rows: int
@@ -223,6 +226,9 @@ class Engine64:
     def use_bfloat16(self, on: bool, library: str = "") -> None:
         """Run the products of predict and train_epoch on bfloat16 copies, with the oneDNN library at `library`."""
     _switch_to_one_thread_at: int
+    @property
+    def _helper_rests(self) -> int:
+        """For tests: the short predictions after which helper threads were sent to rest, having slowed the call."""
     @property
     def _last_team(self) -> int:
         """For tests: the threads the last kernel call started (0 before any)."""
