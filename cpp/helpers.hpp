@@ -86,6 +86,7 @@ class Helpers {
   long long done_here() const { return done_here_.load(std::memory_order_relaxed); }
   // Parts done by helpers since the helpers were made (for tests).
   long long done_by_helpers() const { return done_by_helpers_.load(std::memory_order_relaxed); }
+
  private:
   Helpers() = default;
 

@@ -310,9 +310,10 @@ class TeamMonitor {
 // helper and 0.39 ms alone (back to back: 0.20 and 0.34), and right after a NumPy product a woken
 // helper can take the caller's own core, or be descheduled in a part while the caller waits for
 // it. So the judge keeps the time per sample of the latest call run alone (one call a second at
-// least runs alone to renew it), and a call with helpers slower than 1.1 times that sends them to
-// rest: 20 ms after the first such call, twice as long after each next one up to 2 s, back to
-// 20 ms after a call they sped up by a fifth.
+// least runs alone to renew it), and two calls in a row with helpers slower than 1.1 times that
+// send them to rest: 20 ms the first time, twice as long each next time up to 2 s, half as long
+// (20 ms at least) after a call they sped up by a fifth. (Two: the first call of a run of calls wakes sleeping
+// helpers, tens of µs on a virtual machine, and resting after it alone lost whole runs of calls.)
 class HelperJudge {
  public:
   static constexpr std::chrono::milliseconds shortest_rest{20}, longest_rest{2000}, renew_after{1000};
@@ -335,12 +336,14 @@ class HelperJudge {
     }
     const double alone = alone_per_sample_.load(std::memory_order_relaxed);
     auto rest = WaitClock::duration(rest_.load(std::memory_order_relaxed));
-    if (per_sample > 1.1 * alone) {
+    const bool slower = per_sample > 1.1 * alone;
+    if (slower && slower_before_.exchange(false, std::memory_order_relaxed)) {
       resting_until_.store((now + rest).time_since_epoch().count(), std::memory_order_relaxed);
       rest = std::min<WaitClock::duration>(2 * rest, longest_rest);
       rests_.fetch_add(1, std::memory_order_relaxed);
-    } else if (per_sample < 0.8 * alone) {
-      rest = shortest_rest;
+    } else {
+      slower_before_.store(slower, std::memory_order_relaxed);
+      if (per_sample < 0.8 * alone) rest = std::max<WaitClock::duration>(rest / 2, shortest_rest);
     }
     rest_.store(rest.count(), std::memory_order_relaxed);
   }
@@ -353,6 +356,7 @@ class HelperJudge {
   std::atomic<WaitClock::rep> renew_at_{0}, resting_until_{0};
   std::atomic<WaitClock::rep> rest_{WaitClock::duration(shortest_rest).count()};
   std::atomic<long long> rests_{0};
+  std::atomic<bool> slower_before_{false};  // the last call with helpers was slower than alone
 };
 
 // An engine's memory of contention across calls: once its team lost its cores, its kernels run
