@@ -311,7 +311,8 @@ void predict(const Network<S>& net, const ConstMatrixMap<S>& X, const std::int64
           [&](Index s) { return out.row(first + s); });
     });
     if (team > 1)
-      policy.helper_judge.note(helped, static_cast<long long>(n), std::chrono::duration<double>(WaitClock::now() - start).count());
+      policy.helper_judge.note(helped, static_cast<long long>(n),
+                               std::chrono::duration<double>(WaitClock::now() - start).count());
     return;
   }
   for_each_chunk(net, n, chunk, threads, policy, [&](Workspace<S>& ws, Index first, Index count) {

@@ -252,3 +252,7 @@ def test_the_short_predictions_benchmark_runs(monkeypatch, capsys):
     short_predictions.main(["--rows", "64", "--rounds", "1", "--calls", "3"])
     out = capsys.readouterr().out
     assert re.search(r"\| quiet \| 64 \| \d+ \| \d+ \| [\d.]+ \|", out) and "| after NumPy | 64 |" in out
+    short_predictions.main(["--widths", "8,4,2", "--rows", "40", "--rounds", "1", "--calls", "2", "--pause", "0.001",
+                            "--states", "quiet"])
+    out = capsys.readouterr().out
+    assert "8-4-2 float32" in out and "0.001 s apart" in out and "| quiet | 40 |" in out and "after" not in out

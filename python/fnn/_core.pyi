@@ -25,7 +25,8 @@ def forked_child() -> bool:
     """Whether this process was forked after the engine ran a team of threads (it then uses one)."""
 
 def helper_parts() -> tuple[int, int]:
-    """Parts of short predictions done so far by calling threads while helpers were offered parts, and by helper threads (for tests)."""
+    """Parts of short predictions done so far by calling threads while helpers were offered parts, and by
+    helper threads (for tests)."""
 
 def cpu_level() -> int:
     """Instruction-set level of this CPU: 4 (x86-64-v4), 3 (x86-64-v3) or 1."""
