@@ -312,8 +312,9 @@ class TeamMonitor {
 // it. So the judge keeps the time per sample of the latest call run alone (one call a second at
 // least runs alone to renew it), and two calls in a row with helpers slower than 1.1 times that
 // send them to rest: 20 ms the first time, twice as long each next time up to 2 s, half as long
-// (20 ms at least) after a call they sped up by a fifth. (Two: the first call of a run of calls wakes sleeping
-// helpers, tens of µs on a virtual machine, and resting after it alone lost whole runs of calls.)
+// (20 ms at least) after a call they sped up by a fifth. (Two: the first call of a run of calls
+// wakes sleeping helpers, tens of µs on a virtual machine, and resting after that call alone lost
+// whole runs of calls.)
 class HelperJudge {
  public:
   static constexpr std::chrono::milliseconds shortest_rest{20}, longest_rest{2000}, renew_after{1000};
