@@ -147,6 +147,8 @@ class Helpers {
   }
 
   // The number of a job after `seen`: spins for a while (calls often come in runs), then sleeps.
+  // (On a condition variable, not a Signal: a helper may sleep for hours, and Signal's wait polls
+  // where there is no futex.)
   // A sleeper counts itself in sleepers_ before its last look at the state, and run() looks at
   // sleepers_ after storing a job, all sequentially consistent: either the helper sees the job or
   // run() sees the sleeper and wakes it.
