@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "input_scaling.hpp"
@@ -51,7 +52,7 @@ class SampleForward {
       weight_tails_.push_back(std::move(tail));
     }
     input_tails_ = RowVector<S>::Zero(capacity * W);
-    if (scaling_) scaled_inputs_ = RowMatrix<S>::Zero(capacity, net.inputs());
+    inputs_ = RowMatrix<S>::Zero(capacity, PerSampleBuffers<S>::padded(net.inputs()));
   }
 
   // ŷ of `count` samples, sample s's m⁽⁰⁾ features at x(s) (scaled first, if so made), into
@@ -61,9 +62,20 @@ class SampleForward {
   void operator()(Index count, Input&& x, Out&& y_hat) {
     for (Index first = 0; first < count; first += samples_per_pass) {
       const Index samples = std::min(samples_per_pass, count - first);
-      if (scaling_)
-        for (Index s = 0; s < samples; ++s) scaling_.apply(x(first + s), scaled_inputs_.row(s).data(), net_.inputs());
-      auto input = [&](Index s) -> const S* { return scaling_ ? scaled_inputs_.row(s).data() : x(first + s); };
+      // The inputs are read in place only where every row starts a cache line: a packet load that
+      // straddles two lines costs two, and NumPy's large arrays start 16 bytes into a line (the
+      // products of a 784-input layer ran at 0.6 times their speed on aligned rows).
+      bool in_place = !scaling_;
+      for (Index s = 0; s < samples && in_place; ++s)
+        in_place = reinterpret_cast<std::uintptr_t>(x(first + s)) % 64 == 0;
+      const Index m = net_.inputs();
+      for (Index s = 0; s < samples && !in_place; ++s) {
+        if (scaling_)
+          scaling_.apply(x(first + s), inputs_.row(s).data(), m);
+        else
+          std::copy(x(first + s), x(first + s) + m, inputs_.row(s).data());
+      }
+      auto input = [&](Index s) -> const S* { return in_place ? x(first + s) : inputs_.row(s).data(); };
       for (std::size_t l = 0; l < net_.layers.size(); ++l)
         layer_pass(l, samples, [&](Index s) { return l == 0 ? input(s) : activation_[l - 1].row(s).data(); });
       const Index units = net_.outputs();
@@ -122,7 +134,7 @@ class SampleForward {
 
   const Network<S>& net_;
   InputScaling<S> scaling_;
-  RowMatrix<S> scaled_inputs_;                        // a pass's a⁽⁰⁾, when the inputs are scaled
+  RowMatrix<S> inputs_;  // a pass's a⁽⁰⁾ when scaled or not aligned to cache lines, rows padded to whole lines
   std::vector<RowMatrix<S>> net_input_, activation_;  // per layer: a pass's samples, padded rows
   std::vector<RowVector<S>> weight_tails_;            // per layer (empty when fan_in is whole packets)
   RowVector<S> input_tails_;  // per sample of a pass: its last fan_in mod W inputs, one packet each

@@ -243,6 +243,37 @@ def test_a_regressors_prediction_does_not_depend_on_the_rows_predicted_with_it(d
         assert np.array_equal(parts, probabilities), batch
 
 
+def _rows_starting_at(X, offset_bytes):
+    """A copy of X whose first row starts `offset_bytes` past a 64-byte boundary."""
+    buffer = np.zeros(X.size * X.itemsize + 128, np.uint8)
+    start = (-buffer.ctypes.data) % 64 + offset_bytes
+    copy = buffer[start:start + X.size * X.itemsize].view(X.dtype).reshape(X.shape)
+    copy[...] = X
+    assert copy.ctypes.data % 64 == offset_bytes
+    return copy
+
+
+@pytest.mark.determinism
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("scaled", [False, True], ids=["raw", "scaled"])
+def test_a_prediction_does_not_depend_on_where_the_rows_lie_in_memory(dtype, scaled):
+    """Rows that do not start a cache line (NumPy's large arrays start 16 bytes into one) are
+    copied to aligned rows before the per-sample products: the same outputs, bit for bit, as rows
+    read in place, for a classifier at its defaults (its inputs scaled) and a bare network."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 64)).astype(dtype)
+    if scaled:
+        model = fnn.FNNClassifier(max_epochs=2, random_state=0, dtype=dtype).fit(X * 50, (X[:, 0] > 0).astype(int))
+        predict = model.predict_proba
+        X = X * 50
+    else:
+        predict = fnn.Network([64, 40, 3], "relu", "softmax", seed=0, dtype=dtype).forward
+    expected = predict(_rows_starting_at(X, 0))
+    for offset in (8, 16, 32, 48):
+        for rows in (1, 31, 200):
+            assert np.array_equal(predict(_rows_starting_at(X[:rows], offset)), expected[:rows]), (offset, rows)
+
+
 @pytest.mark.determinism
 @pytest.mark.parametrize("activation", ["relu", "tanh", "softplus", fnn.PReLU(), fnn.Maxout(3), fnn.ELU()], ids=repr)
 @pytest.mark.parametrize("output,width", [("softmax", 5), ("logistic", 3), ("identity", 2)])
