@@ -52,7 +52,6 @@ class SampleForward {
       weight_tails_.push_back(std::move(tail));
     }
     input_tails_ = RowVector<S>::Zero(capacity * W);
-    inputs_ = RowMatrix<S>::Zero(capacity, PerSampleBuffers<S>::padded(net.inputs()));
   }
 
   // ŷ of `count` samples, sample s's m⁽⁰⁾ features at x(s) (scaled first, if so made), into
@@ -64,11 +63,13 @@ class SampleForward {
       const Index samples = std::min(samples_per_pass, count - first);
       // The inputs are read in place only where every row starts a cache line: a packet load that
       // straddles two lines costs two, and NumPy's large arrays start 16 bytes into a line (the
-      // products of a 784-input layer ran at 0.6 times their speed on aligned rows).
+      // products of a 784-input layer ran at 0.6 times the speed they have on aligned rows).
       bool in_place = !scaling_;
       for (Index s = 0; s < samples && in_place; ++s)
         in_place = reinterpret_cast<std::uintptr_t>(x(first + s)) % 64 == 0;
       const Index m = net_.inputs();
+      if (!in_place && inputs_.rows() == 0)  // (made when first needed; only the first m columns are read)
+        inputs_.resize(net_input_.front().rows(), PerSampleBuffers<S>::padded(m));
       for (Index s = 0; s < samples && !in_place; ++s) {
         if (scaling_)
           scaling_.apply(x(first + s), inputs_.row(s).data(), m);
