@@ -176,37 +176,31 @@ bool exact_evaluation(const Network<S>& net, Index n) {
 }
 
 // Runs body(workspace, first row, rows) over the chunks of `n` rows, the chunks shared among up to
-// `threads` OpenMP threads, each with its own workspace and single-threaded matrix products:
-// evaluation then leaves no BLAS worker spinning against the per-sample kernel's threads. Each
-// thread gets at least about a million multiply-adds, or starting it costs more than it saves.
-// `make_state()` makes each thread's state (a workspace of a chunk's rows, by default).
-template <class S, class Body, class MakeState>
-void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, const ThreadPolicy& policy, Body&& body,
-                    MakeState&& make_state) {
+// `threads` OpenMP threads, each with its own workspace of a chunk's rows and single-threaded
+// matrix products: evaluation then leaves no BLAS worker spinning against the per-sample kernel's
+// threads. Each thread gets at least about a million multiply-adds, or starting it costs more
+// than it saves.
+template <class S, class Body>
+void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, const ThreadPolicy& policy, Body&& body) {
   const Index chunks = (n + chunk - 1) / chunk;
   const Index worth = std::max<Index>(1, n * parameter_count(net) / (Index(1) << 20));
   threads = policy.team(static_cast<int>(std::max<Index>(1, std::min<Index>({Index(threads), chunks, worth}))));
   set_gemm_threads(1);
   if (threads == 1) {  // no OpenMP region: even a team of one costs a one-row prediction a futex call
-    auto state = make_state();
-    for (Index c = 0; c < chunks; ++c) body(state, c * chunk, std::min(chunk, n - c * chunk));
+    Workspace<S> ws = net.make_workspace(std::min(chunk, n));
+    for (Index c = 0; c < chunks; ++c) body(ws, c * chunk, std::min(chunk, n - c * chunk));
     return;
   }
 #pragma omp parallel num_threads(threads)
   {
     team_size();
-    auto state = make_state();
+    Workspace<S> ws = net.make_workspace(std::min(chunk, n));
 #pragma omp for schedule(static)
     for (Index c = 0; c < chunks; ++c) {
       const Index first = c * chunk;
-      body(state, first, std::min(chunk, n - first));
+      body(ws, first, std::min(chunk, n - first));
     }
   }
-}
-
-template <class S, class Body>
-void for_each_chunk(const Network<S>& net, Index n, Index chunk, int threads, const ThreadPolicy& policy, Body&& body) {
-  for_each_chunk(net, n, chunk, threads, policy, body, [&] { return net.make_workspace(std::min(chunk, n)); });
 }
 
 // Σ of the loss over the rows `rows[0 … n)` of X (all rows if null), with no regularisation term.
