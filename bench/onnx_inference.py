@@ -5,15 +5,19 @@ part of both), timed with ``predict_proba``; and a 784-256-256-10 ReLU/softmax `
 (Fashion-MNIST's shape), timed with ``forward``. Each is exported with ``fnn.to_onnx`` and run by
 an ``onnxruntime.InferenceSession`` (CPU provider, ``intra_op_num_threads`` = the thread count,
 one inter-op thread) on the same float32 rows: 1 row (a served request), 64 rows and 10,000 rows,
-on 1 and 2 threads. Before timing, each pair's outputs must agree within 1e-5. Each measurement
-runs in a fresh process of its own (onnxruntime's and OpenMP's idle threads spin for a while after
-a call, and would take a core from the other in one process), fnn and onnxruntime taking turns,
-``--rounds`` rounds of 0.3 s of calls each; the table gives medians of rows/s and fnn ÷ ORT.
+on 1 and 2 threads. Before timing, each pair's outputs must agree within 1e-5. For each cell, fnn
+and onnxruntime are served by two processes of their own (the idle threads of one would take a
+core from the other in one process), which take turns: ``--rounds`` rounds of ``--seconds`` of
+calls each, the order switched every round, a pause between turns for the other's threads to go
+quiet. Turns a second apart see the same machine, which a shared VM's speed, drifting by a fifth
+over minutes, does not give measurements minutes apart. The table gives medians of rows/s and the
+median of the rounds' fnn ÷ onnxruntime.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 import warnings
@@ -79,8 +83,10 @@ def check_agreement() -> None:
                 raise SystemExit(f"{name}, {rows} rows: fnn and onnxruntime disagree by {difference:.3g}")
 
 
-def measure_one(name: str, contender: str, threads: int, rows: int) -> float:
-    """rows/s of one contender on one model, in this process (see main's --one)."""
+def serve(name: str, contender: str, threads: int, rows: int, seconds: float) -> None:
+    """One contender on one model: prints "ready", then rows/s of `seconds` of calls per line read."""
+    import sys
+
     model, predict, pool = models()[name]
     X = pool[:rows]
     if contender == "fnn":
@@ -89,11 +95,13 @@ def measure_one(name: str, contender: str, threads: int, rows: int) -> float:
     else:
         ort_session = session(fnn.to_onnx(model), threads)
         call, argument = partial(ort_session.run, [ort_session.get_outputs()[-1].name]), {"X": X}
-    rate(call, argument, rows, 0.1)  # warm-up
-    return rate(call, argument, rows)
+    rate(call, argument, rows, 0.2)  # warm-up
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(rate(call, argument, rows, seconds), flush=True)
 
 
-def measure(rounds: int) -> List[dict]:
+def measure(rounds: int, seconds: float = 0.3, pause: float = 0.05) -> List[dict]:
     import subprocess
     import sys
 
@@ -101,14 +109,24 @@ def measure(rounds: int) -> List[dict]:
     for name in models():
         for threads in THREADS:
             for rows in ROWS:
-                rates: Dict[str, List[float]] = {"fnn": [], "ort": []}
-                for _ in range(rounds):  # taking turns, each in a fresh process
-                    for contender in rates:
-                        done = subprocess.run([sys.executable, "-m", "bench.onnx_inference", "--one", name, contender,
-                                               str(threads), str(rows)], capture_output=True, text=True, check=True)
-                        rates[contender].append(float(done.stdout.split()[-1]))
+                with contextlib.ExitStack() as stack:  # closes the pipes and waits for the workers
+                    workers = {}
+                    for contender in ("fnn", "ort"):  # started one after the other: a start fits a model
+                        workers[contender] = stack.enter_context(subprocess.Popen(
+                            [sys.executable, "-m", "bench.onnx_inference", "--serve", name, contender, str(threads),
+                             str(rows), str(seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+                        if workers[contender].stdout.readline().strip() != "ready":
+                            raise SystemExit(f"the {contender} worker for {name} did not start")
+                    rates: Dict[str, List[float]] = {"fnn": [], "ort": []}
+                    for r in range(rounds):
+                        for contender in (("fnn", "ort") if r % 2 == 0 else ("ort", "fnn")):
+                            time.sleep(pause)
+                            workers[contender].stdin.write("go\n")
+                            workers[contender].stdin.flush()
+                            rates[contender].append(float(workers[contender].stdout.readline()))
                 results.append(dict(model=name, threads=threads, rows=rows, fnn=statistics.median(rates["fnn"]),
-                                    ort=statistics.median(rates["ort"])))
+                                    ort=statistics.median(rates["ort"]),
+                                    ratio=statistics.median(f / o for f, o in zip(rates["fnn"], rates["ort"]))))
     return results
 
 
@@ -117,19 +135,20 @@ def table(results: List[dict]) -> str:
              "|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['model']} | {r['threads']} | {r['rows']:,} | {r['fnn']:,.0f} | {r['ort']:,.0f} | "
-                     f"{r['fnn'] / r['ort']:.2f}× |")
+                     f"{r['ratio']:.2f}× |")
     return "\n".join(lines)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--one", nargs=4, metavar=("MODEL", "CONTENDER", "THREADS", "ROWS"),
-                        help="(internal) one measurement in this process; prints rows/s")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--seconds", type=float, default=0.3, help="of calls per turn")
+    parser.add_argument("--serve", nargs=5, metavar=("MODEL", "CONTENDER", "THREADS", "ROWS", "SECONDS"),
+                        help="(internal) one contender's worker process")
     args = parser.parse_args(argv)
-    if args.one:
-        name, contender, threads, rows = args.one
-        print(measure_one(name, contender, int(threads), int(rows)))
+    if args.serve:
+        name, contender, threads, rows, seconds = args.serve
+        serve(name, contender, int(threads), int(rows), float(seconds))
         return
     check_agreement()
     import onnxruntime
@@ -137,8 +156,8 @@ def main(argv=None) -> None:
 
     cores = {i.get("internal_api"): i.get("architecture") for i in threadpool_info()}
     print(f"fnn {fnn.__version__}, onnxruntime {onnxruntime.__version__}, BLAS core types {cores}, "
-          f"{args.rounds} rounds, medians")
-    print(table(measure(args.rounds)))
+          f"{args.rounds} rounds of {args.seconds} s each, medians")
+    print(table(measure(args.rounds, args.seconds)))
 
 
 if __name__ == "__main__":

@@ -256,3 +256,25 @@ def test_the_short_predictions_benchmark_runs(monkeypatch, capsys):
                             "--states", "quiet"])
     out = capsys.readouterr().out
     assert "8-4-2 float32" in out and "0.001 s apart" in out and "| quiet | 40 |" in out and "after" not in out
+
+
+def test_the_onnx_benchmark_checks_agreement_and_takes_turns_in_two_workers(monkeypatch, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from bench import onnx_inference
+
+    monkeypatch.setattr(onnx_inference, "ROWS", (3,))
+    monkeypatch.setattr(onnx_inference, "THREADS", (1,))
+    onnx_inference.main(["--rounds", "2", "--seconds", "0.01"])
+    out = capsys.readouterr().out
+    for name in ("digits FNNClassifier() 64-100-10", "Network 784-256-256-10"):
+        assert re.search(rf"\| {re.escape(name)} \| 1 \| 3 \| [\d,]+ \| [\d,]+ \| [\d.]+× \|", out), out
+    real = onnx_inference.models
+
+    def off_by_a_little():
+        return {name: (model, lambda X, p=predict: p(X) + 1e-3, pool)
+                for name, (model, predict, pool) in real().items()}
+
+    monkeypatch.setattr(onnx_inference, "models", off_by_a_little)
+    with pytest.raises(SystemExit, match="disagree"):
+        onnx_inference.main(["--rounds", "1"])
